@@ -1,0 +1,179 @@
+"""Heads on top of the lstmjax drivers: pure ``init`` / ``apply`` for whole models.
+
+A model is an optional token embedding, an :class:`lstmjax.LSTMConfig` network and a
+linear head:
+
+* ``output_kind="classify"``: pooled sequence vector -> ``[B, num_classes]`` logits;
+* ``output_kind="regress"``: pooled sequence vector -> ``[B]`` predictions;
+* ``output_kind="classify_per_step"``: every step's output -> ``[B, T, num_classes]``
+  logits (copy memory, tagging).
+
+Pooling of the per-step outputs ``ys [B, T, H·dirs]`` into one vector per sequence:
+
+* ``"last"``: ``ys`` at each sequence's last valid step ``length - 1``. For a
+  bidirectional network that is ``[h_fw at len-1 ; h_bw at len-1]`` (the backward
+  direction has then read only the last token);
+* ``"bilstm"``: the seed's sentence vector ``[h_fw at len-1 ; h_bw at 0]``
+  (:func:`lstmjax.sentence_representation`), both directions having read the whole
+  sequence; for a unidirectional network this equals ``"last"``;
+* ``"mean"``: the mean of ``ys`` over the valid steps.
+
+Everything is a plain pytree and a frozen (hashable, ``jit``-static) config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lstmjax import api
+
+POOLINGS = ("last", "bilstm", "mean")
+OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
+INPUT_KINDS = ("tokens", "features")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Static description of a whole model (hashable; safe as a ``jit`` static value).
+
+    Attributes:
+      rnn: the recurrent network; its ``input_size`` is ``embed_dim`` for tokens.
+      input_kind: "tokens" (int ids ``[B, T]``, embedded) or "features" (``[B, T, D]``).
+      output_kind: "classify", "regress" or "classify_per_step".
+      num_outputs: classes (1 for regression).
+      pooling: "last", "bilstm" or "mean" (ignored for per-step outputs).
+      vocab_size: number of token ids (tokens only).
+    """
+
+    rnn: api.LSTMConfig
+    input_kind: str = "features"
+    output_kind: str = "classify"
+    num_outputs: int = 2
+    pooling: str = "last"
+    vocab_size: int | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.rnn, api.LSTMConfig):
+            raise TypeError(f"ModelConfig.rnn must be an lstmjax.LSTMConfig, got {type(self.rnn).__name__}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"ModelConfig.input_kind={self.input_kind!r}; accepted: {INPUT_KINDS}")
+        if self.output_kind not in OUTPUT_KINDS:
+            raise ValueError(f"ModelConfig.output_kind={self.output_kind!r}; accepted: {OUTPUT_KINDS}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"ModelConfig.pooling={self.pooling!r}; accepted: {POOLINGS}")
+        if int(self.num_outputs) < 1:
+            raise ValueError(f"ModelConfig.num_outputs={self.num_outputs!r}; must be >= 1")
+        if self.input_kind == "tokens" and (self.vocab_size is None or int(self.vocab_size) < 1):
+            raise ValueError(f"ModelConfig.vocab_size={self.vocab_size!r}; input_kind='tokens' "
+                             "needs a positive vocab_size")
+
+    @property
+    def embed_dim(self) -> int | None:
+        return self.rnn.input_size if self.input_kind == "tokens" else None
+
+
+def init(key, config: ModelConfig, dtype=jnp.float32) -> dict[str, Any]:
+    """``{"embed": [V, E] (tokens only), "rnn": lstmjax params, "head": {"w", "b"}}``.
+
+    Each part gets its own key by ``fold_in`` (0 = rnn, 1 = head, 2 = embedding).
+    """
+    _check(config)
+    params = {"rnn": api.init(jax.random.fold_in(key, 0), config.rnn, dtype)}
+    d = config.rnn.output_size
+    bound = math.sqrt(6.0 / (d + config.num_outputs))
+    params["head"] = {
+        "w": jax.random.uniform(jax.random.fold_in(key, 1), (d, config.num_outputs), dtype,
+                                -bound, bound),
+        "b": jnp.zeros((config.num_outputs,), dtype),
+    }
+    if config.input_kind == "tokens":
+        params["embed"] = jax.random.normal(
+            jax.random.fold_in(key, 2), (config.vocab_size, config.rnn.input_size), dtype
+        ) / math.sqrt(config.rnn.input_size)
+    return params
+
+
+def embed(params, config: ModelConfig, x):
+    """Tokens ``[B, T]`` -> ``[B, T, E]``; features pass through (cast to float32)."""
+    if config.input_kind == "tokens":
+        return jnp.take(params["embed"], jnp.asarray(x, jnp.int32), axis=0)
+    return jnp.asarray(x, jnp.float32)
+
+
+def pool(ys, final_state, lengths, pooling: str):
+    """One vector per sequence from the outputs ``ys [B, T, F]`` (see module docstring)."""
+    batch, num_steps = ys.shape[0], ys.shape[1]
+    if lengths is None:
+        lengths = jnp.full((batch,), num_steps, jnp.int32)
+    if pooling == "last":
+        return ys[jnp.arange(batch), lengths - 1]
+    if pooling == "bilstm":
+        return api.sentence_representation(final_state)
+    if pooling == "mean":
+        mask = (jnp.arange(num_steps)[None, :] < lengths[:, None]).astype(ys.dtype)
+        return (ys * mask[..., None]).sum(axis=1) / lengths[:, None].astype(ys.dtype)
+    raise ValueError(f"pooling={pooling!r}; accepted: {POOLINGS}")
+
+
+def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None, scan_fn=None,
+          return_features: bool = False):
+    """Run the model on a right-padded batch.
+
+    Args:
+      x: int ``[B, T]`` tokens or float ``[B, T, D]`` features.
+      lengths: optional int ``[B]`` valid lengths.
+      dropout_key: enables the network's inter-layer dropout (training).
+    Returns:
+      classify: logits ``[B, C]``; regress: ``[B]``; classify_per_step: ``[B, T, C]``.
+      With ``return_features=True``, ``(outputs, features)`` where features are the pooled
+      vectors (or per-step outputs).
+    """
+    xs = embed(params, config, x)
+    ys, state = api.apply(params["rnn"], config.rnn, xs, lengths, dropout_key=dropout_key,
+                          scan_fn=scan_fn)
+    head = params["head"]
+    if config.output_kind == "classify_per_step":
+        feats = ys
+    else:
+        feats = pool(ys, state, None if lengths is None else jnp.asarray(lengths, jnp.int32),
+                     config.pooling)
+    out = feats @ head["w"] + head["b"]
+    if config.output_kind == "regress":
+        out = out[..., 0]
+    return (out, feats) if return_features else out
+
+
+def _check(config):
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"config must be an lstmjax.models.ModelConfig, got {type(config).__name__}")
+
+
+def from_task(spec, *, cell: str = "lstm", gates: str = "standard", hidden_size: int = 64,
+              num_layers: int = 1, bidirectional: bool = False, pooling: str = "last",
+              embed_dim: int = 32, dropout: float = 0.0, forget_bias: float = 1.0,
+              chrono_max_len: float | None = None, recurrent_init: str = "orthogonal",
+              unroll: int = 1, remat: bool = False) -> ModelConfig:
+    """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters."""
+    tokens = spec.input_kind == "tokens"
+    rnn = api.LSTMConfig(
+        input_size=int(embed_dim) if tokens else int(spec.input_dim),
+        hidden_size=int(hidden_size), num_layers=int(num_layers),
+        bidirectional=bool(bidirectional), cell=cell, gates=gates,
+        forget_bias=float(forget_bias),
+        chrono_max_len=None if not chrono_max_len else float(chrono_max_len),
+        recurrent_init=recurrent_init, dropout=float(dropout), unroll=int(unroll),
+        remat=bool(remat))
+    num_outputs = 1 if spec.output_kind == "regress" else int(spec.num_classes)
+    return ModelConfig(rnn=rnn, input_kind=spec.input_kind, output_kind=spec.output_kind,
+                       num_outputs=num_outputs, pooling=pooling,
+                       vocab_size=int(spec.vocab_size) if tokens else None)
+
+
+def num_params(params) -> int:
+    return int(sum(np.prod(np.shape(p)) for p in jax.tree.leaves(params)))
