@@ -1,0 +1,1 @@
+"""Experiments: configs (``experiments/configs``) and the training CLI (``experiments.train``)."""

@@ -1,0 +1,1 @@
+"""One ml_collections ``get_config()`` file per experiment (see ``base.py`` for the fields)."""
