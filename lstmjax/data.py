@@ -14,7 +14,7 @@ being cut into batches, and the batches of the epoch are then shuffled again, so
 hold similar lengths (less padding) and the order is still a pure function of (seed, s).
 A resumed run therefore needs only the step (or the iterator state) to continue exactly.
 
-Run ``python -m lstmjax.data`` to measure batches/s (see README, "Data").
+Measure it against a training step with ``python -m experiments.data_speed`` (README, "Data").
 """
 
 from __future__ import annotations
@@ -231,43 +231,3 @@ def split_for_devices(batch: Mapping[str, np.ndarray], num_devices: int) -> dict
                              f"use a batch_size that is a multiple of {num_devices}")
         out[key] = value.reshape((num_devices, b // num_devices) + value.shape[1:])
     return out
-
-
-# ----------------------------------------------------------------------------- speed
-
-def _measure(argv: Sequence[str] | None = None) -> None:
-    """``python -m lstmjax.data``: build speed and batches/s of the pipeline."""
-    import argparse
-    import time
-
-    p = argparse.ArgumentParser(description=_measure.__doc__)
-    p.add_argument("--name", default="adding")
-    p.add_argument("--length", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--num-examples", type=int, default=10_000)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--bucket", action="store_true")
-    a = p.parse_args(argv)
-    field = "gap" if a.name == "distant_recall" else "length"
-    cfg = {"name": a.name, field: a.length, "num_examples": a.num_examples}
-    _, src = make_source(cfg, "train")
-    t = time.perf_counter()
-    for i in range(len(src)):
-        src[i]
-    dt = time.perf_counter() - t
-    print(f"{a.name} {field}={a.length}: generated {len(src)} examples in {dt:.2f} s "
-          f"({len(src) / dt:.0f} examples/s)")
-    it = iterator(batches(src, batch_size=a.batch_size, seed=0, bucket=a.bucket), num_threads=a.threads)
-    next(it)
-    t = time.perf_counter()
-    for _ in range(a.steps):
-        batch = next(it)
-    dt = time.perf_counter() - t
-    shape = batch["x"].shape
-    print(f"pipeline: {a.steps} batches of x {shape} in {dt:.2f} s = {a.steps / dt:.1f} batches/s "
-          f"({dt / a.steps * 1e3:.2f} ms/batch, {a.threads} threads)")
-
-
-if __name__ == "__main__":
-    _measure()
