@@ -94,5 +94,13 @@ class LSTM(nnx.Module):
             if isinstance(source, nnx.Rngs):
                 source = source["dropout"]
             dropout_key = source() if isinstance(source, nnx.RngStream) else source
-        return api.apply(self.params, self.config, xs, lengths, initial_state=initial_state,
-                         dropout_key=dropout_key, scan_fn=scan_fn)
+        if lengths is not None and not isinstance(lengths, jax.core.Tracer):
+            # the value check [1, T] of lstmjax.apply needs concrete lengths: do it before jit
+            api._check_lengths(lengths, jnp.shape(xs)[0], jnp.shape(xs)[1])
+        return _apply(self.params, self.config, xs, lengths, initial_state=initial_state,
+                      dropout_key=dropout_key, scan_fn=scan_fn)
+
+
+# Compiled once per (config, shapes): an eager call of the module is not op by op; under
+# an outer nnx.jit / jax.jit this inner jit is simply inlined.
+_apply = jax.jit(api.apply, static_argnames=("config", "scan_fn"))
