@@ -450,7 +450,7 @@ def _unwrap_params(tree):
         if isinstance(tree, nnx.Module):
             tree = nnx.state(tree, nnx.Param)
         if isinstance(tree, nnx.State):
-            tree = tree.to_pure_dict()
+            tree = nnx.to_pure_dict(tree)
     except ImportError:  # pragma: no cover
         pass
     if isinstance(tree, Mapping) and set(tree) == {"params"}:
