@@ -127,6 +127,9 @@ class Mapped:
         if mode == "none":
             self._fn = jax.jit(lambda s, b: fn(s, b, None), donate_argnums=donate)
         elif mode == "pmap":
+            # replicated state lives as [devices, ...] arrays split along a 1-D mesh
+            mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
+            self._stacked = NamedSharding(mesh, P(AXIS))
             self._fn = jax.pmap(lambda s, b: fn(s, b, AXIS), axis_name=AXIS,
                                 devices=self.devices, donate_argnums=donate)
         else:
@@ -136,7 +139,8 @@ class Mapped:
             self._replicated = NamedSharding(self.mesh, P())
             self._split = NamedSharding(self.mesh, P(AXIS))
             mapped = jax.shard_map(lambda s, b: fn(s, b, AXIS), mesh=self.mesh,
-                                   in_specs=(P(), P(AXIS)), out_specs=P())
+                                   in_specs=(P(), P(AXIS)), out_specs=P(),
+                                   check_vma=False)
             self._fn = jax.jit(mapped, donate_argnums=donate)
 
     def __call__(self, state, batch):
@@ -150,8 +154,7 @@ class Mapped:
             def rep(x):
                 x = np.asarray(x)
                 stacked = np.broadcast_to(x, (self.num_devices,) + x.shape)
-                sharding = jax.sharding.PmapSharding.default(stacked.shape, 0, self.devices)
-                return jax.device_put(stacked, sharding)
+                return jax.device_put(stacked, self._stacked)
             return jax.tree.map(rep, jax.device_get(state))
         return jax.device_put(state, self._replicated)
 

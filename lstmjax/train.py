@@ -148,6 +148,8 @@ def resolve_config(config) -> dict:
     if not isinstance(data.get("name"), str):
         raise ValueError(f"config.data.name={data.get('name')!r} must name a task, e.g. 'adding'")
     top["data"] = data
+    if not 0 <= top["seed"] < 2 ** 31:
+        raise ValueError(f"config.seed={top['seed']!r} must be in [0, 2**31)")
     lr = top["optimizer"]["learning_rate"]
     if not lr > 0:
         raise ValueError(f"config.optimizer.learning_rate={lr!r} must be > 0")
@@ -321,15 +323,26 @@ def _compiled(model_config, opt_items: tuple, total_steps: int, tolerance, mode:
     step = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
                              tolerance=tolerance)
     ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)
-    return (optimizer, parallel.Mapped(step, mode, list(devices)),
+    init = jax.jit(functools.partial(_init_and_seeds, model_config=model_config,
+                                     optimizer=optimizer))
+    return (optimizer, init, parallel.Mapped(step, mode, list(devices)),
             parallel.Mapped(ev, mode, list(devices), updates_state=False))
 
 
-def init_state(seed: int, model_config, optimizer) -> TrainState:
+def init_state(seed, model_config, optimizer) -> TrainState:
+    """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int)."""
     root = jax.random.key(seed)
     params = models.init(jax.random.fold_in(root, INIT_STREAM), model_config)
     return TrainState(jnp.int32(0), params, optimizer.init(params),
                       jax.random.key_data(jax.random.fold_in(root, DROPOUT_STREAM)))
+
+
+def _init_and_seeds(seed, *, model_config, optimizer):
+    """One compiled call: the initial state and the host pipelines' integer seeds."""
+    root = jax.random.key(seed)
+    seeds = jnp.stack([jax.random.bits(jax.random.fold_in(root, s), (), jnp.uint32)
+                       for s in (DATA_STREAM, EVAL_STREAM)])
+    return init_state(seed, model_config, optimizer), seeds
 
 
 def _state_tree(state: TrainState) -> dict:
@@ -443,9 +456,10 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
     parallel.check_batch(eval_bs, n_dev, "config.eval_batch_size")
     tolerance = getattr(spec, "tolerance", None) if spec.output_kind == "regress" else None
-    optimizer, train_fn, eval_fn = _compiled(
+    optimizer, init_fn, train_fn, eval_fn = _compiled(
         mcfg, tuple(sorted(cfg["optimizer"].items())), cfg["steps"], tolerance,
         cfg["parallel"], tuple(devices))
+    schedule = make_schedule(cfg["optimizer"], cfg["steps"])
     is_main = jax.process_index() == 0
     plots = cfg["plot"] if plots is None else plots
 
@@ -465,9 +479,8 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     # -- state: fresh, or the latest checkpoint (with the open logging window)
     window: dict[str, float] = {}
     window_n = 0
-    state = init_state(cfg["seed"], mcfg, optimizer)
-    host_state = jax.device_get(state)
-    train_seed = derived_seed(cfg["seed"], DATA_STREAM)
+    host_state, seeds = jax.device_get(init_fn(np.int32(cfg["seed"])))
+    train_seed, eval_seed = (int(v) & 0x7FFFFFFF for v in seeds)
     pad_to = int(spec.max_length) if cfg["pad_to"] == "max_length" else None
     train_ds = data.batches(train_src, batch_size=cfg["batch_size"], seed=train_seed,
                             pad_to=pad_to)
@@ -500,7 +513,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         nonlocal eval_batches
         if eval_batches is None:
             ds = data.batches(val_src, batch_size=eval_bs, shuffle=True, pad_to=pad_to,
-                              seed=derived_seed(cfg["seed"], EVAL_STREAM))
+                              seed=eval_seed)
             eval_batches = [eval_fn.put_batch(_prepare(ds[i], spec, cfg["pad_to"]))
                             for i in range(cfg["eval_batches"])]
         totals: dict[str, float] = {}
@@ -546,7 +559,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
                 if step % cfg["log_every"] == 0 or step == cfg["steps"]:
                     rec = {"step": step, "split": "train",
                            **{k: v / window_n for k, v in window.items()},
-                           "learning_rate": float(_lr(cfg, step - 1))}
+                           "learning_rate": float(schedule(step - 1))}
                     metrics_log.write(rec)
                     history.append(runs.json_roundtrip(rec))
                     now = time.time()
@@ -587,10 +600,6 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     params = train_fn.get_state(state).params
     return _finish(paths, cfg, spec, mcfg, params, step, status, final_eval, history, t_start,
                    devices, plots, is_main)
-
-
-def _lr(cfg, step):
-    return make_schedule(cfg["optimizer"], cfg["steps"])(step)
 
 
 def _progress_bar(enabled: bool, total: int, initial: int, name: str):
