@@ -299,7 +299,7 @@ def train_step(state: TrainState, batch, axis_name, *, model_config, optimizer, 
     params = optax.apply_updates(state.params, updates)
     total = parallel.psum(count, axis_name)
     metrics = {"loss": parallel.psum(loss_sum, axis_name) / total,
-               "grad_norm": optax.global_norm(grads)}
+               "grad_norm": optax.tree.norm(grads)}
     if correct is not None:
         metrics["accuracy"] = parallel.psum(correct, axis_name) / total
     return TrainState(state.step + 1, params, opt_state, state.rng), metrics
@@ -457,7 +457,8 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     parallel.check_batch(eval_bs, n_dev, "config.eval_batch_size")
     tolerance = getattr(spec, "tolerance", None) if spec.output_kind == "regress" else None
     optimizer, init_fn, train_fn, eval_fn = _compiled(
-        mcfg, tuple(sorted(cfg["optimizer"].items())), cfg["steps"], tolerance,
+        mcfg, tuple(sorted(cfg["optimizer"].items())),
+        cfg["steps"] if cfg["optimizer"]["schedule"] != "constant" else 0, tolerance,
         cfg["parallel"], tuple(devices))
     schedule = make_schedule(cfg["optimizer"], cfg["steps"])
     is_main = jax.process_index() == 0
