@@ -9,15 +9,17 @@ from flax import linen as nn
 from flax import nnx
 
 import lstmjax
+import lstmjax.nnx as lnnx
 from lstmjax import interop
 
-D, H, B, T = 3, 4, 3, 5
+# the shapes and configs of two torch fixtures: compiled programs are shared across files
+D, H, B, T = 3, 4, 4, 6
 XS = np.random.default_rng(0).normal(size=(B, T, D)).astype(np.float32)
-LENGTHS = np.array([5, 2, 4], np.int32)
+LENGTHS = np.array([6, 3, 1, 5], np.int32)
 UNI = lstmjax.LSTMConfig(D, H)
 BI2 = lstmjax.LSTMConfig(D, H, num_layers=2, bidirectional=True)
 ATOL = 1e-5
-apply = jax.jit(lstmjax.apply, static_argnums=1)
+apply = lnnx._apply  # jax.jit(lstmjax.apply) with config static, shared by the test files
 
 
 def rand(rng, *shape):
@@ -185,12 +187,14 @@ def test_haiku_bidirectional_as_fw_bw_layers():
 @pytest.mark.parametrize("cell_cls", [nn.LSTMCell, nn.OptimizedLSTMCell])
 def test_flax_linen_bidirectional_live(cell_cls):
     layer = nn.Bidirectional(nn.RNN(cell_cls(H)), nn.RNN(cell_cls(H)), return_carry=True)
-    v0 = layer.init(jax.random.key(0), XS, seq_lengths=LENGTHS)
-    v1 = layer.init(jax.random.key(1), np.zeros((B, T, 2 * H), np.float32), seq_lengths=LENGTHS)
-    rng = np.random.default_rng(2)  # nonzero biases, so that they are checked too
+    v0 = jax.eval_shape(lambda: layer.init(jax.random.key(0), XS, seq_lengths=LENGTHS))
+    v1 = jax.eval_shape(lambda: layer.init(jax.random.key(1), jnp.zeros((B, T, 2 * H)),
+                                           seq_lengths=LENGTHS))
+    rng = np.random.default_rng(2)  # random values, biases too, so that all are checked
     v0, v1 = (jax.tree.map(lambda a: jnp.asarray(rand(rng, *a.shape)), v) for v in (v0, v1))
-    (c0_fw, c0_bw), ys0 = layer.apply(v0, XS, seq_lengths=LENGTHS)
-    (c1_fw, c1_bw), ys1 = layer.apply(v1, ys0, seq_lengths=LENGTHS)
+    run = jax.jit(lambda v, x: layer.apply(v, x, seq_lengths=LENGTHS))
+    (c0_fw, c0_bw), ys0 = run(v0, XS)
+    (c1_fw, c1_bw), ys1 = run(v1, ys0)
     config, params = interop.from_flax_linen([v0, v1])
     assert config == BI2
     ys, state = apply(params, config, XS, LENGTHS)
@@ -206,17 +210,19 @@ def test_flax_linen_bidirectional_live(cell_cls):
 
 
 def test_flax_linen_single_cell_and_rnn_wrapper():
-    cell = nn.LSTMCell(H)
-    carry = cell.initialize_carry(jax.random.key(0), XS[:, 0].shape)
-    variables = cell.init(jax.random.key(1), carry, XS[:, 0])
+    cell = nn.LSTMCell(H)  # structure only (outputs are checked live above)
+    carry = (jnp.zeros((B, H)), jnp.zeros((B, H)))
+    shapes = jax.eval_shape(lambda: cell.init(jax.random.key(1), carry, XS[:, 0]))
+    rng = np.random.default_rng(4)
+    variables = jax.tree.map(lambda a: rand(rng, *a.shape), shapes)
     config, params = interop.from_flax_linen(variables)  # {"params": {ii, if, ...}}
     assert config == UNI
     assert_tree_equal(interop.from_flax_linen({"cell": variables["params"]})[1], params)
-    (c, h), y = cell.apply(variables, carry, XS[:, 0])
-    ys, state = apply(params, config, XS[:, :1])
-    np.testing.assert_allclose(np.asarray(ys[:, 0]), np.asarray(y), atol=ATOL)
-    np.testing.assert_allclose(np.asarray(state[0]["fw"].c), np.asarray(c), atol=ATOL)
     assert_tree_equal(interop.to_flax_linen(params, config)[0]["fw"], variables["params"])
+    assert_tree_equal(interop.to_flax_linen(params, config, layout="flax")[0]["cell"],
+                      variables["params"])
+    np.testing.assert_array_equal(np.asarray(params[0]["fw"]["w_x"][:, H:2 * H]),
+                                  variables["params"]["if"]["kernel"])
 
 
 # --------------------------------------------------------------------------- Flax NNX (live)
@@ -227,35 +233,35 @@ def test_flax_nnx_live(cell_cls):
     rngs = nnx.Rngs(0)
     bi = nnx.Bidirectional(nnx.RNN(cell_cls(D, H, rngs=rngs)), nnx.RNN(cell_cls(D, H, rngs=rngs)),
                            return_carry=True, rngs=rngs)
-    uni = nnx.RNN(cell_cls(2 * H, H, rngs=rngs), return_carry=True)
-    rng = np.random.default_rng(3)
-    for module in (bi, uni):  # nonzero biases
-        state = nnx.state(module, nnx.Param)
-        nnx.update(module, jax.tree.map(lambda a: jnp.asarray(rand(rng, *a.shape)), state))
-    (fw, bw), ys0 = bi(XS, seq_lengths=LENGTHS)
-    (c1, h1), ys1 = uni(ys0, seq_lengths=LENGTHS)
-    # the two layers disagree on direction: import them one by one
-    cfg0, p0 = interop.from_flax_nnx(bi)        # the module itself
-    cfg1, p1 = interop.from_flax_nnx(nnx.state(uni, nnx.Param))  # or its state
-    assert cfg0 == lstmjax.LSTMConfig(D, H, bidirectional=True)
-    assert cfg1 == lstmjax.LSTMConfig(2 * H, H)
-    ys_a, st_a = apply(p0, cfg0, XS, LENGTHS)
-    ys_b, st_b = apply(p1, cfg1, ys_a, LENGTHS)
-    np.testing.assert_allclose(np.asarray(ys_a), valid(ys0), atol=ATOL)
-    np.testing.assert_allclose(np.asarray(ys_b), valid(ys1), atol=ATOL)
-    np.testing.assert_allclose(np.asarray(st_a[0]["bw"].h), np.asarray(bw[1]), atol=ATOL)
-    np.testing.assert_allclose(np.asarray(st_a[0]["fw"].c), np.asarray(fw[0]), atol=ATOL)
-    np.testing.assert_allclose(np.asarray(st_b[0]["fw"].h), np.asarray(h1), atol=ATOL)
-    # export into fresh modules: same outputs; and back, bitwise
+    rng = np.random.default_rng(3)  # random values, biases too
+    state = nnx.state(bi, nnx.Param)
+    nnx.update(bi, jax.tree.map(lambda a: jnp.asarray(rand(rng, *a.shape)), state))
+    (fw, bw), ys_ref = bi(XS, seq_lengths=LENGTHS)
+    config, params = interop.from_flax_nnx(bi)  # the module itself ...
+    assert config == lstmjax.LSTMConfig(D, H, bidirectional=True)
+    assert_tree_equal(interop.from_flax_nnx(nnx.state(bi, nnx.Param))[1], params)  # ... or state
+    ys, st = apply(params, config, XS, LENGTHS)
+    np.testing.assert_allclose(np.asarray(ys), valid(ys_ref), atol=ATOL)
+    for name, (c, h) in (("fw", fw), ("bw", bw)):  # nnx's carry is (c, h)
+        np.testing.assert_allclose(np.asarray(st[0][name].h), np.asarray(h), atol=ATOL)
+        np.testing.assert_allclose(np.asarray(st[0][name].c), np.asarray(c), atol=ATOL)
+    # export into a fresh module: the same outputs; and back, bitwise
     optimized = cell_cls is nnx.OptimizedLSTMCell
     fresh = nnx.Bidirectional(nnx.RNN(cell_cls(D, H, rngs=nnx.Rngs(9))),
                               nnx.RNN(cell_cls(D, H, rngs=nnx.Rngs(9))), return_carry=True,
                               rngs=nnx.Rngs(9))
-    exported = interop.to_flax_nnx(p0, cfg0, optimized=optimized, layout="flax")
+    exported = interop.to_flax_nnx(params, config, optimized=optimized, layout="flax")
     nnx.update(fresh, exported[0])
-    np.testing.assert_array_equal(np.asarray(fresh(XS, seq_lengths=LENGTHS)[1]), np.asarray(ys0))
-    assert_tree_equal(interop.from_flax_nnx(exported)[1], p0)
-    assert_tree_equal(interop.from_flax_nnx(interop.to_flax_nnx(p1, cfg1, optimized=optimized))[1], p1)
+    assert_tree_equal(nnx.to_pure_dict(nnx.state(fresh, nnx.Param)), nnx.to_pure_dict(state))
+    assert_tree_equal(interop.from_flax_nnx(exported)[1], params)
+    stacked = interop.to_flax_nnx(random_params(BI2), BI2, optimized=optimized)
+    assert_tree_equal(interop.from_flax_nnx(stacked)[1], random_params(BI2))
+
+
+def random_params(config, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(lambda: lstmjax.init(jax.random.key(0), config))
+    return jax.tree.map(lambda s: rand(rng, *s.shape), shapes)
 
 
 # --------------------------------------------------------------------------- errors

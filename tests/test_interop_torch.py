@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import lstmjax
+import lstmjax.nnx as lnnx
 from lstmjax import interop
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / "fixtures").glob("torch_*.npz"))
 ATOL = 1e-5
-apply = jax.jit(lstmjax.apply, static_argnums=1)  # one compile per config, not per op
+apply = lnnx._apply  # jax.jit(lstmjax.apply), config static: one compile per config, shared
 
 
 def random_params(config, seed=0):
