@@ -472,8 +472,6 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         paths = {name: os.path.join(workdir, name) for name in
                  (runs.METRICS, runs.TIMING, runs.CONFIG, runs.SUMMARY, runs.CURVE)}
         _check_workdir_config(paths[runs.CONFIG], cfg)
-        if is_main:
-            runs.write_json(paths[runs.CONFIG], cfg)
     metrics_log = runs.JsonlLog(paths.get(runs.METRICS) if is_main else None)
     timing_log = runs.JsonlLog(paths.get(runs.TIMING) if is_main else None)
 
@@ -501,6 +499,8 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
             start = int(host_state.step)
             if data_state is not None:
                 train_iter.set_state(data_state)
+    if paths and is_main:  # only now: a refused checkpoint leaves the workdir untouched
+        runs.write_json(paths[runs.CONFIG], cfg)
     history = metrics_log.truncate_after(start) if workdir is not None else []
     timing_log.truncate_after(start)
     if start > cfg["steps"]:
