@@ -323,10 +323,17 @@ def _compiled(model_config, opt_items: tuple, total_steps: int, tolerance, mode:
     step = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
                              tolerance=tolerance)
     ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)
-    init = jax.jit(functools.partial(_init_and_seeds, model_config=model_config,
-                                     optimizer=optimizer))
+    init = _compiled_init(model_config, opt_items, total_steps)
     return (optimizer, init, parallel.Mapped(step, mode, list(devices)),
             parallel.Mapped(ev, mode, list(devices), updates_state=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_init(model_config, opt_items: tuple, total_steps: int):
+    """The jitted initializer, shared by every device layout."""
+    optimizer = make_optimizer(dict(opt_items), total_steps)
+    return jax.jit(functools.partial(_init_and_seeds, model_config=model_config,
+                                     optimizer=optimizer))
 
 
 def init_state(seed, model_config, optimizer) -> TrainState:
