@@ -16,3 +16,14 @@ __all__ = [
     "PRESETS", "GateConfig", "get_gates", "bidirectional", "scan", "stack",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Submodules with heavier imports (flax.nnx, orbax, grain) load on first use, so that
+    # `import lstmjax; lstmjax.interop.from_torch(...)` works without importing them all.
+    import importlib
+
+    if name in ("interop", "nnx", "data", "tasks", "models", "train", "parallel", "checkpoint",
+                "runs", "fast", "min_rnn"):
+        return importlib.import_module(f"lstmjax.{name}")
+    raise AttributeError(f"module 'lstmjax' has no attribute {name!r}")

@@ -104,9 +104,15 @@ def init(key, config: LSTMConfig, dtype=jnp.float32):
     """Parameters: a list over layers of ``{"fw": cell_params[, "bw": cell_params]}``.
 
     Each (layer, direction) gets its own key by ``fold_in``, so adding a layer or a
-    direction leaves the others' initial values unchanged.
+    direction leaves the others' initial values unchanged. Compiled once per config
+    (eagerly, every small op would be compiled and dispatched on its own).
     """
     _check_config(config)
+    return _init_jit(key, config, jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _init_jit(key, config: LSTMConfig, dtype):
     cell = config.make_cell()
     params = []
     for layer in range(config.num_layers):
@@ -208,7 +214,7 @@ def _check_lengths(lengths, batch: int, num_steps: int):
 
 @functools.lru_cache(maxsize=256)
 def _expected_params(config: LSTMConfig):
-    return jax.eval_shape(lambda k: init(k, config), jax.random.key(0))
+    return jax.eval_shape(lambda k: _init_jit(k, config, jnp.dtype(jnp.float32)), jax.random.key(0))
 
 
 def check_params(params, config: LSTMConfig):
