@@ -130,8 +130,10 @@ class Mapped:
             # replicated state lives as [devices, ...] arrays split along a 1-D mesh
             mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
             self._stacked = NamedSharding(mesh, P(AXIS))
+            # multi-process pmap spans all devices; each process feeds its local ones
             self._fn = jax.pmap(lambda s, b: fn(s, b, AXIS), axis_name=AXIS,
-                                devices=self.devices, donate_argnums=donate)
+                                devices=self.devices if jax.process_count() == 1 else None,
+                                donate_argnums=donate)
         else:
             self.mesh = jax.make_mesh((self.num_devices,), (AXIS,),
                                       axis_types=(jax.sharding.AxisType.Explicit,),

@@ -64,6 +64,7 @@ def test_sigkill_and_ctrl_c_then_resume_equal_uninterrupted_run(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted at step" in err and "Traceback" not in err
+    assert "step/s" in err and "loss=" in err  # the tqdm bar: rate, loss (and ETA)
     interrupted = runs.read_json(os.path.join(workdir, "summary.json"))
     assert interrupted["status"] == "interrupted" and interrupted["step"] < steps
     ckpts = sorted(int(d) for d in os.listdir(os.path.join(workdir, "checkpoints")) if d.isdigit())
