@@ -48,7 +48,7 @@ PAD_TO = ("max_length", "batch")
 _TOP_DEFAULTS = dict(
     seed=0, steps=1000, batch_size=32, parallel="none", num_devices=0, distributed="auto",
     log_every=10, eval_every=200, eval_batches=4, eval_batch_size=0, checkpoint_every=200,
-    keep_checkpoints=3, pad_to="max_length", plot=True,
+    keep_checkpoints=3, pad_to="max_length", pad_multiple=32, bucket=False, plot=True,
 )
 _MODEL_DEFAULTS = dict(
     cell="lstm", gates="standard", hidden_size=64, num_layers=1, bidirectional=False,
@@ -65,7 +65,7 @@ _CHOICES = {
     "model.recurrent_init": ("orthogonal", "glorot"),
     "optimizer.name": OPTIMIZERS, "optimizer.schedule": SCHEDULES,
 }
-_POSITIVE = {"steps", "batch_size", "model.hidden_size", "model.num_layers", "model.embed_dim",
+_POSITIVE = {"steps", "batch_size", "pad_multiple", "model.hidden_size", "model.num_layers", "model.embed_dim",
              "model.unroll", "eval_batches"}
 _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batch_size", "checkpoint_every",
                  "optimizer.warmup_steps", "optimizer.grad_clip", "optimizer.weight_decay",
@@ -488,8 +488,11 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     host_state, seeds = jax.device_get(init_fn(np.int32(cfg["seed"])))
     train_seed, eval_seed = (int(v) & 0x7FFFFFFF for v in seeds)
     pad_to = int(spec.max_length) if cfg["pad_to"] == "max_length" else None
+    # pad_to="batch": each batch padded to its longest sequence, rounded up to
+    # pad_multiple (few distinct shapes => few compiles); bucket groups similar lengths
     train_ds = data.batches(train_src, batch_size=cfg["batch_size"], seed=train_seed,
-                            pad_to=pad_to)
+                            pad_to=pad_to, pad_multiple=cfg["pad_multiple"],
+                            bucket=cfg["bucket"])
     train_iter = data.iterator(train_ds)
     checkpointer = None
     use_ckpt = checkpoints and workdir is not None and cfg["checkpoint_every"] > 0
@@ -521,7 +524,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         nonlocal eval_batches
         if eval_batches is None:
             ds = data.batches(val_src, batch_size=eval_bs, shuffle=True, pad_to=pad_to,
-                              seed=eval_seed)
+                              pad_multiple=cfg["pad_multiple"], seed=eval_seed)
             eval_batches = [eval_fn.put_batch(_prepare(ds[i], spec, cfg["pad_to"]))
                             for i in range(cfg["eval_batches"])]
         totals: dict[str, float] = {}

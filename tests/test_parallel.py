@@ -33,6 +33,13 @@ SCRIPT = textwrap.dedent("""
             "metric_diff": max(abs(a[k] - b[k]) for a, b in zip(runs["none"]["history"],
                                runs[m]["history"]) for k in a if k not in ("step", "split")),
         }
+    # a checkpoint written under one layout resumes under another
+    import tempfile
+    work = tempfile.mkdtemp()
+    train.run(dict(cfg, parallel="sharding", steps=10, checkpoint_every=5), work, progress=False)
+    resumed = train.run(dict(cfg, parallel="pmap", checkpoint_every=5), work, progress=False)
+    out["resume_diff"] = max(float(np.max(np.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(runs["none"]["params"]), jax.tree.leaves(resumed["params"])))
     again = train.run(dict(cfg, parallel="sharding"), None, progress=False)
     out["sharding_rerun_same_hash"] = again["params_sha256"] == runs["sharding"]["params_sha256"]
     try:
@@ -58,4 +65,5 @@ def test_pmap_and_sharding_match_one_device_on_8_cpu_devices():
         assert out[mode]["param_diff"] < 1e-5, out
         assert out[mode]["metric_diff"] < 1e-5, out
     assert out["sharding_rerun_same_hash"]
+    assert out["resume_diff"] < 1e-5, out
     assert "batch_size=12 is not divisible by the number of devices (8)" in out["error"]

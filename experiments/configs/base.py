@@ -3,7 +3,8 @@
 Top level:  seed, steps, batch_size, parallel ("none" | "pmap" | "sharding"), num_devices
             (0 = all), distributed ("auto" | "on" | "off"), log_every, eval_every,
             eval_batches, eval_batch_size (0 = batch_size), checkpoint_every (0 = off),
-            keep_checkpoints, pad_to ("max_length" | "batch"), plot.
+            keep_checkpoints, pad_to ("max_length" | "batch": per batch, rounded up to
+            pad_multiple), bucket (batch similar lengths together), plot.
 model:      cell ("lstm" | "gru" | "rnn"), gates (LSTM preset, see lstmjax.gates.PRESETS),
             hidden_size, num_layers, bidirectional, pooling ("last" | "bilstm" | "mean"),
             embed_dim (token tasks), dropout, forget_bias, chrono_max_len (0 = off),
@@ -34,6 +35,8 @@ def base(data: dict) -> ml_collections.ConfigDict:
     c.checkpoint_every = 500
     c.keep_checkpoints = 3
     c.pad_to = "max_length"
+    c.pad_multiple = 32
+    c.bucket = False
     c.plot = True
     c.data = ml_collections.ConfigDict(data)
     c.model = ml_collections.ConfigDict(dict(

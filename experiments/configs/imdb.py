@@ -11,6 +11,7 @@ def get_config():
     c.steps = 3000
     c.batch_size = 32
     c.pad_to = "batch"
+    c.bucket = True
     c.model.hidden_size = 128
     c.model.embed_dim = 128
     c.model.bidirectional = True

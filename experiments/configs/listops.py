@@ -8,6 +8,7 @@ def get_config():
                   seed=0, num_examples=96_000, num_eval_examples=2_000))
     c.steps = 5000
     c.pad_to = "batch"  # lengths vary 500..2000: pad each batch to its own longest
+    c.bucket = True     # ... and batch similar lengths together
     c.model.hidden_size = 128
     c.model.embed_dim = 64
     c.model.bidirectional = True

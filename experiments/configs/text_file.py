@@ -16,6 +16,7 @@ def get_config():
                   vocab_path=config_dict.placeholder(str), holdout=0.1, seed=0))
     c.steps = 2000
     c.pad_to = "batch"
+    c.bucket = True
     c.model.hidden_size = 64
     c.model.embed_dim = 64
     c.model.bidirectional = True
