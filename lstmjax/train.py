@@ -431,7 +431,7 @@ class _Interrupt:
 
 
 def run(config, workdir: str | None = None, *, checkpoints: bool = True,
-        plots: bool | None = None, progress: bool = True, handle_sigint: bool = True,
+        plots: bool | None = None, progress: bool = True, handle_sigint: bool | None = None,
         data_dir: str | None = None) -> dict:
     """Train one model; returns the summary dict (also written to ``workdir``).
 
@@ -442,7 +442,9 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
       checkpoints: save orbax checkpoints every ``config.checkpoint_every`` steps.
       plots: write ``learning_curve.png`` (default ``config.plot``).
       progress: show a tqdm bar (steps/s, loss, ETA).
-      handle_sigint: Ctrl-C saves a checkpoint and returns with ``status="interrupted"``.
+      handle_sigint: Ctrl-C saves a checkpoint and returns with ``status="interrupted"``
+        (default: when checkpoints are written; otherwise Ctrl-C raises KeyboardInterrupt
+        as usual). Sweeps that pass True should check ``summary["status"]``.
     Returns:
       ``{"status", "step", "final_eval", "final_train", "params_sha256", "num_params",
       "wall_time_s", "history", ...}``; ``history`` is every metrics record.
@@ -545,6 +547,8 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     status, step = "completed", start
     final_eval = next((r for r in reversed(history) if r["split"] == "eval"), None)
     last_saved = start if checkpointer is not None and checkpointer.latest_step() is not None else None
+    if handle_sigint is None:
+        handle_sigint = checkpointer is not None
     bar = _progress_bar(progress and is_main, cfg["steps"], start, spec.name)
     try:
         with _Interrupt(handle_sigint) as interrupt:
