@@ -504,20 +504,24 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
                                              fingerprint(cfg), keep=cfg["keep_checkpoints"])
         latest = checkpointer.latest_step()
         if latest is not None:
-            tree, data_state, extra = checkpointer.restore(
-                latest, ckpt_lib.abstract_of(_state_tree(host_state)))
+            try:
+                tree, data_state, extra = checkpointer.restore(
+                    latest, ckpt_lib.abstract_of(_state_tree(host_state)))
+            except ckpt_lib.CheckpointError:
+                checkpointer.close()
+                raise
             window, window_n = dict(extra.get("window", {})), int(extra.get("window_n", 0))
             host_state = _from_tree(tree, host_state)
             start = int(host_state.step)
             if data_state is not None:
                 train_iter.set_state(data_state)
+    if start > cfg["steps"]:
+        raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
+                         f"checkpoint ({start}) in {workdir}; nothing was changed")
     if paths and is_main:  # only now: a refused checkpoint leaves the workdir untouched
         runs.write_json(paths[runs.CONFIG], cfg)
     history = metrics_log.truncate_after(start) if workdir is not None else []
     timing_log.truncate_after(start)
-    if start > cfg["steps"]:
-        raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
-                         f"checkpoint ({start}) in {workdir}")
     state = train_fn.put_state(host_state)
 
     eval_batches = None
