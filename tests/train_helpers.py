@@ -50,9 +50,28 @@ def tiny(**overrides) -> dict:
     return cfg
 
 
-def cli(args, env=None, **kwargs) -> subprocess.Popen:
+# A persistent XLA cache shared by the subprocesses of one test session: a restarted
+# training process reuses the first one's executables (identical programs, faster tests).
+_CACHE_DIR = None
+
+
+def subprocess_env(env=None) -> dict:
+    global _CACHE_DIR
+    if _CACHE_DIR is None:
+        import atexit
+        import shutil
+        import tempfile
+        _CACHE_DIR = tempfile.mkdtemp(prefix="lstmjax-test-xla-cache-")
+        atexit.register(shutil.rmtree, _CACHE_DIR, True)
     full_env = dict(os.environ, **(env or {}))
     full_env.setdefault("JAX_PLATFORMS", "cpu")
+    full_env.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE_DIR)
+    full_env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    return full_env
+
+
+def cli(args, env=None, **kwargs) -> subprocess.Popen:
+    full_env = subprocess_env(env)
     return subprocess.Popen([sys.executable, "-m", "experiments.train", *args], cwd=ROOT,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kwargs)
