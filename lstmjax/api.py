@@ -20,11 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmjax import recurrence
+from lstmjax import fast, recurrence
 from lstmjax.cells import CELL_TYPES, make_cell
 from lstmjax.gates import GateConfig, get_gates
 
 _RECURRENT_INITS = ("orthogonal", "glorot")
+_IMPLEMENTATIONS = ("auto", "fast", "reference")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,9 @@ class LSTMConfig:
       dropout: dropout rate between layers (not after the last), as in torch.nn.LSTM.
       unroll: time steps unrolled per scan iteration (speed knob, same numbers).
       remat: rematerialize each step in the backward pass (long T in bounded memory).
+      implementation: "reference" (the plain ``recurrence.scan``), "fast"
+        (``lstmjax.fast.scan``: same numbers, faster; cells it does not serve run on the
+        reference) or "auto" (= "fast"; the default).
     """
 
     input_size: int
@@ -59,6 +63,7 @@ class LSTMConfig:
     dropout: float = 0.0
     unroll: int = 1
     remat: bool = False
+    implementation: str = "auto"
 
     def __post_init__(self):
         for name in ("input_size", "hidden_size", "num_layers", "unroll"):
@@ -72,6 +77,9 @@ class LSTMConfig:
                 raise TypeError(f"LSTMConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if self.cell not in CELL_TYPES:
             raise ValueError(f"LSTMConfig.cell={self.cell!r} is not accepted; use one of {CELL_TYPES}")
+        if self.implementation not in _IMPLEMENTATIONS:
+            raise ValueError(f"LSTMConfig.implementation={self.implementation!r} is not "
+                             f"accepted; use one of {_IMPLEMENTATIONS}")
         get_gates(self.gates)  # raises with the accepted preset names
         if self.recurrent_init not in _RECURRENT_INITS:
             raise ValueError(f"LSTMConfig.recurrent_init={self.recurrent_init!r} is not "
@@ -143,7 +151,7 @@ def apply(params, config: LSTMConfig, xs, lengths=None, *, initial_state=None,
       lengths: optional ``[B]`` integer valid lengths in [1, T].
       initial_state: optional, structured like :func:`initial_state`.
       dropout_key: a PRNG key to enable inter-layer dropout (training); None = off.
-      scan_fn: single-direction driver override (the fast path plugs in here).
+      scan_fn: single-direction driver override; default from ``config.implementation``.
     Returns:
       ``(outputs, final_state)``: outputs ``[B, T, H·dirs]`` (0 at padded steps);
       final_state a tuple over layers of ``{"fw": carry, "bw": carry}`` where the fw
@@ -156,6 +164,8 @@ def apply(params, config: LSTMConfig, xs, lengths=None, *, initial_state=None,
     if initial_state is not None:
         _check_state(initial_state, config, xs.shape[0])
     cells = [config.make_cell()] * config.num_layers
+    if scan_fn is None and config.implementation != "reference":
+        scan_fn = fast.scan  # runs the reference driver itself for cells it does not serve
     return recurrence.stack(
         cells, params, xs, lengths, num_directions=config.num_directions,
         initial_state=initial_state, dropout_rate=float(config.dropout),

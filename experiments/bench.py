@@ -1,0 +1,352 @@
+"""Speed benchmark: lstmjax against Flax and (if installed) PyTorch, in one process.
+
+    python -m experiments.bench                      # all sizes, prints a table
+    python -m experiments.bench --quick              # small sizes, fewer repeats
+    python -m experiments.bench --json out.json --markdown out.md
+    python -m experiments.bench --sections lstm,min,memory
+    python -m experiments.bench --gpu                # same, on the accelerator JAX sees,
+                                                     # torch on CUDA (cuDNN) if available
+
+Method: every candidate is jit-compiled (torch runs eagerly, as users run it), warmed
+up, then all candidates of one case are timed in interleaved rounds (A B C, A B C, ...)
+and the median is reported, so a load spike on the shared machine hits all of them.
+Ratios are anchor_time / lstmjax_time (> 1 means lstmjax is faster).
+
+FLOPs: forward 2·B·T·(D+H)·4H per direction (the gate matmuls), forward+backward 3x.
+The GEMM peak is the best of several [1024 x 1024] x [1024 x 1024] f32 matmuls in JAX
+measured in the same run, so "% peak" is relative to what this machine does right now.
+
+Peak memory ("memory" section) is XLA's compiled buffer assignment of one
+forward+backward step (``compiled.memory_analysis()``: temp + argument + output
+bytes), not process RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import lstmjax
+from lstmjax import fast, recurrence
+
+LSTM_SIZES = [(64, 256, 128, 256), (32, 1000, 2, 128), (16, 100, 64, 64)]
+QUICK_SIZES = [(16, 100, 64, 64), (32, 200, 2, 128)]
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+        return torch
+    except ImportError:
+        return None
+
+
+def _block(x):
+    return jax.block_until_ready(x)
+
+
+def gemm_peak(reps=7, n=1024):
+    """Best-of-``reps`` GFLOP/s of an n x n x n f32 matmul under jit."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda a, b: a @ b)
+    _block(f(a, a))
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        _block(f(a, a))
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def time_interleaved(cands: dict, reps: int):
+    """cands: name -> zero-arg callable that blocks until done. Returns name -> median s."""
+    for fn in cands.values():  # warm-up (compile + first run)
+        fn()
+        fn()
+    times = {k: [] for k in cands}
+    names = list(cands)
+    for r in range(reps):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for k in order:
+            t = time.perf_counter()
+            cands[k]()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# --------------------------------------------------------------------------- LSTM cases
+
+
+def lstm_candidates(B, T, D, H, bidirectional, mode, torch_device=None, include_reference=False,
+                    unrolls=(1,)):
+    """name -> callable for one case; mode 'fwd' or 'fwdbwd'."""
+    import flax.linen as nn
+
+    key = jax.random.key(0)
+    xs = jax.random.normal(key, (B, T, D), jnp.float32)
+    cands = {}
+
+    def add_jax(name, fn, params):
+        if mode == "fwd":
+            f = jax.jit(fn)
+        else:
+            f = jax.jit(jax.value_and_grad(lambda p, x: jnp.sum(fn(p, x)), argnums=(0, 1)))
+        cands[name] = lambda: _block(f(params, xs))
+
+    for unroll in unrolls:
+        cfg = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional, unroll=unroll,
+                                 implementation="fast")
+        params = lstmjax.init(jax.random.key(1), cfg)
+        suffix = "" if len(unrolls) == 1 else f"[unroll={unroll}]"
+        add_jax("lstmjax" + suffix, lambda p, x, c=cfg: lstmjax.apply(p, c, x)[0], params)
+    if include_reference:
+        cfg = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional, implementation="reference")
+        params = lstmjax.init(jax.random.key(1), cfg)
+        add_jax("lstmjax-reference", lambda p, x: lstmjax.apply(p, cfg, x)[0], params)
+
+    if bidirectional:
+        flax_model = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(H)),
+                                      nn.RNN(nn.OptimizedLSTMCell(H)))
+    else:
+        flax_model = nn.RNN(nn.OptimizedLSTMCell(H))
+    flax_params = flax_model.init(jax.random.key(2), xs)
+    add_jax("flax", flax_model.apply, flax_params)
+
+    torch = _torch()
+    if torch is not None:
+        dev = torch_device or "cpu"
+        model = torch.nn.LSTM(D, H, batch_first=True, bidirectional=bidirectional).to(dev)
+        x_t = torch.randn(B, T, D, device=dev)
+        sync = (torch.cuda.synchronize if dev == "cuda" else (lambda: None))
+        if mode == "fwd":
+            def run_torch():
+                with torch.no_grad():
+                    model(x_t)
+                sync()
+        else:
+            x_g = x_t.clone().requires_grad_(True)
+
+            def run_torch():
+                model.zero_grad(set_to_none=True)
+                x_g.grad = None
+                out, _ = model(x_g)
+                out.sum().backward()
+                sync()
+        cands["torch"] = run_torch
+    return cands
+
+
+def lstm_flops(B, T, D, H, bidirectional, mode):
+    f = 2 * B * T * (D + H) * 4 * H * (2 if bidirectional else 1)
+    return f * (3 if mode == "fwdbwd" else 1)
+
+
+def run_lstm(sizes, reps, peak, torch_device=None, include_reference=False, unrolls=(1,)):
+    rows = []
+    for (B, T, D, H) in sizes:
+        for bidi in (False, True):
+            for mode in ("fwd", "fwdbwd"):
+                cands = lstm_candidates(B, T, D, H, bidi, mode, torch_device, include_reference,
+                                        unrolls)
+                t = time_interleaved(cands, reps)
+                flops = lstm_flops(B, T, D, H, bidi, mode)
+                ours = min(v for k, v in t.items() if k.startswith("lstmjax") and
+                           "reference" not in k)
+                anchors = {k: v for k, v in t.items() if k in ("flax", "torch")}
+                row = {"B": B, "T": T, "D": D, "H": H, "bidirectional": bidi, "mode": mode,
+                       "ms": {k: 1e3 * v for k, v in t.items()},
+                       "gflops": {k: flops / v / 1e9 for k, v in t.items()},
+                       "pct_peak": {k: 100 * flops / v / 1e9 / peak for k, v in t.items()},
+                       "speedup_vs": {k: v / ours for k, v in anchors.items()}}
+                best_anchor = min(anchors.values())
+                row["speedup_vs_faster_anchor"] = best_anchor / ours
+                if mode == "fwdbwd":
+                    need = min(1.5, best_anchor / (flops / (0.85 * peak * 1e9)))
+                    row["target"] = (f">= {need:.2f}x faster anchor "
+                                     "(1.5x or 85% of peak, whichever is lower)")
+                    row["target_met"] = bool(row["speedup_vs_faster_anchor"] >= need)
+                else:
+                    row["target"] = ">= 1.0x faster anchor"
+                    row["target_met"] = bool(row["speedup_vs_faster_anchor"] >= 1.0)
+                rows.append(row)
+                _print_row(row)
+    return rows
+
+
+def _print_row(row):
+    name = "bi " if row["bidirectional"] else "uni"
+    parts = [f"{k} {v:8.1f} ms ({row['gflops'][k]:5.1f} GF/s, {row['pct_peak'][k]:4.0f}%)"
+             for k, v in row["ms"].items()]
+    sp = ", ".join(f"x{v:.2f} vs {k}" for k, v in row["speedup_vs"].items())
+    print(f"({row['B']},{row['T']},{row['D']},{row['H']}) {name} {row['mode']:6s} | "
+          + " | ".join(parts) + f" | {sp} | target {'MET' if row['target_met'] else 'not met'}",
+          flush=True)
+
+
+# --------------------------------------------------------------------------- min-RNNs
+
+
+def run_min(reps, T=4096, B=16, D=64, H=128):
+    xs = jax.random.normal(jax.random.key(0), (B, T, D), jnp.float32)
+    cands, flops_note = {}, {}
+
+    def add(name, cfg, scan_form=None):
+        params = lstmjax.init(jax.random.key(1), cfg)
+        kw = {}
+        if scan_form is not None:
+            from lstmjax import min_rnn
+            kw["scan_fn"] = min_rnn.driver(scan_form)
+        f = jax.jit(jax.value_and_grad(
+            lambda p, x: jnp.sum(lstmjax.apply(p, cfg, x, **kw)[0]), argnums=(0, 1)))
+        cands[name] = lambda: _block(f(params, xs))
+
+    add("lstm (fast, sequential)", lstmjax.LSTMConfig(D, H, implementation="fast"))
+    for cell in ("min_lstm", "min_gru"):
+        for form in ("sequential", "parallel"):
+            add(f"{cell} ({form})", lstmjax.LSTMConfig(D, H, cell=cell), form)
+    t = time_interleaved(cands, reps)
+    base = t["lstm (fast, sequential)"]
+    rows = []
+    for k, v in t.items():
+        rows.append({"name": k, "T": T, "B": B, "D": D, "H": H, "mode": "fwdbwd", "ms": 1e3 * v,
+                     "speedup_vs_lstm": base / v})
+        print(f"T={T} B={B} D={D} H={H} fwd+bwd  {k:28s} {1e3 * v:9.1f} ms  "
+              f"x{base / v:.2f} vs sequential LSTM", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def compiled_memory(cfg, B, T):
+    """Bytes XLA assigns for one fwd+bwd step (temp + arguments + outputs)."""
+    xs = jax.ShapeDtypeStruct((B, T, cfg.input_size), jnp.float32)
+    params = jax.eval_shape(lambda: lstmjax.init(jax.random.key(0), cfg))
+    f = jax.jit(jax.value_and_grad(lambda p, x: jnp.sum(lstmjax.apply(p, cfg, x)[0])))
+    ma = f.lower(params, xs).compile().memory_analysis()
+    if ma is None:
+        return None
+    return {"temp": ma.temp_size_in_bytes, "argument": ma.argument_size_in_bytes,
+            "output": ma.output_size_in_bytes,
+            "total": ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes}
+
+
+def run_memory(Ts=(1000, 2500, 5000, 10000), B=32, D=64, H=256):
+    rows = []
+    for T in Ts:
+        for impl, remat in (("reference", False), ("fast", False), ("fast", True)):
+            cfg = lstmjax.LSTMConfig(D, H, implementation=impl, remat=remat)
+            m = compiled_memory(cfg, B, T)
+            total = None if m is None else m["total"] / 2 ** 20
+            rows.append({"T": T, "B": B, "D": D, "H": H, "implementation": impl, "remat": remat,
+                         "peak_MiB": total, "source": "XLA compiled memory_analysis()"})
+            print(f"memory T={T:6d} B={B} D={D} H={H} {impl:9s} remat={remat!s:5s} "
+                  f"peak {total if total is None else f'{total:8.1f}'} MiB", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- output
+
+
+def markdown(result):
+    lines = [f"Machine: {result['machine']}; JAX backend {result['backend']}; "
+             f"GEMM peak {result['gemm_peak_gflops']:.1f} GFLOP/s (f32, measured in this run); "
+             f"torch: {result['torch'] or 'not installed'}.", ""]
+    if result.get("lstm"):
+        anchors = [a for a in ("flax", "torch") if any(a in r["ms"] for r in result["lstm"])]
+        head = "| (B, T, D, H) | dir | pass | lstmjax ms (GF/s, % peak) | " + " | ".join(
+            f"{a} ms" for a in anchors) + " | " + " | ".join(f"x vs {a}" for a in anchors) + \
+            " | target |"
+        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        for r in result["lstm"]:
+            ours = min((k for k in r["ms"] if k.startswith("lstmjax") and "reference" not in k),
+                       key=lambda k: r["ms"][k])
+            cells = [f"({r['B']}, {r['T']}, {r['D']}, {r['H']})",
+                     "bi" if r["bidirectional"] else "uni",
+                     "fwd" if r["mode"] == "fwd" else "fwd+bwd",
+                     f"{r['ms'][ours]:.1f} ({r['gflops'][ours]:.0f}, {r['pct_peak'][ours]:.0f}%)"]
+            cells += [f"{r['ms'][a]:.1f}" if a in r["ms"] else "-" for a in anchors]
+            cells += [f"{r['speedup_vs'][a]:.2f}" if a in r["speedup_vs"] else "-"
+                      for a in anchors]
+            cells.append("met" if r["target_met"] else "NOT met")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if result.get("min"):
+        lines += ["| model (T=4096, B=16, D=64, H=128, fwd+bwd) | ms | x vs sequential LSTM |",
+                  "|---|---|---|"]
+        lines += [f"| {r['name']} | {r['ms']:.1f} | {r['speedup_vs_lstm']:.2f} |"
+                  for r in result["min"]]
+        lines.append("")
+    if result.get("memory"):
+        lines += ["| T | implementation | remat | peak MiB (XLA memory_analysis) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['T']} | {r['implementation']} | {r['remat']} | "
+                  f"{'n/a' if r['peak_MiB'] is None else format(r['peak_MiB'], '.0f')} |"
+                  for r in result["memory"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, 3 repeats")
+    ap.add_argument("--reps", type=int, default=None, help="timed rounds (default 7; quick 3)")
+    ap.add_argument("--sections", default="lstm,min,memory",
+                    help="comma list of lstm, min, memory")
+    ap.add_argument("--reference", action="store_true", help="also time the reference driver")
+    ap.add_argument("--unrolls", default="1", help="comma list of unroll values to try")
+    ap.add_argument("--gpu", action="store_true",
+                    help="run on the accelerator; torch on CUDA (cuDNN) if available")
+    ap.add_argument("--json", default=None, help="write results as JSON here")
+    ap.add_argument("--markdown", default=None, help="write a Markdown table here")
+    args = ap.parse_args(argv)
+    reps = args.reps or (3 if args.quick else 7)
+    sections = set(args.sections.split(","))
+    torch = _torch()
+    torch_device = None
+    if args.gpu:
+        if jax.default_backend() == "cpu":
+            sys.exit("--gpu: JAX sees no accelerator (jax.default_backend() == 'cpu')")
+        if torch is not None and torch.cuda.is_available():
+            torch_device = "cuda"
+            torch.backends.cudnn.benchmark = True
+    peak = gemm_peak()
+    result = {"machine": f"{platform.machine()} {platform.processor() or ''} "
+                         f"{jax.devices()[0].device_kind}".strip(),
+              "backend": jax.default_backend(), "jax": jax.__version__,
+              "torch": None if torch is None else torch.__version__,
+              "gemm_peak_gflops": peak, "reps": reps}
+    print(f"GEMM peak {peak:.1f} GFLOP/s; backend {jax.default_backend()}; "
+          f"torch {result['torch']}", flush=True)
+    if "lstm" in sections:
+        result["lstm"] = run_lstm(QUICK_SIZES if args.quick else LSTM_SIZES, reps, peak,
+                                  torch_device, args.reference,
+                                  tuple(int(u) for u in args.unrolls.split(",")))
+    if "min" in sections:
+        result["min"] = run_min(reps, T=512 if args.quick else 4096)
+    if "memory" in sections:
+        result["memory"] = run_memory((500, 1000) if args.quick else (1000, 2500, 5000, 10000))
+    peak2 = gemm_peak()
+    result["gemm_peak_gflops_end"] = peak2
+    print(f"GEMM peak at the end {peak2:.1f} GFLOP/s", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    md = markdown(result)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(md)
+    print(md)
+    return result
+
+
+if __name__ == "__main__":
+    main()
