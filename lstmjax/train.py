@@ -42,6 +42,7 @@ from lstmjax import models, parallel, runs
 # --------------------------------------------------------------------------- config
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 SCHEDULES = ("constant", "cosine", "linear", "exponential")
 PAD_TO = ("max_length", "batch")
 
@@ -520,6 +521,9 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
                          f"checkpoint ({start}) in {workdir}; nothing was changed")
     if paths and is_main:  # only now: a refused checkpoint leaves the workdir untouched
         runs.write_json(paths[runs.CONFIG], cfg)
+        vocab = getattr(train_src, "vocabulary", None)
+        if vocab is not None:  # text tasks: the tokenizer's vocabulary travels with the run
+            vocab.save(os.path.join(workdir, VOCAB))
     history = metrics_log.truncate_after(start) if workdir is not None else []
     timing_log.truncate_after(start)
     state = train_fn.put_state(host_state)

@@ -193,3 +193,22 @@ def test_summary_is_json_and_run_is_cheap_to_repeat(reference):
     assert time.time() - t < 30
     assert again["params_sha256"] == reference[1]["params_sha256"]
     json.dumps({k: v for k, v in again.items() if k not in ("params",)})
+
+
+def test_text_run_saves_its_vocabulary(tmp_path):
+    from lstmjax.tasks import Vocabulary
+
+    rows = ["text,label"] + [f"{'good fine great' if k % 2 else 'bad awful poor'} word{k % 5},"
+                             f"{'pos' if k % 2 else 'neg'}" for k in range(40)]
+    path = tmp_path / "reviews.csv"
+    path.write_text("\n".join(rows) + "\n")
+    cfg = {"seed": 0, "steps": 2, "batch_size": 4, "log_every": 1, "eval_every": 2,
+           "eval_batches": 1, "checkpoint_every": 0, "plot": False, "pad_to": "batch",
+           "data": {"name": "text_file", "path": str(path), "max_length": 8},
+           "model": {"hidden_size": 4, "embed_dim": 4, "recurrent_init": "glorot"}}
+    workdir = tmp_path / "run"
+    train.run(cfg, str(workdir), progress=False)
+    saved = Vocabulary.load(str(workdir / "vocab.json"))
+    assert "great" in saved.words and "awful" in saved.words
+    assert saved.encode("good awful", 8).tolist()[:2] == [saved.words.index("good"),
+                                                          saved.words.index("awful")]
