@@ -274,7 +274,7 @@ class GRUCell:
 
 # --------------------------------------------------------------------------- registry
 
-CELL_TYPES = ("lstm", "gru", "rnn")
+CELL_TYPES = ("lstm", "gru", "rnn", "min_lstm", "min_gru")
 
 
 def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "standard",
@@ -289,4 +289,8 @@ def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "st
         return RNNCell(hidden_size, recurrent_init)
     if cell_type == "gru":
         return GRUCell(hidden_size, recurrent_init)
+    if cell_type in ("min_lstm", "min_gru"):  # Feng et al. 2024; see lstmjax.min_rnn
+        from lstmjax import min_rnn
+        return (min_rnn.MinLSTMCell if cell_type == "min_lstm" else min_rnn.MinGRUCell)(
+            hidden_size)
     raise ValueError(f"cell={cell_type!r} is not accepted; use one of {CELL_TYPES}")

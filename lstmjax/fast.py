@@ -153,6 +153,10 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     With ``remat=True`` the sequence is cut into checkpointed chunks of
     ``remat_chunk_size`` (default :func:`remat_chunk`) steps.
     """
+    from lstmjax import min_rnn
+    if isinstance(cell, min_rnn.MinGRUCell):  # minGRU / minLSTM: their own linear-scan driver
+        return min_rnn.scan(cell, params, xs, lengths, reverse=reverse,
+                            initial_carry=initial_carry, unroll=unroll)
     if not serves(cell):
         return recurrence.scan(cell, params, xs, lengths, reverse=reverse,
                                initial_carry=initial_carry, unroll=unroll, remat=remat,

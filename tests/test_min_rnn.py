@@ -1,0 +1,81 @@
+"""minLSTM / minGRU: reference step, sequential and parallel (log-space) forms agree."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import lstmjax
+from lstmjax import min_rnn, recurrence
+from lstmjax.cells import make_cell
+
+B, T, D, H = 3, 9, 4, 5
+LENGTHS = jnp.array([9, 4, 1])
+TOL = 1e-5
+
+
+def _run_all_forms(cell_type, lengths, reverse, h0_scale):
+    cell = make_cell(cell_type, H)
+    params = cell.init(jax.random.key(1), D)
+    xs = 2.0 * jax.random.normal(jax.random.key(0), (B, T, D))
+    h0 = cell.zero_carry(B)._replace(h=h0_scale * jax.random.uniform(jax.random.key(3), (B, H)))
+    w = jnp.cos(jnp.arange(B * T * H, dtype=jnp.float32)).reshape(B, T, H)
+
+    def loss(driver, p, x, h):
+        ys, c = driver(cell, p, x, lengths, reverse=reverse, initial_carry=h)
+        return jnp.sum(ys * w) + jnp.sum(c.h), (ys, c)
+
+    drivers = {"reference": recurrence.scan,
+               "sequential": lambda *a, **k: min_rnn.scan(*a, form="sequential", **k),
+               "parallel": lambda *a, **k: min_rnn.scan(*a, form="parallel", **k)}
+    out = {}
+    for name, drv in drivers.items():
+        f = jax.jit(jax.value_and_grad(lambda p, x, h, d=drv: loss(d, p, x, h), argnums=(0, 1, 2),
+                                       has_aux=True))
+        out[name] = f(params, xs, h0)
+    return out
+
+
+@pytest.mark.parametrize("cell_type", ["min_lstm", "min_gru"])
+@pytest.mark.parametrize("lengths,reverse", [(None, False), (LENGTHS, False), (LENGTHS, True)])
+def test_forms_agree(cell_type, lengths, reverse):
+    out = _run_all_forms(cell_type, lengths, reverse, h0_scale=1.0)
+    for name in ("sequential", "parallel"):
+        for a, b in zip(jax.tree.leaves(out[name]), jax.tree.leaves(out["reference"])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=TOL, rtol=TOL,
+                                       err_msg=f"{cell_type} {name}")
+    if lengths is not None:  # padded outputs exactly zero in every form
+        mask = np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+        for name in out:
+            ys = np.asarray(out[name][0][1][0])
+            assert np.all(ys[~mask] == 0.0), name
+
+
+def test_parallel_is_stable_for_long_sequences():
+    cell = make_cell("min_gru", H)
+    params = cell.init(jax.random.key(1), D)
+    xs = 3.0 * jax.random.normal(jax.random.key(0), (2, 3000, D))
+    seq, _ = min_rnn.scan(cell, params, xs, form="sequential")
+    par, _ = min_rnn.scan(cell, params, xs, form="parallel")
+    assert np.all(np.isfinite(np.asarray(par)))
+    np.testing.assert_allclose(np.asarray(par), np.asarray(seq), atol=1e-4, rtol=1e-4)
+
+
+def test_through_the_api():
+    cfg = lstmjax.LSTMConfig(D, H, cell="min_lstm", bidirectional=True, num_layers=2)
+    params = lstmjax.init(jax.random.key(0), cfg)
+    xs = jax.random.normal(jax.random.key(1), (B, T, D))
+    ys, state = lstmjax.apply(params, cfg, xs, LENGTHS)
+    ref_cfg = lstmjax.LSTMConfig(D, H, cell="min_lstm", bidirectional=True, num_layers=2,
+                                 implementation="reference")
+    ys_ref, state_ref = lstmjax.apply(params, ref_cfg, xs, LENGTHS)
+    ys_par, _ = lstmjax.apply(params, cfg, xs, LENGTHS, scan_fn=min_rnn.driver("parallel"))
+    np.testing.assert_allclose(np.asarray(ys), np.asarray(ys_ref), atol=TOL)
+    np.testing.assert_allclose(np.asarray(ys_par), np.asarray(ys_ref), atol=TOL)
+    assert lstmjax.sentence_representation(state).shape == (B, 2 * H)
+
+
+def test_form_is_validated():
+    with pytest.raises(ValueError, match="form"):
+        min_rnn.resolve_form("fast")
+    assert min_rnn.resolve_form("auto") in ("sequential", "parallel")
