@@ -99,3 +99,124 @@ def test_demo_tiny(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[h_L2 ; h_R2]" in out and "accuracy_vs_gap.png" in out
     assert os.path.exists(tmp_path / "demo" / "gap_sweep.json")
+
+
+@pytest.mark.slow
+def test_ablation_tiny(tmp_path):
+    from experiments import ablation
+    workdir = str(tmp_path / "abl")
+    ablation.main(["--tiny", "--tasks", "distant_recall", "--workdir", workdir])
+    with open(os.path.join(workdir, "ablation.json")) as f:
+        records = json.load(f)
+    assert [(r["variant"], r["task"]) for r in records] == [
+        ("standard", "distant_recall"), ("nfg", "distant_recall"), ("np", "distant_recall")]
+    std, nfg, np_ = records
+    assert np_["alias_of"] == "standard" and np_["params_sha256"] == std["params_sha256"]
+    assert nfg["params_sha256"] != std["params_sha256"]
+    for r in records:
+        assert 0.0 <= r["score"] <= 1.0 and math.isfinite(r["eval"]["loss"])
+        assert r["steps_run"] <= r["steps_budget"] == 4
+    _, text = _check_meta(workdir, "ablation")
+    rows = common.parse_markdown_table(text, "variant")
+    assert [row[0] for row in rows[1:]] == ["standard", "nfg", "np"]
+    for row in rows[1:]:
+        assert row[1] == common.fmt_mean_std(
+            [r["score"] for r in records if r["variant"] == row[0]], scale=100)
+    findings = text.split("## Findings (generated from the numbers above)")[1]
+    assert "Greff et al." in findings and "NFG" in findings
+    assert f"{100 * (std['score'] - nfg['score']):+.1f} points" in findings
+    assert _png_size(os.path.join(workdir, "ablation_scores.png")) == (1200, 450)
+
+
+@pytest.mark.slow
+def test_gates_tiny(tmp_path):
+    from experiments import gates
+    workdir = str(tmp_path / "gates")
+    gates.main(["--tiny", "--workdir", workdir])
+    with open(os.path.join(workdir, "gates.json")) as f:
+        (record,) = json.load(f)
+    for key in ("top_i_clue", "top_f_gap", "top_o_query", "all_f_gap", "top_c_kept"):
+        assert math.isfinite(record[key])
+    for key in ("top_i_clue", "top_i_gap", "top_f_gap", "top_o_gap", "top_o_query"):
+        assert 0.0 <= record[key] <= 1.0
+    assert len(record["top_units"]) == 4 and len(set(record["top_units"])) == 4
+    _, text = _check_meta(workdir, "gates")
+    rows = common.parse_markdown_table(text, "quantity")
+    assert rows[2] == ["i at clue step", f"{record['top_i_clue']:.3f} ± 0.000",
+                       f"{record['all_i_clue']:.3f} ± 0.000"]
+    assert _png_size(os.path.join(workdir, "gates_seed0_seq0.png")) == (1000, 800)
+    assert _png_size(os.path.join(workdir, "gate_means_seed0.png")) == (800, 350)
+
+
+def test_gates_trace_matches_apply():
+    """The replayed gate activations give the same h as lstmjax.apply."""
+    import jax
+    from experiments import gates
+    from lstmjax import models
+    from lstmjax.tasks import distant_recall as dr
+    cfg = dr.DistantRecallConfig(gap=5, num_clues=4, num_distractors=4)
+    mcfg = models.from_task(dr.spec(cfg), hidden_size=6, embed_dim=3, chrono_max_len=7.0,
+                            recurrent_init="glorot")
+    params = models.init(jax.random.key(1), mcfg)
+    tokens = np.stack([dr.example(cfg, 0, k)["x"] for k in range(3)])
+    acts = gates.trace(params, mcfg, tokens)
+    _, feats = models.apply(params, mcfg, tokens, return_features=True)
+    np.testing.assert_allclose(acts["h"][:, -1], feats, atol=1e-5)
+    np.testing.assert_allclose(acts["c"][:, 0], acts["i"][:, 0] * acts["g"][:, 0], atol=1e-6)
+
+
+def test_synthetic_reviews_file(tmp_path):
+    from experiments import sentiment
+    from lstmjax import data
+    path = sentiment.write_synthetic_reviews(str(tmp_path / "r.csv"), 50, seed=3)
+    again = sentiment.write_synthetic_reviews(str(tmp_path / "r2.csv"), 50, seed=3)
+    assert open(path).read() == open(again).read()
+    spec, src = data.make_source({"name": "text_file", "path": path, "holdout": 0.2}, "train")
+    assert spec.num_classes == 2 and len(src) == 40
+    import csv
+    rows = list(csv.DictReader(open(path)))
+    for row in rows:
+        opening = row["text"].split(" . ")[0]
+        assert opening in (sentiment.POSITIVE if row["label"] == "positive" else sentiment.NEGATIVE)
+
+
+@pytest.mark.slow
+def test_sentiment_tiny(tmp_path):
+    from experiments import sentiment
+    workdir = str(tmp_path / "sent")
+    sentiment.main(["--tiny", "--data", "synthetic", "--poolings", "bilstm,forward_last",
+                    "--workdir", workdir])
+    with open(os.path.join(workdir, "sentiment.json")) as f:
+        records = json.load(f)
+    assert [r["pooling"] for r in records] == ["bilstm", "forward_last"]
+    assert records[0]["num_params"] > records[1]["num_params"]  # two directions
+    for r in records:
+        assert 0.0 <= r["accuracy"] <= 1.0 and math.isfinite(r["loss"])
+    _, text = _check_meta(workdir, "sentiment")
+    rows = common.parse_markdown_table(text, "pooling")
+    assert [row[0] for row in rows[1:]] == ["bilstm", "forward_last"]
+    for row, r in zip(rows[1:], records):
+        assert row[2] == common.fmt_mean_std([r["accuracy"]], scale=100)
+    assert _png_size(os.path.join(workdir, "sentiment_accuracy.png")) == (700, 450)
+    assert _png_size(os.path.join(workdir, "learning_curves.png")) == (700, 450)
+
+
+@pytest.mark.slow
+def test_adding_long_tiny_resumes(tmp_path):
+    from experiments import adding_long
+    workdir = str(tmp_path / "add")
+    adding_long.main(["--tiny", "--models", "rnn", "--workdir", workdir])
+    with open(os.path.join(workdir, "adding_long.json")) as f:
+        (first,) = json.load(f)
+    assert first["steps_run"] == 4 and [h["step"] for h in first["curve"]] == [2, 4]
+    # a bigger budget continues from the checkpoint at step 4 (resume), not from scratch
+    adding_long.main(["--tiny", "--models", "rnn", "--max-steps", "6", "--workdir", workdir])
+    with open(os.path.join(workdir, "adding_long.json")) as f:
+        (second,) = json.load(f)
+    assert second["steps_run"] == 6 and [h["step"] for h in second["curve"]] == [2, 4, 6]
+    assert second["curve"][:2] == first["curve"]
+    assert 0.0 <= second["accuracy"] <= 1.0 and math.isfinite(second["mse"])
+    meta, text = _check_meta(workdir, "adding_long")
+    rows = common.parse_markdown_table(text, "model")
+    assert rows[1][0] == "rnn" and rows[1][1] == common.fmt_mean_std([second["accuracy"]], scale=100)
+    assert _png_size(os.path.join(workdir, "adding_long_curves.png")) == (700, 450)
