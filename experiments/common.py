@@ -274,6 +274,9 @@ class Results:
         """Write meta.json and the Markdown report; return the report's path."""
         wall = time.time() - self.t0
         self.meta["wall_time_s"] = round(wall, 1)
+        t = os.times()
+        cpu = t.user + t.system + t.children_user + t.children_system
+        self.meta["cpu_time_s"] = round(cpu, 1)  # the process's own CPU time (all threads)
         self.meta["files"] = [self.name + ".json", self.name + ".md", "meta.json", *files]
         runs.write_json(self.path("meta.json"), self.meta)
         hw = self.meta["hardware"]
@@ -285,7 +288,9 @@ class Results:
             f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores"
             + (f", load average {load[0]} at start" if load else "") + f"), JAX backend "
             f"{hw['jax_backend']}",
-            f"- wall time: {wall / 60:.1f} min ({wall:.0f} s), started {self.meta['started']}",
+            f"- wall time: {wall / 60:.1f} min ({wall:.0f} s), started {self.meta['started']}; "
+            f"CPU time of this process {cpu / 60:.1f} min (the cores were shared when the "
+            "load average exceeds the core count)",
             f"- git commit: {self.meta['git_commit']}; jax {self.meta['versions'].get('jax')}",
             f"- numbers: `{self.name}.json`; settings and hardware: `meta.json`",
             "",
