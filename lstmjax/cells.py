@@ -83,11 +83,31 @@ def chrono_forget_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
     return jnp.log(jax.random.uniform(key, (hidden,), dtype, 1.0, max_len - 1.0))
 
 
+class _FusedCell:
+    """What every cell here shares: the input projection and the composed step.
+
+    Subclasses are frozen dataclasses with ``hidden_size`` and define ``init``,
+    ``zero_carry`` and ``step(params, carry, p_t)``.
+    """
+
+    def project(self, params: Params, x):
+        """W_x·x + b for every block at once: ``[..., D] -> [..., G*H]``."""
+        return x @ params["w_x"] + params["b"]
+
+    def __call__(self, params: Params, carry, x_t):
+        return self.step(params, carry, self.project(params, x_t))
+
+
+class _HiddenOnlyCell(_FusedCell):
+    def zero_carry(self, batch: int, dtype=jnp.float32) -> RNNCarry:
+        return RNNCarry(jnp.zeros((batch, self.hidden_size), dtype))
+
+
 # --------------------------------------------------------------------------- LSTM
 
 
 @dataclasses.dataclass(frozen=True)
-class LSTMCell:
+class LSTMCell(_FusedCell):
     """An LSTM with any gate ablation (see ``lstmjax.gates``).
 
     The seed's four steps, with [h_{t-1}, x_t] as input to every layer:
@@ -144,10 +164,6 @@ class LSTMCell:
             gates = jnp.zeros((batch, len(self.gates.sigmoid_gates) * H), dtype)
         return LSTMCarry(jnp.zeros((batch, H), dtype), jnp.zeros((batch, H), dtype), gates)
 
-    def project(self, params: Params, x):
-        """W_x·x + b for every block: ``[..., D] -> [..., G*H]``."""
-        return x @ params["w_x"] + params["b"]
-
     def step(self, params: Params, carry: LSTMCarry, p_t):
         new_carry, acts = self.step_with_gates(params, carry, p_t)
         return new_carry, acts["h"]
@@ -188,15 +204,12 @@ class LSTMCell:
             gates = jnp.concatenate([acts[name] for name in g.sigmoid_gates], axis=-1)
         return LSTMCarry(h, c, gates), {"i": i, "f": f, "g": c_tilde, "o": o, "c": c, "h": h}
 
-    def __call__(self, params: Params, carry: LSTMCarry, x_t):
-        return self.step(params, carry, self.project(params, x_t))
-
 
 # --------------------------------------------------------------------------- tanh RNN
 
 
 @dataclasses.dataclass(frozen=True)
-class RNNCell:
+class RNNCell(_HiddenOnlyCell):
     """Elman RNN: h_t = tanh(W_x·x_t + W_h·h_{t-1} + b). Params w_x [D,H], w_h [H,H], b [H]."""
 
     hidden_size: int
@@ -211,25 +224,16 @@ class RNNCell:
             "b": jnp.zeros((H,), dtype),
         }
 
-    def zero_carry(self, batch: int, dtype=jnp.float32) -> RNNCarry:
-        return RNNCarry(jnp.zeros((batch, self.hidden_size), dtype))
-
-    def project(self, params: Params, x):
-        return x @ params["w_x"] + params["b"]
-
     def step(self, params: Params, carry: RNNCarry, p_t):
         h = jnp.tanh(p_t + carry.h @ params["w_h"])
         return RNNCarry(h), h
-
-    def __call__(self, params: Params, carry: RNNCarry, x_t):
-        return self.step(params, carry, self.project(params, x_t))
 
 
 # --------------------------------------------------------------------------- GRU
 
 
 @dataclasses.dataclass(frozen=True)
-class GRUCell:
+class GRUCell(_HiddenOnlyCell):
     """GRU in the PyTorch / Flax convention (blocks r, z, n):
 
       r_t = σ(W_xr x_t + b_r + W_hr h_{t-1})
@@ -253,12 +257,6 @@ class GRUCell:
             "b_hn": jnp.zeros((H,), dtype),
         }
 
-    def zero_carry(self, batch: int, dtype=jnp.float32) -> RNNCarry:
-        return RNNCarry(jnp.zeros((batch, self.hidden_size), dtype))
-
-    def project(self, params: Params, x):
-        return x @ params["w_x"] + params["b"]
-
     def step(self, params: Params, carry: RNNCarry, p_t):
         H = self.hidden_size
         hw = carry.h @ params["w_h"]
@@ -267,9 +265,6 @@ class GRUCell:
         n = jnp.tanh(p_t[..., 2 * H:] + r * (hw[..., 2 * H:] + params["b_hn"]))
         h = (1.0 - z) * n + z * carry.h
         return RNNCarry(h), h
-
-    def __call__(self, params: Params, carry: RNNCarry, x_t):
-        return self.step(params, carry, self.project(params, x_t))
 
 
 # --------------------------------------------------------------------------- registry
