@@ -38,7 +38,7 @@ from jax import lax
 
 from lstmjax.cells import RNNCarry
 
-FORMS = ("auto", "sequential", "parallel")
+FORMS = ("auto", "sequential", "parallel", "parallel_linear")
 _NEG = -1e30  # log of "b = 0" at padded steps: finite, so gradients stay NaN-free
 
 
@@ -128,6 +128,12 @@ def resolve_form(form: str) -> str:
     return form
 
 
+def _combine_linear(left, right):
+    a1, b1 = left
+    a2, b2 = right
+    return a1 * a2, a2 * b1 + b2
+
+
 def _combine(left, right):
     la1, ls1 = left
     la2, ls2 = right
@@ -150,11 +156,16 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     mask = None
     if lengths is not None:
         mask = (jnp.arange(num_steps)[:, None] < lengths[None, :])[..., None]
-    if form == "sequential":
+    if form in ("sequential", "parallel_linear"):
         a, b = cell.coefficients(p)
         if mask is not None:
             a = jnp.where(mask, a, 1.0)
             b = jnp.where(mask, b, 0.0)
+    if form == "parallel_linear":  # products of a in (0, 1) only underflow towards 0
+        cum_a, s = lax.associative_scan(_combine_linear, (a, b), reverse=reverse, axis=0)
+        hs = s + cum_a * h0
+        h_T = hs[0] if reverse else hs[-1]
+    elif form == "sequential":
 
         def body(h, ab):
             h = ab[0] * h + ab[1]

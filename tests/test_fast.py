@@ -28,7 +28,7 @@ def _loss_and_grads(config, params, xs, lengths, initial_state=None):
         leaves = jax.tree.leaves(state)
         return jnp.sum(ys * weights) + sum(0.3 * jnp.sum(v) for v in leaves), (ys, state)
 
-    (value, aux), grads = jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True)(
+    (value, aux), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2), has_aux=True))(
         params, xs, initial_state)
     return value, aux, grads
 
@@ -58,14 +58,19 @@ def _compare(config_kwargs, lengths=None, with_state=False):
 LENGTHS = jnp.array([6, 3, 1])
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+# A fast subset exercises every code switch (peepholes, coupling, linear activation, absent
+# gate); the full sweep over every preset the fast path serves is marked slow.
+_FAST_SUBSET = ("standard", "vanilla", "cifg", "noaf", "lstm1997")
+
+
+@pytest.mark.parametrize("preset", [
+    p if p in _FAST_SUBSET else pytest.param(p, marks=pytest.mark.slow) for p in sorted(PRESETS)])
 def test_every_preset_bidirectional_with_lengths(preset):
     _compare({"gates": preset, "bidirectional": True}, LENGTHS)
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_no_lengths(bidirectional):
-    _compare({"bidirectional": bidirectional})
+def test_no_lengths():
+    _compare({"bidirectional": True})
 
 
 def test_unidirectional_with_lengths_and_initial_state():
@@ -105,8 +110,7 @@ def test_serves_and_falls_back():
     assert not fast.serves(make_cell("lstm", H, gates="fgr"))
     assert not fast.serves(make_cell("gru", H))
     # cells it does not serve run on the reference driver, through the same API
-    for cell in ("gru", "rnn"):
-        _compare({"cell": cell, "bidirectional": True}, LENGTHS)
+    _compare({"cell": "gru", "bidirectional": True}, LENGTHS)
 
 
 def test_implementation_is_validated():
