@@ -9,8 +9,8 @@ fluent ___"), then replays chosen test sequences through ``LSTMCell.step_with_ga
 draws, for the units that carry the clue, heatmaps (unit x time) of the input gate i_t,
 the forget gate f_t, the output gate o_t and the cell state C_t: the clue is *written*
 (i high at t = 0), *held* across the gap (f close to 1, C constant) and *read out* (o at the
-query step). Units are ranked by how much their cell state at the query step varies
-between clues (the units that store the clue).
+query step). Units are ranked by the fraction of the variance of their cell state at the query step
+that the clue explains (clue R²; the units that store the clue).
 
 Outputs: ``gates.json`` (per seed: accuracy and gate statistics at the clue step, over the
 gap and at the query step, for the top units and for all units), ``gates.md`` (table, mean
@@ -42,7 +42,8 @@ MODES = {
 }
 GATES = ("i", "f", "o", "c")
 TITLES = {"i": "input gate i_t (write)", "f": "forget gate f_t (keep)",
-          "o": "output gate o_t (read)", "c": "cell state C_t (the conveyor belt)"}
+          "o": "output gate o_t (read)", "c": "cell state C_t minus its mean over sequences (the clue on the conveyor belt), "
+               "scaled per unit"}
 
 
 def trace(params, mcfg: models.ModelConfig, tokens: np.ndarray) -> dict[str, np.ndarray]:
@@ -61,21 +62,33 @@ def trace(params, mcfg: models.ModelConfig, tokens: np.ndarray) -> dict[str, np.
     return {k: np.asarray(jnp.swapaxes(v, 0, 1)) for k, v in acts.items()}
 
 
+def clue_r2(c: np.ndarray, clues: np.ndarray, num_clues: int) -> np.ndarray:
+    """Fraction of the variance of C explained by the clue, per step and unit: ``[T, H]``.
+
+    Between-clue variance (clue means weighted by their counts) over total variance, across
+    the probe sequences: 1 = the unit's cell state at that step is a function of the clue.
+    """
+    total = c.var(0)                                                # [T, H]
+    mean = c.mean(0)
+    between = np.zeros_like(total)
+    for k in range(num_clues):
+        sel = clues == k
+        if sel.any():
+            between += sel.mean() * (c[sel].mean(0) - mean) ** 2
+    return between / np.maximum(total, 1e-12) * (total > 1e-10)
+
+
 def analyse(params, mcfg, gap: int, num_clues: int, seed: int, top_units: int) -> dict:
-    """Gate statistics over a probe batch (64 sequences per clue)."""
+    """Gate statistics over a probe batch of 512 test sequences."""
     cfg = dr.DistantRecallConfig(gap=gap, num_clues=num_clues, num_distractors=8)
-    n = 64 * num_clues
+    n = 512
     examples = [dr.example(cfg, 10_000 + seed, k) for k in range(n)]
     tokens = np.stack([e["x"] for e in examples])
     clues = np.array([int(e["y"]) for e in examples])
     acts = trace(params, mcfg, tokens)
-    c_query = acts["c"][:, -1]                                     # [N, H]
-    # between-clue variance of the final cell state, relative to its total variance
-    means = np.stack([c_query[clues == k].mean(0) for k in range(num_clues)])
-    between = means.var(0)
-    total = c_query.var(0) + 1e-8
-    score = between / total * np.abs(means).max(0)
-    top = np.argsort(-score)[:top_units]
+    r2 = clue_r2(acts["c"], clues, num_clues)                       # [T, H]
+    # the units whose cell state at the query step is most determined by the clue
+    top = np.argsort(-r2[-1])[:top_units]
     gap_slice = slice(1, gap + 1)
 
     def stat(name, where, units):
@@ -89,12 +102,13 @@ def analyse(params, mcfg, gap: int, num_clues: int, seed: int, top_units: int) -
             "f_gap_min": float(acts["f"][:, gap_slice][..., units].mean(axis=(0, 2)).min())
             if gap else float("nan"),
             "o_gap": stat("o", gap_slice, units), "o_query": stat("o", -1, units),
-            # how much of |C| written at the clue is still there at the query
-            "c_kept": float(np.mean(np.abs(acts["c"][:, -1][..., units]))
-                            / max(np.mean(np.abs(acts["c"][:, 0][..., units])), 1e-8)),
+            # clue information in C: written at t=0, held at mid-gap, present at the query
+            "c_clue_r2_write": float(r2[0, units].mean()),
+            "c_clue_r2_mid": float(r2[1 + gap // 2, units].mean()),
+            "c_clue_r2_query": float(r2[-1, units].mean()),
         }
     return {"top_units": top.tolist(), "stats": stats, "acts": acts, "tokens": tokens,
-            "clues": clues}
+            "clues": clues, "r2": r2}
 
 
 def draw_heatmaps(path: str, acts: dict, j: int, units, clue: int, gap: int, title: str,
@@ -104,9 +118,10 @@ def draw_heatmaps(path: str, acts: dict, j: int, units, clue: int, gap: int, tit
     steps = acts["i"].shape[1]
     for ax, name in zip(axes, GATES):
         m = acts[name][j][:, units].T                               # [units, T]
-        if name == "c":
-            lim = max(float(np.abs(m).max()), 1e-6)
-            im = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+        if name == "c":  # the clue's part: minus the mean over the probe sequences, per unit
+            m = m - acts["c"].mean(0)[:, units].T
+            m = m / np.maximum(np.abs(m).max(axis=1, keepdims=True), 1e-6)
+            im = ax.imshow(m, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
                            interpolation="nearest")
         else:
             im = ax.imshow(m, aspect="auto", cmap="viridis", vmin=0, vmax=1,
@@ -123,12 +138,13 @@ def draw_heatmaps(path: str, acts: dict, j: int, units, clue: int, gap: int, tit
     plt.close(fig)
 
 
-def draw_means(path: str, acts: dict, units, title: str, dpi: int = 100) -> None:
+def draw_means(path: str, acts: dict, r2, units, title: str, dpi: int = 100) -> None:
     plt = common._plt()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     t = np.arange(acts["i"].shape[1])
     for name in ("i", "f", "o"):
         ax.plot(t, acts[name][..., units].mean(axis=(0, 2)), label=TITLES[name].split(" (")[0])
+    ax.plot(t, r2[:, units].mean(1), "k--", label="clue information in C_t (R²)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("time step (0 = clue, last = query)")
     ax.set_ylabel("mean activation (top units)")
@@ -191,7 +207,7 @@ def main(argv=None) -> str:
                           "clue-carrying units", )
             files.append(name)
         name = f"gate_means_seed{seed}.png"
-        draw_means(os.path.join(res.workdir, name), a["acts"], a["top_units"],
+        draw_means(os.path.join(res.workdir, name), a["acts"], a["r2"], a["top_units"],
                    f"mean gates of the top units over 512 test sequences (seed {seed})")
         files.append(name)
         res.write_records(records)
@@ -200,7 +216,9 @@ def main(argv=None) -> str:
               ("top_i_gap", "i during gap", 1), ("top_f_gap", "f during gap", 1),
               ("top_f_gap_min", "min over gap steps of mean f", 1),
               ("top_o_gap", "o during gap", 1), ("top_o_query", "o at query step", 1),
-              ("top_c_kept", "mean abs C at query / at clue", 1)]
+              ("top_c_clue_r2_write", "clue R² of C at clue step", 1),
+              ("top_c_clue_r2_mid", "clue R² of C at mid-gap", 1),
+              ("top_c_clue_r2_query", "clue R² of C at query step", 1)]
     for key, label, scale in labels:
         rows.append([label, common.fmt_mean_std([r[key] for r in records], scale=scale,
                                                 digits=1 if scale == 100 else 3),
@@ -210,11 +228,12 @@ def main(argv=None) -> str:
     sections = [f"## Gate statistics on distant recall (gap {s['gap']}), mean ± std over "
                 f"{s['seeds']} seed(s)", "",
                 f"Top units: the {s['top_units']} units whose cell state at the query step "
-                "best separates the 8 clues. Probe: 512 test sequences (64 per clue).", "",
+                "is most determined by the clue (clue R²: fraction of the variance of C_t across "
+                "sequences explained by the clue). Probe: 512 test sequences.", "",
                 common.markdown_table(["quantity", "top units", "all units"], rows), "",
-                "Write / hold / read: a clue-carrying unit should open its input gate at "
-                "the clue (i at clue > i during gap), keep f near 1 across the gap, and hold "
-                "mean abs C (ratio near 1).", "",
+                "Write / hold / read: the clue is written when the clue R² of C jumps at the "
+                "clue step, held while it stays high across the gap (which needs f near 1), "
+                "and read out through o at the query step.", "",
                 "Figures: " + ", ".join(f"`{f}`" for f in files), "",
                 f"Settings: {json.dumps(s)}", ""]
     path = res.finish(sections, files)

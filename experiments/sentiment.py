@@ -15,7 +15,7 @@ Data: ``--data auto`` (default) uses IMDB when its TFDS files are prepared in
 synthetic labelled review file (:func:`write_synthetic_reviews`, CSV, offline) into the
 workdir and reads it through lstmjax's own text-file loader, the path users take with
 their own data. In a synthetic review the opinion ("loved it", "a dull film", ...) is
-stated in the first few words, followed by 20-110 words of neutral plot description that
+stated in the first few words, followed by 60-200 words (quick/standard) of neutral plot description that
 also contains sentiment words of both polarities at random (so counting words is not
 enough); the label is the opening opinion.
 
@@ -46,11 +46,11 @@ MODES = {
     "tiny": dict(seeds=1, steps=4, eval_every=2, hidden=8, embed=8, batch_size=16,
                  eval_examples=32, num_reviews=200, max_length=40, min_filler=5, max_filler=30),
     "quick": dict(seeds=2, steps=300, eval_every=50, hidden=32, embed=32, batch_size=32,
-                  eval_examples=512, num_reviews=6000, max_length=120, min_filler=20,
-                  max_filler=110),
+                  eval_examples=512, num_reviews=6000, max_length=210, min_filler=60,
+                  max_filler=200),
     "standard": dict(seeds=3, steps=1000, eval_every=100, hidden=64, embed=64, batch_size=32,
-                     eval_examples=1024, num_reviews=12000, max_length=120, min_filler=20,
-                     max_filler=110),
+                     eval_examples=1024, num_reviews=12000, max_length=210, min_filler=60,
+                     max_filler=200),
 }
 
 POSITIVE = ["loved it", "a wonderful film", "brilliant", "great fun", "a masterpiece",

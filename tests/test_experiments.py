@@ -135,9 +135,10 @@ def test_gates_tiny(tmp_path):
     gates.main(["--tiny", "--workdir", workdir])
     with open(os.path.join(workdir, "gates.json")) as f:
         (record,) = json.load(f)
-    for key in ("top_i_clue", "top_f_gap", "top_o_query", "all_f_gap", "top_c_kept"):
+    for key in ("top_i_clue", "top_f_gap", "top_o_query", "all_f_gap", "top_c_clue_r2_query"):
         assert math.isfinite(record[key])
-    for key in ("top_i_clue", "top_i_gap", "top_f_gap", "top_o_gap", "top_o_query"):
+    for key in ("top_i_clue", "top_i_gap", "top_f_gap", "top_o_gap", "top_o_query",
+                "top_c_clue_r2_write", "top_c_clue_r2_mid", "top_c_clue_r2_query"):
         assert 0.0 <= record[key] <= 1.0
     assert len(record["top_units"]) == 4 and len(set(record["top_units"])) == 4
     _, text = _check_meta(workdir, "gates")
@@ -220,3 +221,13 @@ def test_adding_long_tiny_resumes(tmp_path):
     rows = common.parse_markdown_table(text, "model")
     assert rows[1][0] == "rnn" and rows[1][1] == common.fmt_mean_std([second["accuracy"]], scale=100)
     assert _png_size(os.path.join(workdir, "adding_long_curves.png")) == (700, 450)
+
+
+def test_clue_r2():
+    from experiments import gates
+    rng = np.random.default_rng(0)
+    clues = rng.integers(0, 4, 400)
+    c = np.stack([clues * 1.0, rng.normal(size=400), np.zeros(400)], -1)[:, None, :]  # [N,1,3]
+    r2 = gates.clue_r2(c, clues, 4)
+    assert r2.shape == (1, 3)
+    assert r2[0, 0] == pytest.approx(1.0) and r2[0, 1] < 0.05 and r2[0, 2] == 0.0
