@@ -68,6 +68,7 @@ def clue_r2(c: np.ndarray, clues: np.ndarray, num_clues: int) -> np.ndarray:
     Between-clue variance (clue means weighted by their counts) over total variance, across
     the probe sequences: 1 = the unit's cell state at that step is a function of the clue.
     """
+    c = np.asarray(c, np.float64)
     total = c.var(0)                                                # [T, H]
     mean = c.mean(0)
     between = np.zeros_like(total)
@@ -75,7 +76,7 @@ def clue_r2(c: np.ndarray, clues: np.ndarray, num_clues: int) -> np.ndarray:
         sel = clues == k
         if sel.any():
             between += sel.mean() * (c[sel].mean(0) - mean) ** 2
-    return between / np.maximum(total, 1e-12) * (total > 1e-10)
+    return np.clip(between / np.maximum(total, 1e-12), 0.0, 1.0) * (total > 1e-10)
 
 
 def analyse(params, mcfg, gap: int, num_clues: int, seed: int, top_units: int) -> dict:
