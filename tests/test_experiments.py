@@ -55,6 +55,7 @@ def test_fit_follows_train_run_trajectory():
     ours = common.fit(cfg, eval_every=2)
     theirs = train.run(cfg, None, progress=False, plots=False)
     assert ours["params_sha256"] == theirs["params_sha256"]
+    assert common.fit(cfg, eval_every=2)["params_sha256"] == ours["params_sha256"]  # rerun
     assert ours["steps_run"] == 3 and [h["step"] for h in ours["history"]] == [2, 3]
     assert ours["eval"]["accuracy"] == pytest.approx(theirs["final_eval"]["accuracy"])
 
