@@ -228,7 +228,15 @@ def main(argv=None) -> str:
                    f"({r['wall_s']:.0f} s)")
     res.write_records(records)
     files = plot(records, res.workdir)
-    path = res.finish(report(records, settings), files)
+    sections = report(records, settings)
+    resumed = [r for r in records if (r["task"], r["model"], r["gap"], r["seed"]) in done]
+    if resumed:
+        res.meta["resumed_runs"] = len(resumed)
+        sections = [f"**Resumed:** {len(resumed)} of {len(records)} runs were trained by an "
+                    "earlier invocation in this workdir with the same step budget (the wall time above "
+                    "covers only this invocation); summed per-run wall time of all runs: "
+                    f"{sum(r['wall_s'] for r in records) / 60:.1f} min.", ""] + sections
+    path = res.finish(sections, files)
     common.log(f"gap sweep ({mode_name}): table {path}\n  plots: "
                + ", ".join(os.path.join(res.workdir, f) for f in files)
                + f"\n  records: {res.records_path}")
