@@ -133,14 +133,15 @@ class LSTMCell(_FusedCell):
         blocks = g.blocks
         k_x, k_h, k_p, k_g, k_c = jax.random.split(key, 5)
         b = jnp.zeros((len(blocks), H), dtype)
-        if "f" in blocks:
-            b = b.at[blocks.index("f")].set(self.forget_bias)
+        bf = jnp.full((H,), self.forget_bias, dtype)
         if self.chrono_max_len is not None:
             bf = chrono_forget_bias(k_c, H, self.chrono_max_len, dtype)
-            if "f" in blocks:
-                b = b.at[blocks.index("f")].set(bf)
-            if "i" in blocks:
-                b = b.at[blocks.index("i")].set(-bf)
+        if "f" in blocks:
+            b = b.at[blocks.index("f")].set(bf)
+        if self.chrono_max_len is not None or g.coupled:
+            # chrono sets b_i = -b_f; under CIFG (f = 1 - i) the forget bias can only act
+            # through the input gate: b_i = -b_f gives f = 1 - σ(-b_f) = σ(b_f) at init.
+            b = b.at[blocks.index("i")].set(-bf) if "i" in blocks else b
         params = {
             "w_x": _input_kernel(k_x, input_size, len(blocks), H, dtype),
             "w_h": _recurrent_kernel(k_h, len(blocks), H, dtype, self.recurrent_init),

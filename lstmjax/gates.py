@@ -48,7 +48,8 @@ class GateConfig:
       input_activation: activation of the candidate C~_t, "tanh" or "identity" (NIAF).
       output_activation: activation applied to C_t before the output gate (NOAF).
       peepholes: gates also see the cell state (i, f: C_{t-1}; o: C_t), diagonal weights.
-      coupled: f_t = 1 - i_t (CIFG); the forget gate then has no weights of its own.
+      coupled: f_t = 1 - i_t (CIFG); the forget gate then has no weights of its own, and
+        the cell's forget bias b_f is applied as b_i = -b_f, so that f = σ(b_f) at init.
       full_recurrence: every gate also sees all gates' activations of step t-1 (FGR).
     """
 

@@ -143,3 +143,14 @@ def test_gate_config_validation():
     with pytest.raises(ValueError, match="not a known preset.*standard"):
         get_gates("lstm2000")
     assert get_gates("CIFG") is PRESETS["cifg"]
+
+
+def test_cifg_forget_bias_acts_through_the_input_gate():
+    """f = 1 - i: forget bias b_f becomes b_i = -b_f, so f = σ(b_f) at init (zero inputs)."""
+    for bias in (1.0, 2.0):
+        cell = LSTMCell(H, get_gates("cifg"), forget_bias=bias)
+        params = cell.init(jax.random.key(0), D)
+        _, acts = cell.step_with_gates(params, cell.zero_carry(B), cell.project(params, jnp.zeros((B, D))))
+        np.testing.assert_allclose(acts["f"], 1.0 / (1.0 + np.exp(-bias)), rtol=1e-6)
+    chrono = LSTMCell(H, get_gates("cifg"), chrono_max_len=50.0).init(jax.random.key(0), D)
+    assert np.all(np.asarray(chrono["b"])[:H] < 0)  # b_i = -log U[1, 49]
