@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -257,7 +258,13 @@ def run_memory(Ts=(1000, 2500, 5000, 10000), B=32, D=64, H=256):
 
 
 def markdown(result):
-    lines = [f"Machine: {result['machine']}; JAX backend {result['backend']}; "
+    lines = ["# bench: lstmjax vs Flax and PyTorch", "",
+             f"- command: `{result['command']}`",
+             f"- hardware: {result['machine']}, {os.cpu_count()} cores, load average "
+             f"{result['load_average']:.2f} at start",
+             f"- wall time: {result['wall_s'] / 60:.1f} min", "",
+             "## Results", "",
+             f"Machine: {result['machine']}; JAX backend {result['backend']}; "
              f"GEMM peak {result['gemm_peak_gflops']:.1f} GFLOP/s (f32, measured in this run); "
              f"torch: {result['torch'] or 'not installed'}.", ""]
     if result.get("lstm"):
@@ -280,7 +287,9 @@ def markdown(result):
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if result.get("min"):
-        lines += ["| model (T=4096, B=16, D=64, H=128, fwd+bwd) | ms | x vs sequential LSTM |",
+        m = result["min"][0]
+        lines += [f"| model (T={m['T']}, B={m['B']}, D={m['D']}, H={m['H']}, fwd+bwd) | ms | "
+                  "x vs sequential LSTM |",
                   "|---|---|---|"]
         lines += [f"| {r['name']} | {r['ms']:.1f} | {r['speedup_vs_lstm']:.2f} |"
                   for r in result["min"]]
@@ -305,6 +314,10 @@ def main(argv=None):
     ap.add_argument("--unrolls", default="1", help="comma list of unroll values to try")
     ap.add_argument("--gpu", action="store_true",
                     help="run on the accelerator; torch on CUDA (cuDNN) if available")
+    ap.add_argument("--sizes", default=None,
+                    help="LSTM sizes 'B,T,D,H;B,T,D,H' (default: the issue's sizes)")
+    ap.add_argument("--min-length", type=int, default=None, help="T of the min-RNN section")
+    ap.add_argument("--memory-lengths", default=None, help="comma list of T for memory")
     ap.add_argument("--json", default=None, help="write results as JSON here")
     ap.add_argument("--markdown", default=None, help="write a Markdown table here")
     args = ap.parse_args(argv)
@@ -318,8 +331,12 @@ def main(argv=None):
         if torch is not None and torch.cuda.is_available():
             torch_device = "cuda"
             torch.backends.cudnn.benchmark = True
+    t_start = time.time()
+    load = os.getloadavg()[0]
     peak = gemm_peak()
-    result = {"machine": f"{platform.machine()} {platform.processor() or ''} "
+    result = {"command": "python -m experiments.bench " + " ".join(
+                  sys.argv[1:] if argv is None else argv),
+              "load_average": load, "machine": f"{platform.machine()} {platform.processor() or ''} "
                          f"{jax.devices()[0].device_kind}".strip(),
               "backend": jax.default_backend(), "jax": jax.__version__,
               "torch": None if torch is None else torch.__version__,
@@ -327,15 +344,22 @@ def main(argv=None):
     print(f"GEMM peak {peak:.1f} GFLOP/s; backend {jax.default_backend()}; "
           f"torch {result['torch']}", flush=True)
     if "lstm" in sections:
-        result["lstm"] = run_lstm(QUICK_SIZES if args.quick else LSTM_SIZES, reps, peak,
+        sizes = QUICK_SIZES if args.quick else LSTM_SIZES
+        if args.sizes:
+            sizes = [tuple(int(v) for v in size.split(",")) for size in args.sizes.split(";")]
+        result["lstm"] = run_lstm(sizes, reps, peak,
                                   torch_device, args.reference,
                                   tuple(int(u) for u in args.unrolls.split(",")))
     if "min" in sections:
-        result["min"] = run_min(reps, T=512 if args.quick else 4096)
+        result["min"] = run_min(reps, T=args.min_length or (512 if args.quick else 4096))
     if "memory" in sections:
-        result["memory"] = run_memory((500, 1000) if args.quick else (1000, 2500, 5000, 10000))
+        lengths = (500, 1000) if args.quick else (1000, 2500, 5000, 10000)
+        if args.memory_lengths:
+            lengths = tuple(int(v) for v in args.memory_lengths.split(","))
+        result["memory"] = run_memory(lengths)
     peak2 = gemm_peak()
     result["gemm_peak_gflops_end"] = peak2
+    result["wall_s"] = time.time() - t_start
     print(f"GEMM peak at the end {peak2:.1f} GFLOP/s", flush=True)
     if args.json:
         with open(args.json, "w") as f:

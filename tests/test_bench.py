@@ -1,0 +1,35 @@
+"""The benchmark script runs end to end (tiny sizes) and reports what it measured.
+
+No timing is asserted here: speed claims live in the script's output, not in tests.
+"""
+
+import json
+
+import pytest
+
+from experiments import bench
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_and_writes_json_and_markdown(tmp_path):
+    out_json, out_md = tmp_path / "b.json", tmp_path / "b.md"
+    result = bench.main(["--reps", "1", "--sizes", "2,6,3,4", "--min-length", "8",
+                         "--memory-lengths", "16", "--json", str(out_json),
+                         "--markdown", str(out_md)])
+    saved = json.loads(out_json.read_text())
+    assert saved["command"].startswith("python -m experiments.bench --reps 1")
+    assert saved["gemm_peak_gflops"] > 0 and saved["wall_s"] > 0
+    rows = saved["lstm"]
+    assert {(r["bidirectional"], r["mode"]) for r in rows} == {
+        (False, "fwd"), (False, "fwdbwd"), (True, "fwd"), (True, "fwdbwd")}
+    for r in rows:
+        assert (r["B"], r["T"], r["D"], r["H"]) == (2, 6, 3, 4)
+        assert "flax" in r["ms"] and r["speedup_vs"]["flax"] > 0
+        assert all(v > 0 for v in r["ms"].values())
+    assert {r["name"].split(" ")[0] for r in saved["min"]} == {"lstm", "min_lstm", "min_gru"}
+    assert {(r["implementation"], r["remat"]) for r in saved["memory"]} == {
+        ("reference", False), ("fast", False), ("fast", True)}
+    md = out_md.read_text()
+    assert md.startswith("# bench") and "- command: `python -m experiments.bench" in md
+    assert md.count("| (2, 6, 3, 4) |") == 4 and "T=8" in md
+    assert result["lstm"] == rows
