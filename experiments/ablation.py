@@ -241,19 +241,11 @@ def main(argv=None) -> str:
     p.add_argument("--learning-rate", type=float, default=3e-3)
     p.add_argument("--no-resume", action="store_true")
     args = p.parse_args(argv)
-    mode_name = "tiny" if args.tiny else "quick" if args.quick else "standard"
-    s = dict(MODES[mode_name])
-    if args.seeds is not None:
-        s["seeds"] = args.seeds
-    if args.steps_scale is not None:
-        s["steps_scale"] = args.steps_scale
+    mode_name, s = common.mode_settings(args, MODES, ("seeds", "steps_scale"))
     s["learning_rate"] = args.learning_rate
-    tasks = common.parse_str_list(args.tasks) if args.tasks else s["tasks"]
-    variants = common.parse_str_list(args.variants) if args.variants else s["variants"]
-    for name, given, known in (("--tasks", tasks, TASKS), ("--variants", variants, VARIANTS)):
-        bad = [x for x in given if x not in known]
-        if bad:
-            p.error(f"{name}: unknown {bad}; accepted: {list(known)}")
+    tasks = common.parse_choices(p, "--tasks", args.tasks or ",".join(s["tasks"]), TASKS)
+    variants = common.parse_choices(p, "--variants", args.variants or ",".join(s["variants"]),
+                                    VARIANTS)
     if mode_name == "tiny":
         bad = [t for t in tasks if t not in TINY_TASKS]
         if bad:

@@ -124,16 +124,10 @@ def main(argv=None) -> str:
     p.add_argument("--models", default="lstm,rnn", help=f"subset of {list(MODELS)}")
     p.add_argument("--learning-rate", type=float, default=1e-3)
     args = p.parse_args(argv)
-    mode_name = "tiny" if args.tiny else "quick" if args.quick else "standard"
-    s = dict(MODES[mode_name])
-    for k in ("length", "seeds", "max_steps", "chunk", "hidden"):
-        if getattr(args, k) is not None:
-            s[k] = getattr(args, k)
+    mode_name, s = common.mode_settings(args, MODES, ("length", "seeds", "max_steps", "chunk",
+                                                      "hidden"))
     s["learning_rate"] = args.learning_rate
-    models = common.parse_str_list(args.models)
-    bad = [m for m in models if m not in MODELS]
-    if bad:
-        p.error(f"--models: unknown {bad}; accepted: {list(MODELS)}")
+    models = common.parse_choices(p, "--models", args.models, MODELS)
     res = common.Results(args.workdir, "adding_long", mode=mode_name,
                          command=common.command_line(argv, "experiments.adding_long"),
                          settings={**s, "models": models, "threshold": THRESHOLD,

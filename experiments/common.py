@@ -77,23 +77,7 @@ def _eval_sums(params, batch, *, model_config, tolerance):
 
 def prepare(batch: Mapping[str, np.ndarray], spec, pad_to_max: bool = True) -> dict:
     """x, y, lengths (, mask) as arrays; time padded to ``spec.max_length`` (one shape)."""
-    out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
-           "lengths": np.asarray(batch["lengths"], np.int32)}
-    if batch.get("mask") is not None:
-        out["mask"] = np.asarray(batch["mask"], np.float32)
-    if spec.input_kind == "features":
-        out["x"] = out["x"].astype(np.float32)
-    if pad_to_max:
-        t, target = out["x"].shape[1], int(spec.max_length)
-        if t < target:
-            def pad(a):
-                return np.pad(a, [(0, 0), (0, target - t)] + [(0, 0)] * (a.ndim - 2))
-            out["x"] = pad(out["x"])
-            if "mask" in out:
-                out["mask"] = pad(out["mask"])
-            if spec.output_kind == "classify_per_step":
-                out["y"] = pad(out["y"])
-    return out
+    return train.prepare_batch(batch, spec, "max_length" if pad_to_max else "batch")
 
 
 def fit(config: Mapping, *, eval_every: int = 50, solve_metric: str = "accuracy",
@@ -267,7 +251,7 @@ class Results:
 
     def write_records(self, records: list[dict]) -> None:
         with open(self.records_path, "w") as f:
-            json.dump(_plain(records), f, indent=1, allow_nan=True)
+            json.dump(runs.plain(records), f, indent=1, allow_nan=True)
             f.write("\n")
 
     def finish(self, sections: Sequence[str], files: Sequence[str] = ()) -> str:
@@ -300,20 +284,6 @@ class Results:
         with open(path, "w") as f:
             f.write(text)
         return path
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def slim(record: dict) -> dict:
@@ -438,6 +408,25 @@ def parse_int_list(text: str) -> list[int]:
 
 def parse_str_list(text: str) -> list[str]:
     return [v for v in str(text).replace(" ", "").split(",") if v]
+
+
+def parse_choices(parser, flag: str, text: str, accepted) -> list[str]:
+    """A comma list of names, each checked against ``accepted`` (argparse error otherwise)."""
+    given = parse_str_list(text)
+    bad = [x for x in given if x not in accepted]
+    if bad:
+        parser.error(f"{flag}: unknown {bad}; accepted: {list(accepted)}")
+    return given
+
+
+def mode_settings(args, modes: Mapping[str, dict], overrides: Sequence[str]) -> tuple[str, dict]:
+    """(mode name, settings): the --tiny/--quick/standard preset, then the given flags."""
+    mode = "tiny" if args.tiny else "quick" if args.quick else "standard"
+    settings = dict(modes[mode])
+    for key in overrides:
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    return mode, settings
 
 
 def log(msg: str) -> None:

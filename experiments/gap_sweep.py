@@ -185,16 +185,9 @@ def main(argv=None) -> str:
     p.add_argument("--learning-rate", type=float, default=3e-3)
     p.add_argument("--no-resume", action="store_true", help="ignore finished runs in the workdir")
     args = p.parse_args(argv)
-    mode_name = "tiny" if args.tiny else "quick" if args.quick else "standard"
-    s = dict(MODES[mode_name])
-    for k in ("seeds", "steps", "eval_every", "hidden"):
-        if getattr(args, k) is not None:
-            s[k] = getattr(args, k)
+    mode_name, s = common.mode_settings(args, MODES, ("seeds", "steps", "eval_every", "hidden"))
     s["learning_rate"] = args.learning_rate
-    models = common.parse_str_list(args.models)
-    bad = [m for m in models if m not in MODELS]
-    if bad:
-        p.error(f"--models: unknown {bad}; accepted: {list(MODELS)}")
+    models = common.parse_choices(p, "--models", args.models, MODELS)
     tasks = list(TASKS) if args.task == "both" else [args.task]
     plan = []
     for task in tasks:

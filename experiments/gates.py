@@ -171,11 +171,7 @@ def main(argv=None) -> str:
     p.add_argument("--init", default="chrono", choices=("chrono", "forget_bias_1"),
                    help="LSTM initialization")
     args = p.parse_args(argv)
-    mode_name = "tiny" if args.tiny else "quick" if args.quick else "standard"
-    s = dict(MODES[mode_name])
-    for k in ("gap", "seeds", "steps", "hidden"):
-        if getattr(args, k) is not None:
-            s[k] = getattr(args, k)
+    mode_name, s = common.mode_settings(args, MODES, ("gap", "seeds", "steps", "hidden"))
     s["init"], num_clues = args.init, 8
     res = common.Results(args.workdir, "gates", mode=mode_name,
                          command=common.command_line(argv, "experiments.gates"), settings=s)

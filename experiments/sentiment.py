@@ -132,15 +132,8 @@ def main(argv=None) -> str:
     p.add_argument("--max-length", type=int)
     p.add_argument("--poolings", default=",".join(POOLINGS))
     args = p.parse_args(argv)
-    mode_name = "tiny" if args.tiny else "quick" if args.quick else "standard"
-    s = dict(MODES[mode_name])
-    for k in ("seeds", "steps", "hidden", "max_length"):
-        if getattr(args, k) is not None:
-            s[k] = getattr(args, k)
-    poolings = common.parse_str_list(args.poolings)
-    bad = [x for x in poolings if x not in POOLINGS]
-    if bad:
-        p.error(f"--poolings: unknown {bad}; accepted: {list(POOLINGS)}")
+    mode_name, s = common.mode_settings(args, MODES, ("seeds", "steps", "hidden", "max_length"))
+    poolings = common.parse_choices(p, "--poolings", args.poolings, POOLINGS)
     os.makedirs(args.workdir, exist_ok=True)
     dcfg, data_desc = data_config(args, s, os.path.abspath(args.workdir))
     settings = {**s, "data": dcfg, "data_description": data_desc, "poolings": poolings,

@@ -46,14 +46,15 @@ def params_sha256(params) -> str:
 
 def dumps(record: dict) -> str:
     """One canonical JSON line (sorted keys, Python float repr): deterministic bytes."""
-    return json.dumps(_plain(record), sort_keys=True, allow_nan=True)
+    return json.dumps(plain(record), sort_keys=True, allow_nan=True)
 
 
-def _plain(value):
+def plain(value):
+    """numpy scalars/arrays and tuples -> JSON-ready Python values (recursively)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value)
     if isinstance(value, (np.integer,)):
@@ -71,7 +72,7 @@ def json_roundtrip(record: dict) -> dict:
 def write_json(path: str, obj: Any) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(_plain(obj), f, indent=2, sort_keys=True, allow_nan=True)
+        json.dump(plain(obj), f, indent=2, sort_keys=True, allow_nan=True)
         f.write("\n")
     os.replace(tmp, path)
 

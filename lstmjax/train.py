@@ -383,7 +383,7 @@ def _data_module():
     return data
 
 
-def _prepare(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
+def prepare_batch(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
     """Keep x, y, lengths (, mask); pad time to ``spec.max_length`` for a fixed shape."""
     out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
            "lengths": np.asarray(batch["lengths"], np.int32)}
@@ -535,7 +535,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         if eval_batches is None:
             ds = data.batches(val_src, batch_size=eval_bs, shuffle=True, pad_to=pad_to,
                               pad_multiple=cfg["pad_multiple"], seed=eval_seed)
-            eval_batches = [eval_fn.put_batch(_prepare(ds[i], spec, cfg["pad_to"]))
+            eval_batches = [eval_fn.put_batch(prepare_batch(ds[i], spec, cfg["pad_to"]))
                             for i in range(cfg["eval_batches"])]
         totals: dict[str, float] = {}
         for b in eval_batches:
@@ -561,7 +561,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     try:
         with _Interrupt(handle_sigint) as interrupt:
             while step < cfg["steps"]:
-                batch = _prepare(next(train_iter), spec, cfg["pad_to"])
+                batch = prepare_batch(next(train_iter), spec, cfg["pad_to"])
                 batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
                 state, m = train_fn(state, train_fn.put_batch(batch))
                 m = {k: float(v) for k, v in jax.device_get(train_fn.unreplicate(m)).items()}
