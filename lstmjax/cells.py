@@ -72,6 +72,16 @@ def _recurrent_kernel(key, blocks, hidden, dtype, init: str):
     raise ValueError(f"recurrent_init={init!r} is not accepted; use 'orthogonal' or 'glorot'")
 
 
+def _fused_params(key, d_in, blocks, hidden, dtype, recurrent_init) -> Params:
+    """w_x [D, G*H] (Glorot), w_h [H, G*H] (``recurrent_init``), b [G*H] zeros."""
+    k_x, k_h = jax.random.split(key)
+    return {
+        "w_x": _input_kernel(k_x, d_in, blocks, hidden, dtype),
+        "w_h": _recurrent_kernel(k_h, blocks, hidden, dtype, recurrent_init),
+        "b": jnp.zeros((blocks * hidden,), dtype),
+    }
+
+
 def chrono_forget_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
     """Chrono initialization (Tallec & Ollivier 2018): b_f ~ log(U[1, T_max - 1]).
 
@@ -217,13 +227,7 @@ class RNNCell(_HiddenOnlyCell):
     recurrent_init: str = "orthogonal"
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
-        k_x, k_h = jax.random.split(key)
-        H = self.hidden_size
-        return {
-            "w_x": _input_kernel(k_x, input_size, 1, H, dtype),
-            "w_h": _recurrent_kernel(k_h, 1, H, dtype, self.recurrent_init),
-            "b": jnp.zeros((H,), dtype),
-        }
+        return _fused_params(key, input_size, 1, self.hidden_size, dtype, self.recurrent_init)
 
     def step(self, params: Params, carry: RNNCarry, p_t):
         h = jnp.tanh(p_t + carry.h @ params["w_h"])
@@ -249,14 +253,9 @@ class GRUCell(_HiddenOnlyCell):
     recurrent_init: str = "orthogonal"
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
-        k_x, k_h = jax.random.split(key)
-        H = self.hidden_size
-        return {
-            "w_x": _input_kernel(k_x, input_size, 3, H, dtype),
-            "w_h": _recurrent_kernel(k_h, 3, H, dtype, self.recurrent_init),
-            "b": jnp.zeros((3 * H,), dtype),
-            "b_hn": jnp.zeros((H,), dtype),
-        }
+        params = _fused_params(key, input_size, 3, self.hidden_size, dtype, self.recurrent_init)
+        params["b_hn"] = jnp.zeros((self.hidden_size,), dtype)
+        return params
 
     def step(self, params: Params, carry: RNNCarry, p_t):
         H = self.hidden_size
