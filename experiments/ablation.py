@@ -23,7 +23,6 @@ with error bars), ``meta.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -191,16 +190,8 @@ def report(records: list[dict], tasks: list[str], variants: list[str], settings:
                         "accuracy": "acc. (%)"}[TASKS[t][1]] for t in tasks}
     rows = [[v] + [common.fmt_mean_std([r["score"] for r in by.get((t, v), [])], scale=100)
                    for t in tasks] for v in variants]
-    steps_rows = []
-    for v in variants:
-        cells = []
-        for t in tasks:
-            g = by.get((t, v), [])
-            solved = [r["steps_to_solve"] for r in g if r["solved"]]
-            budget = max((r["steps_budget"] for r in g), default=0)
-            cells.append(f"{common.mean_std(solved)[0]:.0f} ({len(solved)}/{len(g)})" if solved
-                         else f"> {budget} (0/{len(g)})")
-        steps_rows.append([v] + cells)
+    steps_rows = [[v] + [common.steps_to_solve_cell(by.get((t, v), [])) for t in tasks]
+                  for v in variants]
     crit = {t: f"{TASKS[t][2]} >= {TASKS[t][3]:g}" for t in tasks}
     return [
         "## Score per task, mean ± std over seeds (higher is better)", "",
@@ -228,12 +219,7 @@ def plot(records, tasks, variants, workdir, dpi=100) -> list[str]:
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", default="runs/ablation")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true")
-    mode.add_argument("--tiny", action="store_true")
+    p = common.argument_parser(__doc__, "runs/ablation")
     p.add_argument("--tasks", help=f"comma-separated subset of {list(TASKS)}")
     p.add_argument("--variants", help=f"comma-separated subset of {VARIANTS}")
     p.add_argument("--seeds", type=int)

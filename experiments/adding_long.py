@@ -23,7 +23,6 @@ mean ± std over seeds; steps to solve; wall time), ``adding_long_curves.png``, 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -110,12 +109,7 @@ def run_model(model: str, seed: int, s: dict, workdir: str) -> dict:
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", default="runs/adding_long")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="T=100, 2000 steps")
-    mode.add_argument("--tiny", action="store_true")
+    p = common.argument_parser(__doc__, "runs/adding_long", quick_help="T=100, 2000 steps")
     p.add_argument("--length", type=int)
     p.add_argument("--seeds", type=int)
     p.add_argument("--max-steps", type=int)

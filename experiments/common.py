@@ -419,6 +419,27 @@ def parse_choices(parser, flag: str, text: str, accepted) -> list[str]:
     return given
 
 
+def argument_parser(doc: str, workdir: str, quick_help: str | None = None):
+    """The parser every experiment starts from: --workdir and the --quick | --tiny modes."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workdir", default=workdir)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help=quick_help)
+    mode.add_argument("--tiny", action="store_true", help="seconds; for the tests")
+    return p
+
+
+def steps_to_solve_cell(group: Sequence[dict]) -> str:
+    """'mean steps (solved/seeds)' over a group of run records, or '> budget (0/n)'."""
+    solved = [r["steps_to_solve"] for r in group if r["solved"]]
+    if solved:
+        return f"{mean_std(solved)[0]:.0f} ({len(solved)}/{len(group)})"
+    return f"> {max((r['steps_budget'] for r in group), default=0)} (0/{len(group)})"
+
+
 def mode_settings(args, modes: Mapping[str, dict], overrides: Sequence[str]) -> tuple[str, dict]:
     """(mode name, settings): the --tiny/--quick/standard preset, then the given flags."""
     mode = "tiny" if args.tiny else "quick" if args.quick else "standard"

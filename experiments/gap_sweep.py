@@ -23,7 +23,6 @@ Outputs in the workdir: ``gap_sweep.json`` (records ``{"task", "model", "gap", "
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -119,14 +118,7 @@ def report(records: list[dict], settings: dict) -> list[str]:
                      "(mean over solved seeds; solved/seeds)", ""]
         rows = []
         for m in models:
-            cells = []
-            for g in gaps:
-                group_ = by.get((m, g), [])
-                solved = [r["steps_to_solve"] for r in group_ if r["solved"]]
-                budget = max((r["steps_budget"] for r in group_), default=0)
-                cells.append(f"{common.mean_std(solved)[0]:.0f} ({len(solved)}/{len(group_)})"
-                             if solved else f"> {budget} (0/{len(group_)})")
-            rows.append([m] + cells)
+            rows.append([m] + [common.steps_to_solve_cell(by.get((m, g), [])) for g in gaps])
         sections += [common.markdown_table(["model"] + [f"{unit}={g}" for g in gaps], rows), ""]
     sections += ["## Models", ""]
     sections += [f"- `{m}`: {LABELS[m]}" for m in MODELS if any(r["model"] == m for r in records)]
@@ -169,12 +161,8 @@ def plot(records: list[dict], workdir: str, dpi: int = 100) -> list[str]:
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", default="runs/gap_sweep")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="gaps 10,30,100, 2 seeds, 300 steps")
-    mode.add_argument("--tiny", action="store_true", help="seconds; for the tests")
+    p = common.argument_parser(__doc__, "runs/gap_sweep",
+                               quick_help="gaps 10,30,100, 2 seeds, 300 steps")
     p.add_argument("--task", default="distant_recall", choices=TASKS + ("both",))
     p.add_argument("--gaps", help="comma-separated gaps (T for --task adding)")
     p.add_argument("--seeds", type=int, help="number of seeds (0..n-1)")

@@ -20,7 +20,6 @@ gap and at the query step, for the top units and for all units), ``gates.md`` (t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -158,12 +157,7 @@ def draw_means(path: str, acts: dict, r2, units, title: str, dpi: int = 100) -> 
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", default="runs/gates")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true")
-    mode.add_argument("--tiny", action="store_true")
+    p = common.argument_parser(__doc__, "runs/gates")
     p.add_argument("--gap", type=int)
     p.add_argument("--seeds", type=int)
     p.add_argument("--steps", type=int)

@@ -26,7 +26,6 @@ error bars), ``learning_curves.png``, ``meta.json``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -117,12 +116,7 @@ def data_config(args, s: dict, workdir: str) -> tuple[dict, str]:
 
 
 def main(argv=None) -> str:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", default="runs/sentiment")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true")
-    mode.add_argument("--tiny", action="store_true")
+    p = common.argument_parser(__doc__, "runs/sentiment")
     p.add_argument("--data", default="auto", choices=("auto", "imdb", "synthetic", "file"))
     p.add_argument("--path", help="labelled text file for --data file")
     p.add_argument("--data-dir", help="TFDS data dir (IMDB)")
