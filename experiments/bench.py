@@ -67,6 +67,16 @@ def gemm_peak(reps=7, n=1024):
     return 2 * n ** 3 / best / 1e9
 
 
+def allocator() -> str:
+    """The process's malloc, as set from the environment (it moves both anchors' times:
+    every fresh buffer of tens of MB costs ~0.5 ms per MB of page faults under glibc)."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    if not preload:
+        return "glibc malloc (default)"
+    conf = os.environ.get("MALLOC_CONF", "")
+    return f"LD_PRELOAD={preload}" + (f" MALLOC_CONF={conf}" if conf else "")
+
+
 def time_interleaved(cands: dict, reps: int):
     """cands: name -> zero-arg callable that blocks until done. Returns name -> median s."""
     for fn in cands.values():  # warm-up (compile + first run)
@@ -262,6 +272,7 @@ def markdown(result):
              f"- command: `{result['command']}`",
              f"- hardware: {result['machine']}, {os.cpu_count()} cores, load average "
              f"{result['load_average']:.2f} at start",
+             f"- memory allocator: {result.get('allocator', 'not recorded')}",
              f"- wall time: {result['wall_s'] / 60:.1f} min", "",
              "## Results", "",
              f"Machine: {result['machine']}; JAX backend {result['backend']}; "
@@ -340,7 +351,7 @@ def main(argv=None):
                          f"{jax.devices()[0].device_kind}".strip(),
               "backend": jax.default_backend(), "jax": jax.__version__,
               "torch": None if torch is None else torch.__version__,
-              "gemm_peak_gflops": peak, "reps": reps}
+              "gemm_peak_gflops": peak, "reps": reps, "allocator": allocator()}
     print(f"GEMM peak {peak:.1f} GFLOP/s; backend {jax.default_backend()}; "
           f"torch {result['torch']}", flush=True)
     if "lstm" in sections:

@@ -32,4 +32,13 @@ def test_bench_runs_end_to_end_and_writes_json_and_markdown(tmp_path):
     md = out_md.read_text()
     assert md.startswith("# bench") and "- command: `python -m experiments.bench" in md
     assert md.count("| (2, 6, 3, 4) |") == 4 and "T=8" in md
+    assert f"- memory allocator: {saved['allocator']}" in md
     assert result["lstm"] == rows
+
+
+def test_allocator_names_the_preloaded_malloc(monkeypatch):
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    assert bench.allocator() == "glibc malloc (default)"
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libjemalloc.so.2")
+    monkeypatch.setenv("MALLOC_CONF", "dirty_decay_ms:-1")
+    assert bench.allocator() == "LD_PRELOAD=/usr/lib/libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1"
