@@ -272,7 +272,7 @@ def markdown(result):
              f"- command: `{result['command']}`",
              f"- hardware: {result['machine']}, {os.cpu_count()} cores, load average "
              f"{result['load_average']:.2f} at start",
-             f"- memory allocator: {result.get('allocator', 'not recorded')}",
+             f"- memory allocator: {result['allocator']}",
              f"- wall time: {result['wall_s'] / 60:.1f} min", "",
              "## Results", "",
              f"Machine: {result['machine']}; JAX backend {result['backend']}; "
