@@ -23,6 +23,7 @@ with error bars), ``meta.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -219,7 +220,7 @@ def plot(records, tasks, variants, workdir, dpi=100) -> list[str]:
 
 
 def main(argv=None) -> str:
-    p = common.argument_parser(__doc__, "runs/ablation")
+    p = common.argument_parser(__doc__, "runs/ablation", jobs=True)
     p.add_argument("--tasks", help=f"comma-separated subset of {list(TASKS)}")
     p.add_argument("--variants", help=f"comma-separated subset of {VARIANTS}")
     p.add_argument("--seeds", type=int)
@@ -248,21 +249,15 @@ def main(argv=None) -> str:
             done = {(r["task"], r["variant"], r["seed"]): r for r in json.load(f)
                     if r.get("data") == settings["tasks"].get(r["task"])
                     and r.get("steps_budget") == settings["steps"].get(r["task"])}
-    records: list[dict] = []
     plan = [(t, v, seed) for t in tasks for v in variants for seed in range(s["seeds"])]
-    for n, (t, v, seed) in enumerate(plan, 1):
-        key = (t, v, seed)
-        if key in done:
-            records.append(done[key])
-            continue
-        src = ALIASES.get(v)
-        if src is not None and src in variants:
-            continue  # filled in from its twin below
-        r = run_one(t, v, seed, mode_name, s)
-        records.append(r)
-        res.write_records(records)
-        common.log(f"[{n}/{len(plan)}] {t:15s} {v:9s} seed={seed} score={100 * r['score']:6.1f}% "
-                   f"solved@{r['steps_to_solve']} ({r['wall_s']:.0f} s)")
+    # an alias variant is filled in from its twin below, not trained
+    trained = [k for k in plan if not (ALIASES.get(k[1]) in variants)]
+    records = common.run_plan(
+        trained, functools.partial(run_one, mode=mode_name, s=s), done=done, jobs=args.jobs,
+        save=res.write_records,
+        describe=lambda k, r: f"{k[0]:15s} {k[1]:9s} seed={k[2]} score={100 * r['score']:6.1f}% "
+                              f"solved@{r['steps_to_solve']} ({r['wall_s']:.0f} s)")
+    resumed = sum(k in done for k in trained)
     for v, src in ALIASES.items():
         if v in variants and src in variants:
             for r in [r for r in records if r["variant"] == src]:
@@ -273,7 +268,10 @@ def main(argv=None) -> str:
     records.sort(key=lambda r: order.get((r["task"], r["variant"], r["seed"]), len(order)))
     res.write_records(records)
     files = plot(records, tasks, variants, res.workdir)
-    path = res.finish(report(records, tasks, variants, settings), files)
+    if resumed:
+        res.meta["resumed_runs"] = resumed
+    path = res.finish(common.resumed_note(records, resumed)
+                      + report(records, tasks, variants, settings), files)
     common.log(f"ablation ({mode_name}): table {path}\n  plot: "
                + os.path.join(res.workdir, files[0]) + f"\n  records: {res.records_path}")
     return path

@@ -190,6 +190,57 @@ def run_config(data_cfg: dict, *, seed: int, steps: int, batch_size: int = 64,
             "optimizer": {"name": "adam", "learning_rate": learning_rate, "grad_clip": 1.0}}
 
 
+def run_plan(plan: Sequence[tuple], run: Callable[..., dict], *, done: Mapping[tuple, dict],
+             jobs: int = 1, save: Callable[[list[dict]], None] | None = None,
+             describe: Callable[[tuple, dict], str] | None = None) -> list[dict]:
+    """Run ``run(*key)`` for every key of ``plan`` that is not in ``done``; return the
+    records of the whole plan, in plan order.
+
+    Every run is a pure function of its key (its seed fixes init and data order), so the
+    runs are independent: ``jobs > 1`` trains that many at once in worker processes. That
+    is for CPUs, where one small-model run keeps only about one core busy; the records are
+    the same as with ``jobs=1`` (tested). Workers are *spawned*, not forked, because a
+    forked JAX runtime can deadlock. ``save(records)`` is called after each finished run
+    with everything finished so far, so an interrupted sweep resumes from its records.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    results = dict(done)
+    todo = [k for k in plan if k not in results]
+    index = {k: n for n, k in enumerate(plan, 1)}
+
+    def finished(key, record):
+        results[key] = record
+        if save is not None:
+            save([results[k] for k in plan if k in results])
+        if describe is not None:
+            log(f"[{index[key]}/{len(plan)}] {describe(key, record)}")
+
+    if jobs == 1 or len(todo) <= 1:
+        for key in todo:
+            finished(key, run(*key))
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(todo)), mp_context=ctx) as pool:
+            futures = {pool.submit(run, *key): key for key in todo}
+            for fut in concurrent.futures.as_completed(futures):
+                finished(futures[fut], fut.result())
+    return [results[k] for k in plan]
+
+
+def resumed_note(records: Sequence[dict], resumed: int) -> list[str]:
+    """Report lines saying how many runs an earlier invocation trained (empty if none)."""
+    if not resumed:
+        return []
+    return [f"**Resumed:** {resumed} of {len(records)} runs were trained by an earlier "
+            "invocation in this workdir with the same settings (the wall time above covers "
+            "only this invocation); summed per-run wall time of all runs: "
+            f"{sum(r['wall_s'] for r in records) / 60:.1f} min.", ""]
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -419,8 +470,10 @@ def parse_choices(parser, flag: str, text: str, accepted) -> list[str]:
     return given
 
 
-def argument_parser(doc: str, workdir: str, quick_help: str | None = None):
-    """The parser every experiment starts from: --workdir and the --quick | --tiny modes."""
+def argument_parser(doc: str, workdir: str, quick_help: str | None = None,
+                    jobs: bool = False):
+    """The parser every experiment starts from: --workdir and the --quick | --tiny modes
+    (and ``--jobs`` for the sweeps that run through :func:`run_plan`)."""
     import argparse
 
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0],
@@ -429,7 +482,24 @@ def argument_parser(doc: str, workdir: str, quick_help: str | None = None):
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help=quick_help)
     mode.add_argument("--tiny", action="store_true", help="seconds; for the tests")
+    if jobs:
+        p.add_argument("--jobs", type=positive_int, default=1,
+                       help="runs trained at once in worker processes (CPU: about one per "
+                            "core; same records as 1)")
     return p
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the error names what is accepted)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def steps_to_solve_cell(group: Sequence[dict]) -> str:

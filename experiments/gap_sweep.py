@@ -23,6 +23,7 @@ Outputs in the workdir: ``gap_sweep.json`` (records ``{"task", "model", "gap", "
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -161,7 +162,7 @@ def plot(records: list[dict], workdir: str, dpi: int = 100) -> list[str]:
 
 
 def main(argv=None) -> str:
-    p = common.argument_parser(__doc__, "runs/gap_sweep",
+    p = common.argument_parser(__doc__, "runs/gap_sweep", jobs=True,
                                quick_help="gaps 10,30,100, 2 seeds, 300 steps")
     p.add_argument("--task", default="distant_recall", choices=TASKS + ("both",))
     p.add_argument("--gaps", help="comma-separated gaps (T for --task adding)")
@@ -195,28 +196,18 @@ def main(argv=None) -> str:
         with open(res.records_path) as f:
             old = json.load(f)
         done = {_key(r): r for r in old if r.get("steps_budget") == s["steps"]}
-    records = []
-    for n, (task, model, gap, seed) in enumerate(plan, 1):
-        if (task, model, gap, seed) in done:
-            records.append(done[(task, model, gap, seed)])
-            continue
-        r = run_one(task, model, gap, seed, s)
-        records.append(r)
-        res.write_records(records + [v for k, v in done.items()
-                                     if k not in {_key(x) for x in records}])
-        common.log(f"[{n}/{len(plan)}] {task} {model:12s} gap={gap:<5d} seed={seed} "
-                   f"acc={100 * r['accuracy']:5.1f}% solved@{r['steps_to_solve']} "
-                   f"({r['wall_s']:.0f} s)")
+    records = common.run_plan(
+        plan, functools.partial(run_one, s=s), done=done, jobs=args.jobs,
+        save=res.write_records,
+        describe=lambda k, r: f"{k[0]} {k[1]:12s} gap={k[2]:<5d} seed={k[3]} "
+                              f"acc={100 * r['accuracy']:5.1f}% solved@{r['steps_to_solve']} "
+                              f"({r['wall_s']:.0f} s)")
     res.write_records(records)
     files = plot(records, res.workdir)
-    sections = report(records, settings)
-    resumed = [r for r in records if (r["task"], r["model"], r["gap"], r["seed"]) in done]
+    resumed = sum(k in done for k in plan)
     if resumed:
-        res.meta["resumed_runs"] = len(resumed)
-        sections = [f"**Resumed:** {len(resumed)} of {len(records)} runs were trained by an "
-                    "earlier invocation in this workdir with the same step budget (the wall time above "
-                    "covers only this invocation); summed per-run wall time of all runs: "
-                    f"{sum(r['wall_s'] for r in records) / 60:.1f} min.", ""] + sections
+        res.meta["resumed_runs"] = resumed
+    sections = common.resumed_note(records, resumed) + report(records, settings)
     path = res.finish(sections, files)
     common.log(f"gap sweep ({mode_name}): table {path}\n  plots: "
                + ", ".join(os.path.join(res.workdir, f) for f in files)

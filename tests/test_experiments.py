@@ -127,6 +127,27 @@ def test_ablation_tiny(tmp_path):
     assert "Greff et al." in findings and "NFG" in findings
     assert f"{100 * (std['score'] - nfg['score']):+.1f} points" in findings
     assert _png_size(os.path.join(workdir, "ablation_scores.png")) == (1200, 450)
+    # interrupted after its first run: the same command resumes from the records, and the
+    # rest trained by two worker processes (--jobs 2) gives the same numbers as one process
+    with open(os.path.join(workdir, "ablation.json"), "w") as f:
+        json.dump(records[:1], f)
+    ablation.main(["--tiny", "--tasks", "distant_recall", "--jobs", "2", "--workdir", workdir])
+    with open(os.path.join(workdir, "ablation.json")) as f:
+        again = json.load(f)
+    assert [(r["variant"], r["score"], r["params_sha256"], r["steps_run"]) for r in again] == \
+        [(r["variant"], r["score"], r["params_sha256"], r["steps_run"]) for r in records]
+    _, text = _check_meta(workdir, "ablation")
+    assert "**Resumed:** 1 of 3 runs" in text
+
+
+def test_jobs_flag_is_validated(capsys):
+    from experiments import ablation
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            ablation.main(["--tiny", "--jobs", bad])
+        assert f"--jobs: expected an integer >= 1, got '{bad}'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        common.run_plan([(0,)], lambda k: {}, done={}, jobs=0)
 
 
 @pytest.mark.slow
