@@ -483,23 +483,38 @@ def argument_parser(doc: str, workdir: str, quick_help: str | None = None,
     mode.add_argument("--quick", action="store_true", help=quick_help)
     mode.add_argument("--tiny", action="store_true", help="seconds; for the tests")
     if jobs:
-        p.add_argument("--jobs", type=positive_int, default=1,
-                       help="runs trained at once in worker processes (CPU: about one per "
-                            "core; same records as 1)")
+        p.add_argument("--jobs", type=jobs_arg, default="auto",
+                       help="runs trained at once in worker processes; 'auto' (default): one "
+                            "per CPU core (at most 8) on a CPU backend, else 1; --tiny: 1. "
+                            "The records do not depend on it")
     return p
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (the error names what is accepted)."""
+def jobs_arg(text: str) -> int | str:
+    """argparse type of ``--jobs``: 'auto' or an integer >= 1 (the error says so)."""
     import argparse
 
+    if text == "auto":
+        return text
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
     return value
+
+
+def resolve_jobs(jobs: int | str, mode: str) -> int:
+    """``--jobs auto``: 1 in --tiny mode (seconds of work; a worker's start costs more) and
+    on accelerators (one device is best fed by one process); on a CPU backend one worker per
+    core, at most 8, because one small-model run keeps only about one core busy (measured
+    on 2 cores: two workers train 1.6x as many runs per minute)."""
+    if jobs != "auto":
+        return int(jobs)
+    if mode == "tiny" or jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def steps_to_solve_cell(group: Sequence[dict]) -> str:

@@ -145,7 +145,10 @@ def test_jobs_flag_is_validated(capsys):
     for bad in ("0", "two"):
         with pytest.raises(SystemExit):
             ablation.main(["--tiny", "--jobs", bad])
-        assert f"--jobs: expected an integer >= 1, got '{bad}'" in capsys.readouterr().err
+        assert f"--jobs: expected 'auto' or an integer >= 1, got '{bad}'" \
+            in capsys.readouterr().err
+    assert common.resolve_jobs("auto", "tiny") == 1 and common.resolve_jobs(3, "tiny") == 3
+    assert common.resolve_jobs("auto", "standard") == min(8, os.cpu_count())  # CPU backend
     with pytest.raises(ValueError, match="jobs must be >= 1"):
         common.run_plan([(0,)], lambda k: {}, done={}, jobs=0)
 
