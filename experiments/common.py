@@ -436,9 +436,12 @@ def plot_bars(path: str, groups: Sequence[str], bars: Mapping[str, tuple[Sequenc
     n = max(len(bars), 1)
     width = 0.8 / n
     x = np.arange(len(groups))
+    # more bars than the default cycle's 10 colours would repeat colours: use tab20
+    colors = plt.get_cmap("tab20").colors if n > 10 else [None] * n
     for k, (name, (m, s)) in enumerate(bars.items()):
         ax.bar(x + (k - (n - 1) / 2) * width, np.nan_to_num(np.asarray(m, float)), width,
-               yerr=np.nan_to_num(np.asarray(s, float)), capsize=2, label=name)
+               yerr=np.nan_to_num(np.asarray(s, float)), capsize=2, label=name,
+               color=colors[k % len(colors)], error_kw={"elinewidth": 0.8})
     ax.set_xticks(x)
     ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
     if ylim is not None:
@@ -447,7 +450,10 @@ def plot_bars(path: str, groups: Sequence[str], bars: Mapping[str, tuple[Sequenc
     if title:
         ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=min(n, 6))
+    if n > 6:  # a long legend goes beside the axes, where it hides no bar
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=7, ncol=n)
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
