@@ -221,7 +221,7 @@ def run_min(reps, T=4096, B=16, D=64, H=128):
 
     add("lstm (fast, sequential)", lstmjax.LSTMConfig(D, H, implementation="fast"))
     for cell in ("min_lstm", "min_gru"):
-        for form in ("sequential", "parallel"):
+        for form in ("chunked", "sequential", "parallel"):
             add(f"{cell} ({form})", lstmjax.LSTMConfig(D, H, cell=cell), form)
     t = time_interleaved(cands, reps)
     base = t["lstm (fast, sequential)"]

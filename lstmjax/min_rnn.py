@@ -18,12 +18,18 @@ Three ways to run it, same numbers (tests/test_min_rnn.py: within 1e-5):
 * ``cell.step`` on the reference driver (``LSTMConfig(implementation="reference")``);
 * ``form="sequential"``: a_t, b_t for all steps from one GEMM, then a ``lax.scan`` whose
   body is one multiply-add — no matmul and no transcendental inside the loop;
+* ``form="chunked"``: the same multiply-add scan, run over chunks of ``chunk`` steps inside
+  a checkpointed outer scan: each chunk projects its own [chunk, B, D] inputs, forms its
+  a_t, b_t and runs the recurrence, so no [T, B, G·H] buffer is ever materialized (on
+  XLA:CPU a fresh buffer of ~100 MB is page-faulted on every call) and the backward
+  recomputes one chunk's projection instead of storing all of them;
 * ``form="parallel"``: ``jax.lax.associative_scan`` in log space,
   (la₁, ls₁) ∘ (la₂, ls₂) = (la₁ + la₂, logaddexp(ls₁ + la₂, ls₂)), so
   h_t = exp(Σ la) ⊙ h_0 + exp(ls_t) with no under/overflow for long T.
 
-``form="auto"`` (the default of :func:`scan`) picks "sequential" on CPU (measured: no
-parallel hardware to use, and exp/log dominate) and "parallel" on GPU/TPU.
+``form="auto"`` (the default of :func:`scan`) picks "chunked" on CPU (measured fastest
+there: no parallel hardware to use, exp/log dominate the parallel forms, and chunking beats
+the one-GEMM sequential form; see the README's speed section) and "parallel" on GPU/TPU.
 Padding: padded steps get a = 1, b = 0 (exactly "keep the state"), outputs there are 0.
 """
 
@@ -38,7 +44,8 @@ from jax import lax
 
 from lstmjax.cells import RNNCarry
 
-FORMS = ("auto", "sequential", "parallel", "parallel_linear")
+FORMS = ("auto", "sequential", "chunked", "parallel", "parallel_linear")
+CHUNK = 64  # steps per chunk of the "chunked" form (measured on CPU, see the README)
 _NEG = -1e30  # log of "b = 0" at padded steps: finite, so gradients stay NaN-free
 
 
@@ -124,7 +131,7 @@ def resolve_form(form: str) -> str:
     if form not in FORMS:
         raise ValueError(f"form={form!r} is not accepted; use one of {FORMS}")
     if form == "auto":
-        return "sequential" if jax.default_backend() == "cpu" else "parallel"
+        return "chunked" if jax.default_backend() == "cpu" else "parallel"
     return form
 
 
@@ -140,38 +147,80 @@ def _combine(left, right):
     return la1 + la2, jnp.logaddexp(ls1 + la2, ls2)
 
 
+def _linear_scan(h0, a, b, reverse, unroll):
+    """h_t = a_t ⊙ h_{t-1} + b_t over the leading (time) axis: (h_T, hs)."""
+
+    def body(h, ab):
+        h = ab[0] * h + ab[1]
+        return h, h
+
+    return lax.scan(body, h0, (a, b), reverse=reverse, unroll=unroll)
+
+
+def _masked_coefficients(cell, p, mask):
+    a, b = cell.coefficients(p)
+    if mask is not None:  # padded step: a = 1, b = 0 keeps the state exactly
+        a = jnp.where(mask, a, 1.0)
+        b = jnp.where(mask, b, 0.0)
+    return a, b
+
+
+def _chunked(cell, params, xs_t, mask, h0, reverse, unroll, chunk):
+    """The "chunked" form over time-major ``xs_t [T, B, D]``: (h_T, hs [T, B, H])."""
+    T, B = xs_t.shape[0], xs_t.shape[1]
+    chunk = max(1, min(chunk, T))
+    n = -(-T // chunk)
+    pad = n * chunk - T
+    if mask is None:
+        mask = jnp.ones((T, B, 1), bool)
+    if pad:  # tail steps past T are masked: they keep the state, in either direction
+        mask = jnp.pad(mask, ((0, pad), (0, 0), (0, 0)))
+        xs_t = jnp.pad(xs_t, ((0, pad), (0, 0), (0, 0)))
+
+    @jax.checkpoint  # keep only h at chunk boundaries; recompute a chunk's projection
+    def one_chunk(p_, h, x_c, m_c):
+        a, b = _masked_coefficients(cell, cell.project(p_, x_c), m_c)
+        return _linear_scan(h, a, b, reverse, unroll)
+
+    h_T, hs = lax.scan(lambda h, xm: one_chunk(params, h, *xm), h0,
+                       (xs_t.reshape((n, chunk) + xs_t.shape[1:]),
+                        mask.reshape((n, chunk) + mask.shape[1:])), reverse=reverse)
+    return h_T, hs.reshape((n * chunk,) + hs.shape[2:])[:T]
+
+
 def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry=None,
-         form: str = "auto", unroll: int | bool = 1, remat: bool = False, hoist: bool = True):
+         form: str = "auto", unroll: int | bool = 1, remat: bool = False, hoist: bool = True,
+         chunk: int = CHUNK):
     """The min-RNN driver, same signature and semantics as ``recurrence.scan``.
 
-    ``remat`` and ``hoist`` are accepted for compatibility (the state is only [B, H]
-    per step, and the projection is always one GEMM before the recurrence).
+    ``chunk``: steps per chunk of the "chunked" form. ``remat`` and ``hoist`` are accepted
+    for compatibility (the state is only [B, H] per step; the "chunked" form is always
+    checkpointed per chunk, the others project all steps with one GEMM first).
     """
     del remat, hoist
     form = resolve_form(form)
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
     batch, num_steps = xs.shape[0], xs.shape[1]
     carry0 = cell.zero_carry(batch, xs.dtype) if initial_carry is None else initial_carry
     h0 = carry0.h
-    p = cell.project(params, jnp.swapaxes(xs, 0, 1))  # [T, B, G·H], one GEMM
     mask = None
     if lengths is not None:
         mask = (jnp.arange(num_steps)[:, None] < lengths[None, :])[..., None]
+    if form == "chunked":
+        h_T, hs = _chunked(cell, params, jnp.swapaxes(xs, 0, 1), mask, h0, reverse, unroll,
+                           chunk)
+        ys = hs if mask is None else jnp.where(mask, hs, 0.0)
+        return jnp.swapaxes(ys, 0, 1), RNNCarry(h_T)
+    p = cell.project(params, jnp.swapaxes(xs, 0, 1))  # [T, B, G·H], one GEMM
     if form in ("sequential", "parallel_linear"):
-        a, b = cell.coefficients(p)
-        if mask is not None:
-            a = jnp.where(mask, a, 1.0)
-            b = jnp.where(mask, b, 0.0)
+        a, b = _masked_coefficients(cell, p, mask)
     if form == "parallel_linear":  # products of a in (0, 1) only underflow towards 0
         cum_a, s = lax.associative_scan(_combine_linear, (a, b), reverse=reverse, axis=0)
         hs = s + cum_a * h0
         h_T = hs[0] if reverse else hs[-1]
     elif form == "sequential":
-
-        def body(h, ab):
-            h = ab[0] * h + ab[1]
-            return h, h
-
-        h_T, hs = lax.scan(body, h0, (a, b), reverse=reverse, unroll=unroll)
+        h_T, hs = _linear_scan(h0, a, b, reverse, unroll)
     else:
         la, lb = cell.log_coefficients(p)
         if mask is not None:
@@ -184,14 +233,15 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     return jnp.swapaxes(ys, 0, 1), RNNCarry(h_T)
 
 
-def driver(form: str):
-    """A ``scan_fn`` for ``lstmjax.apply`` that forces ``form`` for min-RNN cells."""
+def driver(form: str, chunk: int = CHUNK):
+    """A ``scan_fn`` for ``lstmjax.apply`` that forces ``form`` (and, for "chunked", the
+    chunk length) for min-RNN cells."""
     resolve_form(form)
 
     def scan_fn(cell, params, xs, lengths=None, **kwargs):
         from lstmjax import fast
         if isinstance(cell, MinGRUCell):
-            return scan(cell, params, xs, lengths, form=form, **kwargs)
+            return scan(cell, params, xs, lengths, form=form, chunk=chunk, **kwargs)
         return fast.scan(cell, params, xs, lengths, **kwargs)
 
     return scan_fn

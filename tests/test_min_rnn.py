@@ -28,7 +28,9 @@ def _run_all_forms(cell_type, lengths, reverse, h0_scale):
     drivers = {"reference": recurrence.scan,
                "sequential": lambda *a, **k: min_rnn.scan(*a, form="sequential", **k),
                "parallel": lambda *a, **k: min_rnn.scan(*a, form="parallel", **k),
-               "parallel_linear": lambda *a, **k: min_rnn.scan(*a, form="parallel_linear", **k)}
+               "parallel_linear": lambda *a, **k: min_rnn.scan(*a, form="parallel_linear", **k),
+               # chunks of 4: T = 9 is 3 chunks, the last one padded by 3 masked steps
+               "chunked": lambda *a, **k: min_rnn.scan(*a, form="chunked", chunk=4, **k)}
     out = {}
     for name, drv in drivers.items():
         f = jax.jit(jax.value_and_grad(lambda p, x, h, d=drv: loss(d, p, x, h), argnums=(0, 1, 2),
@@ -41,7 +43,7 @@ def _run_all_forms(cell_type, lengths, reverse, h0_scale):
 @pytest.mark.parametrize("lengths,reverse", [(None, False), (LENGTHS, True)])
 def test_forms_agree(cell_type, lengths, reverse):
     out = _run_all_forms(cell_type, lengths, reverse, h0_scale=1.0)
-    for name in ("sequential", "parallel", "parallel_linear"):
+    for name in ("sequential", "chunked", "parallel", "parallel_linear"):
         for a, b in zip(jax.tree.leaves(out[name]), jax.tree.leaves(out["reference"])):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=TOL, rtol=TOL,
                                        err_msg=f"{cell_type} {name}")
@@ -50,6 +52,25 @@ def test_forms_agree(cell_type, lengths, reverse):
         for name in out:
             ys = np.asarray(out[name][0][1][0])
             assert np.all(ys[~mask] == 0.0), name
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 8, 9, 64])
+def test_chunk_length_does_not_change_the_numbers(chunk):
+    """Any chunk length (1 step, uneven, exactly T, longer than T) gives the sequential
+    form's outputs, final state and gradients, with padding and in reverse."""
+    cell = make_cell("min_lstm", H)
+    params = cell.init(jax.random.key(1), D)
+    xs = jax.random.normal(jax.random.key(0), (B, T, D))
+
+    def grads(form, **kw):
+        def loss(p, x):
+            ys, c = min_rnn.scan(cell, p, x, LENGTHS, reverse=True, form=form, **kw)
+            return jnp.sum(jnp.sin(ys)) + jnp.sum(c.h)
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, xs)
+
+    for a, b in zip(jax.tree.leaves(grads("chunked", chunk=chunk)),
+                    jax.tree.leaves(grads("sequential"))):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=TOL, rtol=TOL)
 
 
 def test_parallel_is_stable_for_long_sequences():
@@ -79,4 +100,10 @@ def test_through_the_api():
 def test_form_is_validated():
     with pytest.raises(ValueError, match="form"):
         min_rnn.resolve_form("fast")
-    assert min_rnn.resolve_form("auto") in ("sequential", "parallel")
+    assert min_rnn.resolve_form("auto") == ("chunked" if jax.default_backend() == "cpu"
+                                            else "parallel")
+    xs = jnp.zeros((B, T, D))
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
+            min_rnn.scan(make_cell("min_gru", H), make_cell("min_gru", H).init(
+                jax.random.key(0), D), xs, form="chunked", chunk=bad)
