@@ -253,8 +253,8 @@ def main(argv=None) -> str:
     # an alias variant is filled in from its twin below, not trained
     trained = [k for k in plan if not (ALIASES.get(k[1]) in variants)]
     records = common.run_plan(
-        trained, functools.partial(run_one, mode=mode_name, s=s), done=done, jobs=common.resolve_jobs(args.jobs, mode_name),
-        save=res.write_records,
+        trained, functools.partial(run_one, mode=mode_name, s=s), done=done,
+        jobs=common.resolve_jobs(args.jobs, mode_name), save=res.write_records,
         describe=lambda k, r: f"{k[0]:15s} {k[1]:9s} seed={k[2]} score={100 * r['score']:6.1f}% "
                               f"solved@{r['steps_to_solve']} ({r['wall_s']:.0f} s)")
     resumed = sum(k in done for k in trained)

@@ -197,8 +197,8 @@ def main(argv=None) -> str:
             old = json.load(f)
         done = {_key(r): r for r in old if r.get("steps_budget") == s["steps"]}
     records = common.run_plan(
-        plan, functools.partial(run_one, s=s), done=done, jobs=common.resolve_jobs(args.jobs, mode_name),
-        save=res.write_records,
+        plan, functools.partial(run_one, s=s), done=done,
+        jobs=common.resolve_jobs(args.jobs, mode_name), save=res.write_records,
         describe=lambda k, r: f"{k[0]} {k[1]:12s} gap={k[2]:<5d} seed={k[3]} "
                               f"acc={100 * r['accuracy']:5.1f}% solved@{r['steps_to_solve']} "
                               f"({r['wall_s']:.0f} s)")

@@ -13,7 +13,7 @@ Their gates read only x_t, so the recurrence is linear in the state:
 with g(v) = v + 0.5 for v >= 0 and σ(v) otherwise (the paper's positive activation, used
 in every form here so that all forms compute the same function; b_t > 0 always).
 
-Three ways to run it, same numbers (tests/test_min_rnn.py: within 1e-5):
+Ways to run it, same numbers (tests/test_min_rnn.py: within 1e-5):
 
 * ``cell.step`` on the reference driver (``LSTMConfig(implementation="reference")``);
 * ``form="sequential"``: a_t, b_t for all steps from one GEMM, then a ``lax.scan`` whose
@@ -171,11 +171,14 @@ def _chunked(cell, params, xs_t, mask, h0, reverse, unroll, chunk):
     chunk = max(1, min(chunk, T))
     n = -(-T // chunk)
     pad = n * chunk - T
-    if mask is None:
-        mask = jnp.ones((T, B, 1), bool)
     if pad:  # tail steps past T are masked: they keep the state, in either direction
+        if mask is None:
+            mask = jnp.ones((T, B, 1), bool)
         mask = jnp.pad(mask, ((0, pad), (0, 0), (0, 0)))
         xs_t = jnp.pad(xs_t, ((0, pad), (0, 0), (0, 0)))
+
+    def chunks(a):  # [n·chunk, ...] -> [n, chunk, ...]; None (no mask) stays None
+        return None if a is None else a.reshape((n, chunk) + a.shape[1:])
 
     @jax.checkpoint  # keep only h at chunk boundaries; recompute a chunk's projection
     def one_chunk(p_, h, x_c, m_c):
@@ -183,8 +186,7 @@ def _chunked(cell, params, xs_t, mask, h0, reverse, unroll, chunk):
         return _linear_scan(h, a, b, reverse, unroll)
 
     h_T, hs = lax.scan(lambda h, xm: one_chunk(params, h, *xm), h0,
-                       (xs_t.reshape((n, chunk) + xs_t.shape[1:]),
-                        mask.reshape((n, chunk) + mask.shape[1:])), reverse=reverse)
+                       (chunks(xs_t), chunks(mask)), reverse=reverse)
     return h_T, hs.reshape((n * chunk,) + hs.shape[2:])[:T]
 
 

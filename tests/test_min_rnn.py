@@ -55,16 +55,17 @@ def test_forms_agree(cell_type, lengths, reverse):
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 8, 9, 64])
-def test_chunk_length_does_not_change_the_numbers(chunk):
+@pytest.mark.parametrize("lengths,reverse", [(LENGTHS, True), (None, False)])
+def test_chunk_length_does_not_change_the_numbers(chunk, lengths, reverse):
     """Any chunk length (1 step, uneven, exactly T, longer than T) gives the sequential
-    form's outputs, final state and gradients, with padding and in reverse."""
+    form's outputs, final state and gradients, with and without lengths, both ways."""
     cell = make_cell("min_lstm", H)
     params = cell.init(jax.random.key(1), D)
     xs = jax.random.normal(jax.random.key(0), (B, T, D))
 
     def grads(form, **kw):
         def loss(p, x):
-            ys, c = min_rnn.scan(cell, p, x, LENGTHS, reverse=True, form=form, **kw)
+            ys, c = min_rnn.scan(cell, p, x, lengths, reverse=reverse, form=form, **kw)
             return jnp.sum(jnp.sin(ys)) + jnp.sum(c.h)
         return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, xs)
 
