@@ -520,7 +520,7 @@ def resolve_jobs(jobs: int | str, mode: str) -> int:
         return int(jobs)
     if mode == "tiny" or jax.default_backend() != "cpu":
         return 1
-    return max(1, min(8, os.cpu_count() or 1))
+    return min(8, os.cpu_count() or 1)
 
 
 def steps_to_solve_cell(group: Sequence[dict]) -> str:

@@ -180,27 +180,12 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
 
 def _run_chunked(cell, params, xs_t, mask, reverse, h0, c0, unroll, chunk):
     """Checkpointed chunks: keeps chunk-boundary carries, recomputes one chunk at a time."""
-    T, B = xs_t.shape[0], xs_t.shape[1]
-    n = -(-T // chunk)
-    pad = n * chunk - T
-    if pad or mask is None:  # padded tail steps are masked, so they keep the carry
-        if mask is None:
-            mask = jnp.ones((T, B, 1), bool)
-        mask = jnp.pad(mask, ((0, pad), (0, 0), (0, 0)))
-        xs_t = jnp.pad(xs_t, ((0, pad), (0, 0), (0, 0)))
-    xs_c = xs_t.reshape((n, chunk) + xs_t.shape[1:])
-    mask_c = mask.reshape((n, chunk) + mask.shape[1:])
 
-    @jax.checkpoint
     def chunk_fn(p, carry, x_c, m_c):
         h, c = carry
         hs, c_new = _run(cell, p, x_c, m_c, reverse, h, c, unroll)
         return (hs[0] if reverse else hs[-1], c_new), hs
 
-    def body(carry, inputs):
-        x_c, m_c = inputs
-        return chunk_fn(params, carry, x_c, m_c)
-
-    (_, c_T), hs = lax.scan(body, (h0, c0), (xs_c, mask_c), reverse=reverse)
-    hs = hs.reshape((n * chunk,) + hs.shape[2:])[:T]
+    (_, c_T), hs = recurrence.chunked_scan(chunk_fn, params, (h0, c0), xs_t, mask, chunk,
+                                           reverse)
     return hs, c_T

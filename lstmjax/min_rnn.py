@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from lstmjax import recurrence
 from lstmjax.cells import RNNCarry
 
 FORMS = ("auto", "sequential", "chunked", "parallel", "parallel_linear")
@@ -167,27 +168,12 @@ def _masked_coefficients(cell, p, mask):
 
 def _chunked(cell, params, xs_t, mask, h0, reverse, unroll, chunk):
     """The "chunked" form over time-major ``xs_t [T, B, D]``: (h_T, hs [T, B, H])."""
-    T, B = xs_t.shape[0], xs_t.shape[1]
-    chunk = max(1, min(chunk, T))
-    n = -(-T // chunk)
-    pad = n * chunk - T
-    if pad:  # tail steps past T are masked: they keep the state, in either direction
-        if mask is None:
-            mask = jnp.ones((T, B, 1), bool)
-        mask = jnp.pad(mask, ((0, pad), (0, 0), (0, 0)))
-        xs_t = jnp.pad(xs_t, ((0, pad), (0, 0), (0, 0)))
 
-    def chunks(a):  # [n·chunk, ...] -> [n, chunk, ...]; None (no mask) stays None
-        return None if a is None else a.reshape((n, chunk) + a.shape[1:])
-
-    @jax.checkpoint  # keep only h at chunk boundaries; recompute a chunk's projection
-    def one_chunk(p_, h, x_c, m_c):
+    def one_chunk(p_, h, x_c, m_c):  # checkpointed: the backward recomputes the projection
         a, b = _masked_coefficients(cell, cell.project(p_, x_c), m_c)
         return _linear_scan(h, a, b, reverse, unroll)
 
-    h_T, hs = lax.scan(lambda h, xm: one_chunk(params, h, *xm), h0,
-                       (chunks(xs_t), chunks(mask)), reverse=reverse)
-    return h_T, hs.reshape((n * chunk,) + hs.shape[2:])[:T]
+    return recurrence.chunked_scan(one_chunk, params, h0, xs_t, mask, chunk, reverse)
 
 
 def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry=None,
@@ -208,7 +194,7 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     h0 = carry0.h
     mask = None
     if lengths is not None:
-        mask = (jnp.arange(num_steps)[:, None] < lengths[None, :])[..., None]
+        mask = recurrence.time_mask(lengths, num_steps)[..., None]
     if form == "chunked":
         h_T, hs = _chunked(cell, params, jnp.swapaxes(xs, 0, 1), mask, h0, reverse, unroll,
                            chunk)

@@ -30,6 +30,35 @@ def time_mask(lengths, num_steps: int):
     return jnp.arange(num_steps)[:, None] < lengths[None, :]
 
 
+def chunked_scan(chunk_fn: Callable, params, carry, xs_t, mask, chunk: int, reverse: bool):
+    """Scan a checkpointed ``chunk_fn`` over chunks of ``chunk`` steps of a sequence.
+
+    ``chunk_fn(params, carry, x_c [chunk, B, D], m_c [chunk, B, 1] | None) -> (carry,
+    ys_c [chunk, B, ...])`` runs one chunk; under ``jax.checkpoint`` only the carries at
+    chunk boundaries are kept for the backward pass, which recomputes one chunk at a time.
+    ``xs_t`` is time-major ``[T, B, D]``, ``mask`` ``[T, B, 1]`` or None. When ``chunk`` does
+    not divide T, the tail is padded with masked steps, which keep the carry whichever way
+    the scan runs. Returns ``(carry, ys [T, B, ...])``.
+    """
+    T, B = xs_t.shape[0], xs_t.shape[1]
+    chunk = max(1, min(chunk, T))
+    n = -(-T // chunk)
+    pad = n * chunk - T
+    if pad:
+        if mask is None:
+            mask = jnp.ones((T, B, 1), bool)
+        mask = jnp.pad(mask, ((0, pad), (0, 0), (0, 0)))
+        xs_t = jnp.pad(xs_t, ((0, pad), (0, 0), (0, 0)))
+
+    def chunks(a):  # [n·chunk, ...] -> [n, chunk, ...]; None (no mask) stays None
+        return None if a is None else a.reshape((n, chunk) + a.shape[1:])
+
+    body = jax.checkpoint(chunk_fn)
+    carry, ys = lax.scan(lambda c, xm: body(params, c, *xm), carry, (chunks(xs_t), chunks(mask)),
+                         reverse=reverse)
+    return carry, ys.reshape((n * chunk,) + ys.shape[2:])[:T]
+
+
 def scan(cell: Cell, params, xs, lengths=None, *, reverse: bool = False,
          initial_carry=None, unroll: int | bool = 1, remat: bool = False,
          hoist: bool = True):
