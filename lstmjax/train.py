@@ -1,239 +1,53 @@
-"""Training: config, TrainState, loss and metrics, the one per-device step, the fit loop.
+"""The one training loop: restore or init, train, evaluate, checkpoint, finish.
 
     summary = lstmjax.train.run(config, workdir="runs/adding")   # or workdir=None
-    summary["final_eval"]["accuracy"], summary["params_sha256"]
+    summary["final_eval"]["accuracy"], summary["test"]["accuracy"], summary["params_sha256"]
 
 ``config`` is an ``ml_collections.ConfigDict`` (see ``experiments/configs``) or a plain
-nested dict; missing fields take the defaults of :func:`default_config`. Everything is
-validated (:func:`resolve_config`) before anything compiles.
+nested dict; what it leaves out comes from :data:`lstmjax.schema.DEFAULTS`, and all of it
+is validated before anything compiles. Every experiment of this repository trains through
+:func:`run`; a sweep is a list of configs.
 
-Reproducibility: ``seed`` derives every key by ``fold_in`` of ``jax.random.key(seed)``:
-0 = parameter init, 1 = dropout (then folded with the step and the device index),
-2 = training data order, 3 = the evaluation batches. The batch at step s is a pure
-function of (seed, s), so a resumed run sees exactly the batches of an uninterrupted one.
-``metrics.jsonl`` holds only deterministic values; wall-clock values go to
-``timing.jsonl``.
+Reproducibility: ``seed`` derives every key by ``fold_in`` (see :mod:`lstmjax.step`); the
+batch at step s is a pure function of (seed, s), so a resumed run sees exactly the
+batches of an uninterrupted one. ``metrics.jsonl`` holds only deterministic values;
+wall-clock values go to ``timing.jsonl``.
 
-The train step is written once, per device, with ``lax.pmean`` over a named axis, and
-mapped by ``config.parallel`` (see :mod:`lstmjax.parallel`). Jitted steps are cached per
-static configuration, so calling :func:`run` many times in one process compiles once
-per (model, optimizer, task shape, layout).
+What a run reports (``summary.json``):
+
+* ``final_eval``: the **whole** validation split at the last step
+  (``{"split": "validation", "step", "loss", <metrics>, "examples"}``);
+* ``test``: the whole test split at the last step;
+* ``best`` / ``test_at_best``: the step whose periodic validation was best by
+  ``select_metric``, and the whole test split scored with its parameters;
+* ``steps_to_solve``: the first periodic validation with ``solve_metric >=
+  solve_threshold`` (``solve_threshold > 0``); with ``stop_when_solved`` the run stops
+  there (``status="solved_early"``).
+
+The periodic validation (every ``eval_every`` steps) covers ``eval_batches`` batches of
+a fixed shuffle of the validation split (all of it with ``eval_batches=0``); each record
+says how many ``examples`` it covers.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
+import dataclasses
 import math
 import os
 import signal
 import threading
 import time
-from typing import Any, Mapping, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
+from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
-from lstmjax import models, parallel, runs
+from lstmjax import data, evaluation, models, parallel, runs, schema, step
 
-# --------------------------------------------------------------------------- config
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
-SCHEDULES = ("constant", "cosine", "linear", "exponential")
-PAD_TO = ("max_length", "batch")
-
-_TOP_DEFAULTS = dict(
-    seed=0, steps=1000, batch_size=32, parallel="none", num_devices=0, distributed="auto",
-    log_every=10, eval_every=200, eval_batches=4, eval_batch_size=0, checkpoint_every=200,
-    keep_checkpoints=3, pad_to="max_length", pad_multiple=32, bucket=False, plot=True,
-)
-_MODEL_DEFAULTS = dict(
-    cell="lstm", gates="standard", hidden_size=64, num_layers=1, bidirectional=False,
-    pooling="last", embed_dim=32, dropout=0.0, forget_bias=1.0, chrono_max_len=0.0,
-    recurrent_init="orthogonal", unroll=1, remat=False,
-)
-_OPT_DEFAULTS = dict(
-    name="adam", learning_rate=1e-3, momentum=0.9, schedule="constant", warmup_steps=0,
-    decay_rate=0.1, min_lr_ratio=0.0, grad_clip=1.0, weight_decay=0.0,
-)
-_CHOICES = {
-    "parallel": parallel.MODES, "distributed": ("auto", "on", "off"), "pad_to": PAD_TO,
-    "model.cell": ("lstm", "gru", "rnn"), "model.pooling": models.POOLINGS,
-    "model.recurrent_init": ("orthogonal", "glorot"),
-    "optimizer.name": OPTIMIZERS, "optimizer.schedule": SCHEDULES,
-}
-_POSITIVE = {"steps", "batch_size", "pad_multiple", "model.hidden_size", "model.num_layers", "model.embed_dim",
-             "model.unroll", "eval_batches"}
-_NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batch_size", "checkpoint_every",
-                 "optimizer.warmup_steps", "optimizer.grad_clip", "optimizer.weight_decay",
-                 "model.chrono_max_len", "optimizer.min_lr_ratio"}
-# Fields that may change when resuming a run (they do not change what the state means).
-_RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_size",
-              "checkpoint_every", "keep_checkpoints", "parallel", "num_devices",
-              "distributed", "plot"}
-
-
-def default_config():
-    """All fields with their defaults (``data`` must name a task, see lstmjax.data)."""
-    import ml_collections
-    cfg = ml_collections.ConfigDict(dict(_TOP_DEFAULTS))
-    cfg.data = ml_collections.ConfigDict({"name": "adding"})
-    cfg.model = ml_collections.ConfigDict(dict(_MODEL_DEFAULTS))
-    cfg.optimizer = ml_collections.ConfigDict(dict(_OPT_DEFAULTS))
-    return cfg
-
-
-def _to_dict(config) -> dict:
-    if config is None:
-        return {}
-    if hasattr(config, "to_dict"):
-        return config.to_dict()
-    if isinstance(config, Mapping):
-        return {k: _to_dict(v) if isinstance(v, Mapping) or hasattr(v, "to_dict") else v
-                for k, v in config.items()}
-    raise TypeError(f"config must be an ml_collections.ConfigDict or a dict, got "
-                    f"{type(config).__name__}")
-
-
-def _check_value(name: str, value, default):
-    accepted = _CHOICES.get(name)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError(f"config.{name}={value!r} must be a bool (True or False)")
-    elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"config.{name}={value!r} must be an int")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not math.isfinite(float(value)):
-            raise TypeError(f"config.{name}={value!r} must be a finite number")
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise TypeError(f"config.{name}={value!r} must be a string"
-                            + (f"; accepted: {accepted}" if accepted else ""))
-    if accepted is not None and value not in accepted:
-        raise ValueError(f"config.{name}={value!r} is not accepted; accepted: {accepted}")
-    if name in _POSITIVE and value < 1:
-        raise ValueError(f"config.{name}={value!r} must be >= 1")
-    if name in _NON_NEGATIVE and value < 0:
-        raise ValueError(f"config.{name}={value!r} must be >= 0")
-
-
-def _merge(section: str, given: dict, defaults: dict) -> dict:
-    out = dict(defaults)
-    for key, value in given.items():
-        name = f"{section}.{key}" if section else key
-        if key not in defaults:
-            raise ValueError(f"config.{name} is not a known field; accepted: {sorted(defaults)}")
-        _check_value(name, value, defaults[key])
-        out[key] = value
-    return out
-
-
-def resolve_config(config) -> dict:
-    """Defaults filled in and every value checked; returns a plain nested dict.
-
-    Raises ``ValueError``/``TypeError`` naming the field, the value and what is accepted.
-    Task fields (``config.data``) are checked by ``lstmjax.data.make_source``.
-    """
-    given = copy.deepcopy(_to_dict(config))
-    sections = {"data", "model", "optimizer"}
-    top = _merge("", {k: v for k, v in given.items() if k not in sections}, _TOP_DEFAULTS)
-    top["model"] = _merge("model", _to_dict(given.get("model", {})), _MODEL_DEFAULTS)
-    top["optimizer"] = _merge("optimizer", _to_dict(given.get("optimizer", {})), _OPT_DEFAULTS)
-    data = _to_dict(given.get("data", {}))
-    if not isinstance(data.get("name"), str):
-        raise ValueError(f"config.data.name={data.get('name')!r} must name a task, e.g. 'adding'")
-    top["data"] = data
-    if not 0 <= top["seed"] < 2 ** 31:
-        raise ValueError(f"config.seed={top['seed']!r} must be in [0, 2**31)")
-    lr = top["optimizer"]["learning_rate"]
-    if not lr > 0:
-        raise ValueError(f"config.optimizer.learning_rate={lr!r} must be > 0")
-    if not 0.0 <= top["model"]["dropout"] < 1.0:
-        raise ValueError(f"config.model.dropout={top['model']['dropout']!r} must be in [0, 1)")
-    if top["model"]["chrono_max_len"] and top["model"]["chrono_max_len"] <= 2:
-        raise ValueError(f"config.model.chrono_max_len={top['model']['chrono_max_len']!r} must "
-                         "be 0 (off) or > 2")
-    if top["model"]["cell"] == "lstm":
-        from lstmjax.gates import PRESETS
-        if str(top["model"]["gates"]).lower() not in PRESETS:
-            raise ValueError(f"config.model.gates={top['model']['gates']!r} is not accepted; "
-                             f"accepted: {sorted(PRESETS)}")
-    return top
-
-
-def fingerprint(cfg: dict) -> dict:
-    """The config fields that fix what a checkpoint's state means."""
-    fp = {k: v for k, v in cfg.items() if k not in _RESUMABLE}
-    if cfg["optimizer"]["schedule"] != "constant":
-        fp["steps"] = cfg["steps"]  # the schedule depends on the run length
-    return fp
-
-
-# --------------------------------------------------------------------------- optimizer
-
-
-def make_schedule(opt: Mapping, total_steps: int):
-    """``step -> learning rate`` for ``opt["schedule"]`` (warmup applies to all but constant)."""
-    lr, warm = float(opt["learning_rate"]), int(opt["warmup_steps"])
-    end = lr * float(opt["min_lr_ratio"])
-    kind = opt["schedule"]
-    if kind == "constant":
-        if warm:
-            return optax.join_schedules([optax.linear_schedule(0.0, lr, warm),
-                                         optax.constant_schedule(lr)], [warm])
-        return optax.constant_schedule(lr)
-    if kind == "cosine":
-        return optax.warmup_cosine_decay_schedule(0.0 if warm else lr, lr, warm,
-                                                  max(total_steps, warm + 1), end)
-    if kind == "linear":
-        decay = optax.linear_schedule(lr, end, max(total_steps - warm, 1))
-    elif kind == "exponential":
-        decay = optax.exponential_decay(lr, max(total_steps - warm, 1), float(opt["decay_rate"]))
-    else:
-        raise ValueError(f"config.optimizer.schedule={kind!r}; accepted: {SCHEDULES}")
-    if not warm:
-        return decay
-    return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), decay], [warm])
-
-
-def make_optimizer(opt: Mapping, total_steps: int) -> optax.GradientTransformation:
-    """optax chain: global-norm clipping (``grad_clip > 0``), then the optimizer."""
-    sched = make_schedule(opt, total_steps)
-    name = opt["name"]
-    if name == "adam":
-        tx = optax.adam(sched)
-    elif name == "adamw":
-        tx = optax.adamw(sched, weight_decay=float(opt["weight_decay"]))
-    elif name == "sgd":
-        tx = optax.sgd(sched, momentum=float(opt["momentum"]) or None)
-    elif name == "rmsprop":
-        tx = optax.rmsprop(sched, momentum=float(opt["momentum"]) or None)
-    else:
-        raise ValueError(f"config.optimizer.name={name!r}; accepted: {OPTIMIZERS}")
-    if name != "adamw" and float(opt["weight_decay"]):
-        tx = optax.chain(optax.add_decayed_weights(float(opt["weight_decay"])), tx)
-    if float(opt["grad_clip"]) > 0:
-        tx = optax.chain(optax.clip_by_global_norm(float(opt["grad_clip"])), tx)
-    return tx
-
-
-# --------------------------------------------------------------------------- state, loss
-
-
-class TrainState(NamedTuple):
-    """Everything a step changes: ``step`` (int32), ``params``, ``opt_state`` and ``rng``
-    (uint32 ``jax.random.key_data`` of the dropout root key)."""
-
-    step: Any
-    params: Any
-    opt_state: Any
-    rng: Any
+BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -244,168 +58,51 @@ class NonFiniteLossError(FloatingPointError):
         self.step = step
 
 
-def score(outputs, batch, output_kind: str, tolerance: float | None):
-    """Per-device sums: ``(loss_sum, count, correct_sum or None)``.
+@dataclasses.dataclass
+class Job:
+    """Everything static about a run, built (and so validated) from its config."""
 
-    classify: softmax cross-entropy; regress: squared error, correct when
-    ``|error| < tolerance``; classify_per_step: cross-entropy over steps weighted by
-    ``batch["mask"]`` (or the valid steps).
-    """
-    y = batch["y"]
-    if output_kind == "classify":
-        ce = optax.softmax_cross_entropy_with_integer_labels(outputs, y.astype(jnp.int32))
-        correct = (jnp.argmax(outputs, -1) == y).astype(jnp.float32).sum()
-        return ce.sum(), jnp.float32(y.shape[0]), correct
-    if output_kind == "regress":
-        err = outputs - y.astype(outputs.dtype)
-        correct = None if tolerance is None else (jnp.abs(err) < tolerance).astype(jnp.float32).sum()
-        return (err ** 2).sum(), jnp.float32(y.shape[0]), correct
-    if output_kind == "classify_per_step":
-        mask = batch.get("mask")
-        if mask is None:
-            t = y.shape[1]
-            mask = (jnp.arange(t)[None, :] < batch["lengths"][:, None])
-        mask = mask.astype(jnp.float32)
-        ce = optax.softmax_cross_entropy_with_integer_labels(outputs, y.astype(jnp.int32))
-        correct = ((jnp.argmax(outputs, -1) == y).astype(jnp.float32) * mask).sum()
-        return (ce * mask).sum(), mask.sum(), correct
-    raise ValueError(f"output_kind={output_kind!r}; accepted: {models.OUTPUT_KINDS}")
+    cfg: dict
+    spec: Any
+    sources: dict           # split -> random-access source
+    model: models.ModelConfig
+    fns: step.Compiled
+    devices: list
+    eval_batch_size: int
 
+    @property
+    def baseline(self):
+        return getattr(self.spec, "baseline_loss", None)
 
-DROPOUT_STREAM, INIT_STREAM, DATA_STREAM, EVAL_STREAM = 1, 0, 2, 3
+    @property
+    def select(self) -> tuple[str, bool]:
+        """(metric, higher is better) that picks the best checkpoint."""
+        name = self.cfg["select_metric"]
+        if name == "auto":
+            name = "recall_accuracy" if self.spec.output_kind == "classify_per_step" else (
+                "accuracy" if self.spec.output_kind == "classify" or self.spec.tolerance
+                else "loss")
+        return name, step.METRICS[name]
 
 
-def train_step(state: TrainState, batch, axis_name, *, model_config, optimizer, tolerance):
-    """One update on this device's shard of the batch; collectives over ``axis_name``.
-
-    The loss is the global mean: each device divides its loss sum by the mean count per
-    device, so ``pmean`` of the gradients is the gradient of the global mean loss even
-    when devices hold different numbers of scored steps (per-step masks).
-    """
-    use_dropout = model_config.rnn.dropout > 0
-    dkey = None
-    if use_dropout:
-        dkey = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-        dkey = jax.random.fold_in(dkey, parallel.axis_index(axis_name))
-
-    def loss_fn(params):
-        out = models.apply(params, model_config, batch["x"], batch["lengths"], dropout_key=dkey)
-        loss_sum, count, correct = score(out, batch, model_config.output_kind, tolerance)
-        mean_count = parallel.pmean(count, axis_name)
-        return loss_sum / mean_count, (loss_sum, count, correct)
-
-    (_, (loss_sum, count, correct)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    grads = parallel.pmean(grads, axis_name)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    total = parallel.psum(count, axis_name)
-    metrics = {"loss": parallel.psum(loss_sum, axis_name) / total,
-               "grad_norm": optax.tree.norm(grads)}
-    if correct is not None:
-        metrics["accuracy"] = parallel.psum(correct, axis_name) / total
-    return TrainState(state.step + 1, params, opt_state, state.rng), metrics
-
-
-def eval_step(params, batch, axis_name, *, model_config, tolerance):
-    """Global sums over the batch: ``{"loss_sum", "count"[, "correct"]}``."""
-    out = models.apply(params, model_config, batch["x"], batch["lengths"])
-    loss_sum, count, correct = score(out, batch, model_config.output_kind, tolerance)
-    sums = {"loss_sum": loss_sum, "count": count}
-    if correct is not None:
-        sums["correct"] = correct
-    return parallel.psum(sums, axis_name)
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(model_config, opt_items: tuple, total_steps: int, tolerance, mode: str,
-              devices: tuple):
-    """(optimizer, mapped train step, mapped eval step), cached per static setup."""
-    optimizer = make_optimizer(dict(opt_items), total_steps)
-    step = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
-                             tolerance=tolerance)
-    ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)
-    init = _compiled_init(model_config, opt_items, total_steps)
-    return (optimizer, init, parallel.Mapped(step, mode, list(devices)),
-            parallel.Mapped(ev, mode, list(devices), updates_state=False))
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled_init(model_config, opt_items: tuple, total_steps: int):
-    """The jitted initializer, shared by every device layout."""
-    optimizer = make_optimizer(dict(opt_items), total_steps)
-    return jax.jit(functools.partial(_init_and_seeds, model_config=model_config,
-                                     optimizer=optimizer))
-
-
-def init_state(seed, model_config, optimizer) -> TrainState:
-    """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int)."""
-    root = jax.random.key(seed)
-    params = models.init(jax.random.fold_in(root, INIT_STREAM), model_config)
-    return TrainState(jnp.int32(0), params, optimizer.init(params),
-                      jax.random.key_data(jax.random.fold_in(root, DROPOUT_STREAM)))
-
-
-def _init_and_seeds(seed, *, model_config, optimizer):
-    """One compiled call: the initial state and the host pipelines' integer seeds."""
-    root = jax.random.key(seed)
-    seeds = jnp.stack([jax.random.bits(jax.random.fold_in(root, s), (), jnp.uint32)
-                       for s in (DATA_STREAM, EVAL_STREAM)])
-    return init_state(seed, model_config, optimizer), seeds
-
-
-def _state_tree(state: TrainState) -> dict:
-    return {"step": state.step, "params": state.params, "opt_state": state.opt_state,
-            "rng": state.rng}
-
-
-def _from_tree(tree: dict, like: TrainState) -> TrainState:
-    # orbax returns containers of its own; rebuild our structure from the leaves
-    leaves = jax.tree.leaves(tree)
-    treedef = jax.tree.structure(_state_tree(like))
-    rebuilt = jax.tree.unflatten(treedef, leaves)
-    return TrainState(rebuilt["step"], rebuilt["params"], rebuilt["opt_state"], rebuilt["rng"])
-
-
-def derived_seed(seed: int, stream: int) -> int:
-    """A 31-bit integer seed for host-side pipelines, by ``fold_in`` of the run seed."""
-    bits = jax.random.bits(jax.random.fold_in(jax.random.key(seed), stream), (), jnp.uint32)
-    return int(bits) & 0x7FFFFFFF
-
-
-# --------------------------------------------------------------------------- data
-
-
-def _data_module():
-    try:
-        from lstmjax import data
-    except ImportError as e:  # pragma: no cover - the data layer is part of the package
-        raise ImportError(f"lstmjax.data is needed to train: {e}") from e
-    return data
-
-
-def prepare_batch(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
-    """Keep x, y, lengths (, mask); pad time to ``spec.max_length`` for a fixed shape."""
-    out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
-           "lengths": np.asarray(batch["lengths"], np.int32)}
-    if "mask" in batch and batch["mask"] is not None:
-        out["mask"] = np.asarray(batch["mask"], np.float32)
-    if spec.input_kind == "features" and out["x"].dtype != np.float32:
-        out["x"] = out["x"].astype(np.float32)
-    if pad_to == "max_length":
-        t, target = out["x"].shape[1], int(spec.max_length)
-        if t < target:
-            def pad(a):
-                widths = [(0, 0), (0, target - t)] + [(0, 0)] * (a.ndim - 2)
-                return np.pad(a, widths)
-            out["x"] = pad(out["x"])
-            if "mask" in out:
-                out["mask"] = pad(out["mask"])
-            if spec.output_kind == "classify_per_step":
-                out["y"] = pad(out["y"])
-    return out
-
-
-# --------------------------------------------------------------------------- fit loop
+def build(config, data_dir: str | None = None) -> Job:
+    """Resolve ``config`` and build the task, model and compiled steps (nothing runs)."""
+    cfg = schema.resolve_config(config)
+    parallel.maybe_initialize_distributed(cfg["distributed"]["mode"])
+    spec, train_src = data.make_source(cfg["data"], "train", data_dir=data_dir)
+    sources = {"train": train_src}
+    for split in ("validation", "test"):
+        sources[split] = data.make_source(cfg["data"], split, data_dir=data_dir)[1]
+    model = models.from_task(spec, **cfg["model"])
+    devices = parallel.resolve_devices(cfg["parallel"], cfg["num_devices"])
+    parallel.check_batch(cfg["batch_size"], len(devices), "config.batch_size")
+    eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
+    parallel.check_batch(eval_bs, len(devices), "config.eval_batch_size")
+    tolerance = spec.tolerance if spec.output_kind == "regress" else None
+    total = cfg["steps"] if cfg["optimizer"]["schedule"] != "constant" else 0
+    fns = step.compiled(model, tuple(sorted(cfg["optimizer"].items())), total, tolerance,
+                        cfg["parallel"], tuple(devices))
+    return Job(cfg, spec, sources, model, fns, devices, eval_bs)
 
 
 class _Interrupt:
@@ -431,207 +128,319 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self._prev)
 
 
+@dataclasses.dataclass
+class _Progress:
+    """What the loop carries between steps, and what a checkpoint's ``extra`` restores."""
+
+    step: int = 0
+    window: dict = dataclasses.field(default_factory=dict)  # train metric sums since last log
+    window_n: int = 0
+    history: list = dataclasses.field(default_factory=list)  # every metrics record
+    best: dict | None = None          # {"step", "metric", "value"} of the best validation
+    best_params: Any = None           # its parameters (host), when this process saw them
+    solved_at: int | None = None
+    final_eval: dict | None = None    # the reported numbers (whole splits), see run()
+    test: dict | None = None
+    test_at_best: dict | None = None
+
+    def restore_from(self, extra: dict, history: list, solve) -> None:
+        self.window, self.window_n = dict(extra.get("window", {})), int(extra.get("window_n", 0))
+        self.best = extra.get("best")
+        self.history = history
+        metric, threshold = solve
+        if threshold > 0:
+            self.solved_at = next((r["step"] for r in history if r["split"] == "validation"
+                                   and r.get(metric, -math.inf) >= threshold), None)
+
+
+class _RunDir:
+    """The run directory's files; ``None`` paths when training without a workdir (sweeps)."""
+
+    def __init__(self, workdir: str | None, cfg: dict, is_main: bool):
+        self.root = None if workdir is None else os.path.abspath(workdir)
+        self.is_main = is_main
+        if self.root is not None:
+            os.makedirs(self.root, exist_ok=True)
+            _check_workdir_config(self.path(runs.CONFIG), cfg)
+        writes = self.root is not None and is_main
+        self.metrics = runs.JsonlLog(self.path(runs.METRICS) if writes else None)
+        self.timing = runs.JsonlLog(self.path(runs.TIMING) if writes else None)
+
+    def path(self, name: str) -> str | None:
+        return None if self.root is None else os.path.join(self.root, name)
+
+    def log(self, progress: _Progress, record: dict) -> None:
+        self.metrics.write(record)
+        progress.history.append(runs.json_roundtrip(record))
+
+    def close(self) -> None:
+        self.metrics.close()
+        self.timing.close()
+
+
 def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         plots: bool | None = None, progress: bool = True, handle_sigint: bool | None = None,
         data_dir: str | None = None) -> dict:
     """Train one model; returns the summary dict (also written to ``workdir``).
 
     Args:
-      config: ConfigDict or nested dict (see :func:`default_config`).
+      config: ConfigDict or nested dict (fields: :data:`lstmjax.schema.DEFAULTS`).
       workdir: run directory; an existing one with checkpoints is resumed from the latest.
         ``None`` writes nothing (sweeps).
       checkpoints: save orbax checkpoints every ``config.checkpoint_every`` steps.
       plots: write ``learning_curve.png`` (default ``config.plot``).
       progress: show a tqdm bar (steps/s, loss, ETA).
       handle_sigint: Ctrl-C saves a checkpoint and returns with ``status="interrupted"``
-        (default: when checkpoints are written; otherwise Ctrl-C raises KeyboardInterrupt
-        as usual). Sweeps that pass True should check ``summary["status"]``.
+        (default: when checkpoints are written).
     Returns:
-      ``{"status", "step", "final_eval", "final_train", "params_sha256", "num_params",
-      "wall_time_s", "history", ...}``; ``history`` is every metrics record.
+      the summary (see the module docstring) plus ``history`` (every metrics record) and
+      ``params`` (the final parameters, on the host).
     Raises:
       NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
-      lstmjax.checkpoint.CheckpointError: an unusable checkpoint in ``workdir``.
+      lstmjax.checkpoint.CheckpointError: an unusable checkpoint or run directory.
     """
     t_start = time.time()
-    cfg = resolve_config(config)
-    parallel.maybe_initialize_distributed(cfg["distributed"])
-    data = _data_module()
-    spec, train_src = data.make_source(cfg["data"], "train", data_dir=data_dir)
-    _, val_src = data.make_source(cfg["data"], "validation", data_dir=data_dir)
-    mcfg = models.from_task(spec, **cfg["model"])
-    devices = parallel.resolve_devices(cfg["parallel"], cfg["num_devices"])
-    n_dev = len(devices)
-    parallel.check_batch(cfg["batch_size"], n_dev, "config.batch_size")
-    eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
-    parallel.check_batch(eval_bs, n_dev, "config.eval_batch_size")
-    tolerance = getattr(spec, "tolerance", None) if spec.output_kind == "regress" else None
-    optimizer, init_fn, train_fn, eval_fn = _compiled(
-        mcfg, tuple(sorted(cfg["optimizer"].items())),
-        cfg["steps"] if cfg["optimizer"]["schedule"] != "constant" else 0, tolerance,
-        cfg["parallel"], tuple(devices))
-    schedule = make_schedule(cfg["optimizer"], cfg["steps"])
-    is_main = jax.process_index() == 0
-    plots = cfg["plot"] if plots is None else plots
-
-    # -- run directory
-    paths = {}
-    if workdir is not None:
-        workdir = os.path.abspath(workdir)
-        os.makedirs(workdir, exist_ok=True)
-        paths = {name: os.path.join(workdir, name) for name in
-                 (runs.METRICS, runs.TIMING, runs.CONFIG, runs.SUMMARY, runs.CURVE)}
-        _check_workdir_config(paths[runs.CONFIG], cfg)
-    metrics_log = runs.JsonlLog(paths.get(runs.METRICS) if is_main else None)
-    timing_log = runs.JsonlLog(paths.get(runs.TIMING) if is_main else None)
-
-    # -- state: fresh, or the latest checkpoint (with the open logging window)
-    window: dict[str, float] = {}
-    window_n = 0
-    host_state, seeds = jax.device_get(init_fn(np.int32(cfg["seed"])))
-    train_seed, eval_seed = (int(v) & 0x7FFFFFFF for v in seeds)
-    pad_to = int(spec.max_length) if cfg["pad_to"] == "max_length" else None
-    # pad_to="batch": each batch padded to its longest sequence, rounded up to
-    # pad_multiple (few distinct shapes => few compiles); bucket groups similar lengths
-    train_ds = data.batches(train_src, batch_size=cfg["batch_size"], seed=train_seed,
-                            pad_to=pad_to, pad_multiple=cfg["pad_multiple"],
-                            bucket=cfg["bucket"])
-    train_iter = data.iterator(train_ds)
-    checkpointer = None
-    use_ckpt = checkpoints and workdir is not None and cfg["checkpoint_every"] > 0
-    start = 0
-    if use_ckpt:
-        checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                             fingerprint(cfg), keep=cfg["keep_checkpoints"])
-        latest = checkpointer.latest_step()
-        if latest is not None:
-            try:
-                tree, data_state, extra = checkpointer.restore(
-                    latest, ckpt_lib.abstract_of(_state_tree(host_state)))
-            except ckpt_lib.CheckpointError:
-                checkpointer.close()
-                raise
-            window, window_n = dict(extra.get("window", {})), int(extra.get("window_n", 0))
-            host_state = _from_tree(tree, host_state)
-            start = int(host_state.step)
-            if data_state is not None:
-                train_iter.set_state(data_state)
-    if start > cfg["steps"]:
-        raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
-                         f"checkpoint ({start}) in {workdir}; nothing was changed")
-    if paths and is_main:  # only now: a refused checkpoint leaves the workdir untouched
-        runs.write_json(paths[runs.CONFIG], cfg)
-        vocab = getattr(train_src, "vocabulary", None)
-        if vocab is not None:  # text tasks: the tokenizer's vocabulary travels with the run
-            vocab.save(os.path.join(workdir, VOCAB))
-    history = metrics_log.truncate_after(start) if workdir is not None else []
-    timing_log.truncate_after(start)
-    state = train_fn.put_state(host_state)
-
-    eval_batches = None
-
-    def evaluate(params_on_devices):
-        nonlocal eval_batches
-        if eval_batches is None:
-            ds = data.batches(val_src, batch_size=eval_bs, shuffle=True, pad_to=pad_to,
-                              pad_multiple=cfg["pad_multiple"], seed=eval_seed)
-            eval_batches = [eval_fn.put_batch(prepare_batch(ds[i], spec, cfg["pad_to"]))
-                            for i in range(cfg["eval_batches"])]
-        totals: dict[str, float] = {}
-        for b in eval_batches:
-            sums = jax.device_get(eval_fn.unreplicate(eval_fn(params_on_devices, b)))
-            for k, v in sums.items():
-                totals[k] = totals.get(k, 0.0) + float(v)
-        out = {"loss": totals["loss_sum"] / totals["count"]}
-        if "correct" in totals:
-            out["accuracy"] = totals["correct"] / totals["count"]
-        return out
-
-    def params_of(s):
-        return s.params
-
-    # -- the loop
-    t_window = time.time()
-    status, step = "completed", start
-    final_eval = next((r for r in reversed(history) if r["split"] == "eval"), None)
-    last_saved = start if checkpointer is not None and checkpointer.latest_step() is not None else None
-    if handle_sigint is None:
-        handle_sigint = checkpointer is not None
-    bar = _progress_bar(progress and is_main, cfg["steps"], start, spec.name)
+    job = build(config, data_dir)
+    cfg = job.cfg
+    rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
+    ckpt = None
+    if checkpoints and rundir.root is not None and cfg["checkpoint_every"] > 0:
+        ckpt = ckpt_lib.Checkpointer(rundir.path("checkpoints"), schema.fingerprint(cfg),
+                                     keep=cfg["keep_checkpoints"])
     try:
-        with _Interrupt(handle_sigint) as interrupt:
-            while step < cfg["steps"]:
-                batch = prepare_batch(next(train_iter), spec, cfg["pad_to"])
-                batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
-                state, m = train_fn(state, train_fn.put_batch(batch))
-                m = {k: float(v) for k, v in jax.device_get(train_fn.unreplicate(m)).items()}
-                step += 1
-                if not math.isfinite(m["loss"]):
-                    status = "non_finite"
-                    kept = (f"the last good checkpoint (step {last_saved}) is kept in "
-                            f"{checkpointer.directory}" if last_saved is not None else
-                            "no checkpoint had been saved yet")
-                    raise NonFiniteLossError(
-                        f"loss is {m['loss']} at step {step} (the update from step {step - 1}); "
-                        f"the run stopped; {kept}. Try a lower learning rate or "
-                        "config.optimizer.grad_clip.", step)
-                for k, v in m.items():
-                    window[k] = window.get(k, 0.0) + v
-                window_n += 1
-                bar.update(1)
-                if step % cfg["log_every"] == 0 or step == cfg["steps"]:
-                    rec = {"step": step, "split": "train",
-                           **{k: v / window_n for k, v in window.items()},
-                           "learning_rate": float(schedule(step - 1))}
-                    metrics_log.write(rec)
-                    history.append(runs.json_roundtrip(rec))
-                    now = time.time()
-                    timing_log.write({"step": step, "steps_per_s": window_n / max(now - t_window, 1e-9),
-                                      "elapsed_s": now - t_start})
-                    bar.set_postfix(loss=f"{rec['loss']:.4g}", refresh=False)
-                    window, window_n, t_window = {}, 0, now
-                if cfg["eval_every"] and (step % cfg["eval_every"] == 0 or step == cfg["steps"]):
-                    final_eval = {"step": step, "split": "eval", **evaluate(params_of(state))}
-                    metrics_log.write(final_eval)
-                    history.append(runs.json_roundtrip(final_eval))
-                save_now = checkpointer is not None and (
-                    step % cfg["checkpoint_every"] == 0 or step == cfg["steps"] or interrupt.flag)
-                if save_now:
-                    checkpointer.save(step, _state_tree(train_fn.get_state(state)),
-                                      train_iter.get_state(), force=True,
-                                      extra={"window": window, "window_n": window_n})
-                    last_saved = step
-                if interrupt.flag and step < cfg["steps"]:
-                    status = "interrupted"
-                    break
+        state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
+        status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
+                               progress, ckpt is not None if handle_sigint is None
+                               else handle_sigint)
+        params = job.fns.train.get_state(state).params
+        if status in ("completed", "solved_early"):
+            _final_evaluations(job, rundir, prog, params, ckpt)
     except NonFiniteLossError:
-        _finish(paths, cfg, spec, mcfg, None, step, status, final_eval, history, t_start,
-                devices, plots, is_main)
+        _finish(job, rundir, prog, None, "non_finite", t_start, plots)
         raise
     finally:
+        rundir.close()
+        if ckpt is not None:
+            ckpt.close()
+    return _finish(job, rundir, prog, params, status, t_start, plots)
+
+
+def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
+    """The step-0 state, or the latest checkpoint's state with the loop's progress."""
+    cfg = job.cfg
+    host_state = jax.device_get(job.fns.init(np.int32(cfg["seed"])))
+    pad_to = int(job.spec.max_length) if cfg["pad_to"] == "max_length" else None
+    train_ds = data.batches(job.sources["train"], batch_size=cfg["batch_size"],
+                            seed=step.derived_seed(cfg["seed"], step.DATA_STREAM), pad_to=pad_to,
+                            pad_multiple=cfg["pad_multiple"], bucket=cfg["bucket"])
+    train_iter = data.iterator(train_ds)
+    prog = _Progress()
+    extra = {}
+    latest = ckpt.latest_step() if ckpt is not None else None
+    if latest is not None:
+        tree, data_state, extra = ckpt.restore(latest, ckpt_lib.abstract_of(_tree(host_state)))
+        host_state = _from_tree(tree, host_state)
+        prog.step = int(host_state.step)
+        if data_state is not None:
+            train_iter.set_state(data_state)
+    if prog.step > cfg["steps"]:
+        raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
+                         f"checkpoint ({prog.step}) in {rundir.root}; nothing was changed")
+    if rundir.root is not None and rundir.is_main:
+        # only now: a refused checkpoint leaves the run directory untouched
+        runs.write_json(rundir.path(runs.CONFIG), cfg)
+        vocab = getattr(job.sources["train"], "vocabulary", None)
+        if vocab is not None:  # text tasks: the tokenizer's vocabulary travels with the run
+            vocab.save(rundir.path(VOCAB))
+    history = rundir.metrics.truncate_after(prog.step)
+    rundir.timing.truncate_after(prog.step)
+    prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
+    return job.fns.train.put_state(host_state), train_iter, prog
+
+
+def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, t_start,
+           show_progress: bool, handle_sigint: bool):
+    """Steps until ``steps``, a solve (with ``stop_when_solved``) or Ctrl-C."""
+    cfg, fns = job.cfg, job.fns
+    eval_seed = step.derived_seed(cfg["seed"], step.EVAL_STREAM)
+    val = None  # the periodic validation batches, built at the first evaluation
+    stop_early = cfg["stop_when_solved"] and prog.solved_at is not None
+    status = "solved_early" if stop_early and prog.step < cfg["steps"] else "completed"
+    bar = _progress_bar(show_progress and rundir.is_main, cfg["steps"], prog.step, job.spec.name)
+    t_window = time.time()
+    try:
+        with _Interrupt(handle_sigint) as interrupt:
+            while prog.step < cfg["steps"] and not stop_early:
+                batch = step.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
+                batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
+                state, m = fns.train(state, fns.train.put_batch(batch))
+                m = {k: float(v) for k, v in jax.device_get(fns.train.unreplicate(m)).items()}
+                prog.step += 1
+                bar.update(1)
+                if not math.isfinite(m["loss"]):
+                    raise _non_finite(m["loss"], prog.step, ckpt)
+                _accumulate(prog, m)
+                if prog.step % cfg["log_every"] == 0 or prog.step == cfg["steps"]:
+                    t_window = _log_train(job, rundir, prog, bar, t_start, t_window)
+                if cfg["eval_every"] and (prog.step % cfg["eval_every"] == 0
+                                          or prog.step == cfg["steps"]):
+                    if val is None:
+                        val = _periodic_batches(job, eval_seed)
+                    stop_early = _validate(job, rundir, prog, state, val, ckpt)
+                if ckpt is not None and (prog.step % cfg["checkpoint_every"] == 0 or stop_early
+                                         or prog.step == cfg["steps"] or interrupt.flag):
+                    ckpt.save(prog.step, _tree(fns.train.get_state(state)),
+                              train_iter.get_state(), force=True,
+                              extra={"window": prog.window, "window_n": prog.window_n,
+                                     "best": prog.best})
+                if interrupt.flag and prog.step < cfg["steps"]:
+                    return "interrupted", state
+    finally:
         bar.close()
-        metrics_log.close()
-        timing_log.close()
-        if checkpointer is not None:
-            checkpointer.close()
-    if final_eval is None or final_eval["step"] != step:
-        final_eval = {"step": step, "split": "eval", **evaluate(params_of(state))}
-        if status == "completed":
-            metrics_log.write(final_eval)
-            metrics_log.close()
-            history.append(runs.json_roundtrip(final_eval))
-    params = train_fn.get_state(state).params
-    return _finish(paths, cfg, spec, mcfg, params, step, status, final_eval, history, t_start,
-                   devices, plots, is_main)
+    if stop_early and prog.step < cfg["steps"]:
+        status = "solved_early"
+    return status, state
+
+
+def _accumulate(prog: _Progress, m: dict) -> None:
+    for k, v in m.items():
+        prog.window[k] = prog.window.get(k, 0.0) + v
+    prog.window_n += 1
+
+
+def _log_train(job, rundir, prog, bar, t_start, t_window) -> float:
+    rec = {"step": prog.step, "split": "train",
+           **{k: v / prog.window_n for k, v in prog.window.items()},
+           "learning_rate": float(job.fns.schedule(prog.step - 1))}
+    rundir.log(prog, rec)
+    now = time.time()
+    rundir.timing.write({"step": prog.step, "elapsed_s": now - t_start,
+                         "steps_per_s": prog.window_n / max(now - t_window, 1e-9)})
+    bar.set_postfix(loss=f"{rec['loss']:.4g}", refresh=False)
+    prog.window, prog.window_n = {}, 0
+    return now
+
+
+def _periodic_batches(job: Job, eval_seed: int) -> list[dict]:
+    if job.cfg["eval_batches"] == 0:
+        return evaluation.split_batches(job.sources["validation"], job.spec, job.cfg,
+                                        job.eval_batch_size, _row_multiple(job))
+    return evaluation.sample_batches(job.sources["validation"], job.spec, job.cfg,
+                                     job.eval_batch_size, eval_seed)
+
+
+def _row_multiple(job: Job) -> int:
+    return len(job.devices) * (jax.process_count() if job.cfg["parallel"] != "sharding" else 1)
+
+
+def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) -> bool:
+    """One periodic validation: log it, keep the best parameters, check the solve.
+    Returns True when the run should stop here (solved, with ``stop_when_solved``)."""
+    cfg = job.cfg
+    # the train state's parameters are already in the eval step's layout
+    rec = {"step": prog.step, "split": "validation",
+           **evaluation.evaluate(job.fns.evaluate, state.params, batches, job.baseline)}
+    rundir.log(prog, rec)
+    metric, higher = job.select
+    value = rec.get(metric)
+    if value is not None and (prog.best is None or (value > prog.best["value"] if higher
+                                                     else value < prog.best["value"])):
+        prog.best = {"step": prog.step, "metric": metric, "value": value}
+        _keep_best(job, rundir, prog, state)
+    if cfg["solve_threshold"] > 0 and prog.solved_at is None \
+            and rec.get(cfg["solve_metric"], -math.inf) >= cfg["solve_threshold"]:
+        prog.solved_at = prog.step
+        return bool(cfg["stop_when_solved"])
+    return False
+
+
+def _keep_best(job: Job, rundir: _RunDir, prog: _Progress, state) -> None:
+    """The best parameters so far: in memory, and in ``<workdir>/best`` when there is one."""
+    params = job.fns.train.get_state(state).params
+    prog.best_params = params
+    if rundir.root is not None:
+        best = ckpt_lib.Checkpointer(rundir.path(BEST), schema.fingerprint(job.cfg), keep=1)
+        try:
+            best.save(prog.step, {"params": params}, None, force=True, extra=dict(prog.best))
+        finally:
+            best.close()
+
+
+def _best_params(job: Job, rundir: _RunDir, prog: _Progress, like):
+    """The best parameters: kept in memory by this process, else read from ``best/``."""
+    if prog.best_params is not None:
+        return prog.best_params
+    if rundir.root is None or prog.best is None:
+        return None
+    best = ckpt_lib.Checkpointer(rundir.path(BEST), schema.fingerprint(job.cfg), keep=1)
+    try:
+        step_ = best.latest_step()
+        if step_ is None:
+            return None
+        tree, _, _ = best.restore(step_, ckpt_lib.abstract_of({"params": like}))
+        return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(tree))
+    finally:
+        best.close()
+
+
+def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt) -> None:
+    """The reported numbers: whole validation and test splits at the last step, and the
+    whole test split with the best validation's parameters."""
+    ev, multiple = job.fns.evaluate, _row_multiple(job)
+
+    def score(split, p):
+        batches = evaluation.split_batches(job.sources[split], job.spec, job.cfg,
+                                           job.eval_batch_size, multiple)
+        return evaluation.evaluate(ev, ev.put_state(p), batches, job.baseline)
+
+    prog.final_eval = {"step": prog.step, "split": "validation", **score("validation", params)}
+    prog.test = {"step": prog.step, "split": "test", **score("test", params)}
+    if prog.best is not None:
+        if prog.best["step"] == prog.step:
+            prog.test_at_best = dict(prog.test)
+        else:
+            best = _best_params(job, rundir, prog, params)
+            if best is not None:
+                prog.test_at_best = {"step": prog.best["step"], "split": "test",
+                                     **score("test", best)}
+    # a rerun of a finished run evaluates again but does not log the same records twice
+    logged = {(r["split"], r.get("params_of_step")) for r in prog.history
+              if r.get("full_split") and r["step"] == prog.step}
+    for rec in (prog.final_eval, prog.test, prog.test_at_best):
+        if rec is not None and (rec["split"], rec["step"]) not in logged:
+            rundir.log(prog, {**rec, "step": prog.step, "params_of_step": rec["step"],
+                              "full_split": True})
+
+
+
+def _non_finite(loss: float, at: int, ckpt) -> NonFiniteLossError:
+    last = ckpt.latest_step() if ckpt is not None else None
+    kept = (f"the last good checkpoint (step {last}) is kept in {ckpt.directory}"
+            if last is not None else "no checkpoint had been saved yet")
+    return NonFiniteLossError(
+        f"loss is {loss} at step {at} (the update from step {at - 1}); the run stopped; "
+        f"{kept}. Try a lower learning rate or config.optimizer.grad_clip.", at)
+
+
+def _tree(state: step.TrainState) -> dict:
+    return {"step": state.step, "params": state.params, "opt_state": state.opt_state,
+            "rng": state.rng}
+
+
+def _from_tree(tree: dict, like: step.TrainState) -> step.TrainState:
+    # orbax returns containers of its own; rebuild our structure from the leaves
+    rebuilt = jax.tree.unflatten(jax.tree.structure(_tree(like)), jax.tree.leaves(tree))
+    return step.TrainState(rebuilt["step"], rebuilt["params"], rebuilt["opt_state"],
+                           rebuilt["rng"])
 
 
 def _progress_bar(enabled: bool, total: int, initial: int, name: str):
-    from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, unit="step", desc=name, disable=not enabled,
                 dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
 
 
 def _check_workdir_config(path: str, cfg: dict) -> None:
+    """An existing run directory must hold a run of the same config (or none)."""
     if not os.path.exists(path):
         return
     try:
@@ -639,8 +448,10 @@ def _check_workdir_config(path: str, cfg: dict) -> None:
     except (OSError, ValueError) as e:
         raise ckpt_lib.CheckpointError(f"{path} is unreadable ({e}); the workdir holds a "
                                        "damaged run. Left untouched; use another workdir.") from e
-    diffs = ckpt_lib.diff_fingerprints(fingerprint(old), fingerprint(cfg)) if isinstance(old, dict) \
-        and "optimizer" in old and "model" in old else ["(not an lstmjax config)"]
+    try:
+        diffs = ckpt_lib.diff_fingerprints(schema.fingerprint(old), schema.fingerprint(cfg))
+    except (KeyError, TypeError, AttributeError):
+        diffs = ["(not an lstmjax config of this version)"]
     if diffs:
         raise ckpt_lib.CheckpointError(
             f"workdir {os.path.dirname(path)} holds a run with another config; differences "
@@ -648,36 +459,45 @@ def _check_workdir_config(path: str, cfg: dict) -> None:
             "config to resume. Nothing was changed.")
 
 
-def _finish(paths, cfg, spec, mcfg, params, step, status, final_eval, history, t_start,
-            devices, plots, is_main) -> dict:
-    final_train = next((r for r in reversed(history) if r["split"] == "train"), None)
+def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_start,
+            plots) -> dict:
+    cfg, spec = job.cfg, job.spec
     summary = {
         "status": status,
-        "step": step,
+        "step": prog.step,
         "steps": cfg["steps"],
         "task": spec.name,
-        "final_eval": final_eval,
-        "final_train": final_train,
+        "final_eval": prog.final_eval,
+        "test": prog.test,
+        "best": prog.best,
+        "test_at_best": prog.test_at_best,
+        "steps_to_solve": prog.solved_at,
+        "solved": prog.solved_at is not None,
+        "last_validation": next((r for r in reversed(prog.history)
+                                 if r["split"] == "validation" and not r.get("full_split")),
+                                None),
+        "final_train": next((r for r in reversed(prog.history) if r["split"] == "train"), None),
         "params_sha256": None if params is None else runs.params_sha256(params),
         "num_params": None if params is None else models.num_params(params),
         "wall_time_s": time.time() - t_start,
         "parallel": cfg["parallel"],
-        "devices": [str(d) for d in devices],
+        "devices": [str(d) for d in job.devices],
         "device_info": runs.device_info(),
         "versions": runs.versions(),
         "git_commit": runs.git_commit(),
-        "baseline_loss": getattr(spec, "baseline_loss", None),
-        "chance": getattr(spec, "chance", None),
+        "baseline_loss": job.baseline,
+        "chance": spec.chance,
         "seed": cfg["seed"],
     }
-    if paths and is_main:
-        runs.write_json(paths[runs.SUMMARY], summary)
-        if plots and history:
+    if rundir.root is not None and rundir.is_main:
+        runs.write_json(rundir.path(runs.SUMMARY), summary)
+        if (cfg["plot"] if plots is None else plots) and prog.history:
             try:
-                runs.plot_learning_curve(history, paths[runs.CURVE],
-                                         title=f"{spec.name}: {mcfg.rnn.cell}, seed {cfg['seed']}")
+                runs.plot_learning_curve(prog.history, rundir.path(runs.CURVE),
+                                         title=f"{spec.name}: {job.model.rnn.cell}, "
+                                               f"seed {cfg['seed']}")
             except Exception as e:  # noqa: BLE001 - a plot must never lose a run
                 print(f"warning: could not draw the learning curve: {e}")
-    summary["history"] = history
+    summary["history"] = prog.history
     summary["params"] = params
     return summary

@@ -1,0 +1,78 @@
+"""The optimizer and its learning-rate schedule, built once from ``config.optimizer``.
+
+    tx, schedule = make_optimizer(cfg["optimizer"], total_steps=cfg["steps"])
+
+``tx`` is an optax chain: global-norm clipping (``grad_clip > 0``), weight decay
+(``weight_decay > 0``; decoupled for adamw), then the optimizer with ``schedule``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import optax
+
+
+def _constant(lr, end, decay_steps, opt):
+    return optax.constant_schedule(lr)
+
+
+def _cosine(lr, end, decay_steps, opt):
+    return optax.cosine_decay_schedule(lr, decay_steps, float(opt["min_lr_ratio"]))
+
+
+def _linear(lr, end, decay_steps, opt):
+    return optax.linear_schedule(lr, end, decay_steps)
+
+
+def _exponential(lr, end, decay_steps, opt):
+    return optax.exponential_decay(lr, decay_steps, float(opt["decay_rate"]))
+
+
+# name -> (lr, end_lr, decay_steps, opt) -> schedule of the steps after warmup
+SCHEDULES: dict[str, Callable] = {"constant": _constant, "cosine": _cosine,
+                                  "linear": _linear, "exponential": _exponential}
+
+
+def _momentum(opt) -> float | None:
+    return float(opt["momentum"]) or None
+
+
+# name -> (schedule, opt) -> optax transformation (weight decay handled below)
+OPTIMIZERS: dict[str, Callable] = {
+    "adam": lambda lr, opt: optax.adam(lr),
+    "adamw": lambda lr, opt: optax.adamw(lr, weight_decay=float(opt["weight_decay"])),
+    "sgd": lambda lr, opt: optax.sgd(lr, momentum=_momentum(opt)),
+    "rmsprop": lambda lr, opt: optax.rmsprop(lr, momentum=_momentum(opt)),
+}
+
+
+def make_schedule(opt: Mapping, total_steps: int) -> optax.Schedule:
+    """``step -> learning rate``: linear warmup from 0 over ``warmup_steps`` (if any), then
+    ``schedule`` from ``learning_rate`` down to ``learning_rate · min_lr_ratio`` at
+    ``total_steps`` (cosine, linear) or by ``decay_rate`` per ``total_steps`` (exponential)."""
+    kind = opt["schedule"]
+    if kind not in SCHEDULES:
+        raise ValueError(f"config.optimizer.schedule={kind!r} is not accepted; "
+                         f"accepted: {sorted(SCHEDULES)}")
+    lr, warm = float(opt["learning_rate"]), int(opt["warmup_steps"])
+    decay = SCHEDULES[kind](lr, lr * float(opt["min_lr_ratio"]), max(total_steps - warm, 1), opt)
+    if not warm:
+        return decay
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), decay], [warm])
+
+
+def make_optimizer(opt: Mapping, total_steps: int) -> tuple[optax.GradientTransformation,
+                                                            optax.Schedule]:
+    """``(tx, schedule)`` for ``config.optimizer`` over a run of ``total_steps`` steps."""
+    name = opt["name"]
+    if name not in OPTIMIZERS:
+        raise ValueError(f"config.optimizer.name={name!r} is not accepted; "
+                         f"accepted: {sorted(OPTIMIZERS)}")
+    schedule = make_schedule(opt, total_steps)
+    tx = OPTIMIZERS[name](schedule, opt)
+    if name != "adamw" and float(opt["weight_decay"]):
+        tx = optax.chain(optax.add_decayed_weights(float(opt["weight_decay"])), tx)
+    if float(opt["grad_clip"]) > 0:
+        tx = optax.chain(optax.clip_by_global_norm(float(opt["grad_clip"])), tx)
+    return tx, schedule

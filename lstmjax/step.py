@@ -1,0 +1,201 @@
+"""The per-device train and eval steps, written once for every device layout.
+
+``train_step(state, batch, axis_name)`` and ``eval_step(params, batch, axis_name)`` run on
+one device's shard of a batch; ``axis_name`` is ``None`` on a single device, or the named
+axis of ``jax.pmap`` / ``jax.shard_map`` (see :mod:`lstmjax.parallel`), over which the
+collectives (``pmean`` of gradients, ``psum`` of metric sums) run.
+
+A batch is a dict of arrays: ``x`` ``[B, T]`` ids or ``[B, T, D]`` features, ``y`` ``[B]``
+(or ``[B, T]`` per step), ``lengths`` ``[B]``, optional ``mask`` ``[B, T]`` per-step loss
+weights and optional ``weight`` ``[B]`` (1 = a real example, 0 = a filler row that pads
+the last batch of a full-split evaluation; it counts nowhere).
+
+Metrics (:data:`METRICS`, all computed from per-batch sums, so a split's value is exact
+whatever its batching):
+
+* ``loss``: mean cross-entropy (classify, per step: over scored steps) or mean squared
+  error (regress);
+* ``accuracy``: argmax == y (classify), per scored step (classify_per_step), or
+  ``|prediction - y| < tolerance`` (regress, when the task has a tolerance);
+* ``recall_accuracy`` (per step): accuracy over the scored steps whose target is not 0
+  (copy memory: the recall steps);
+* ``mean_abs_error`` and ``r2 = 1 - MSE / baseline_loss`` (regress).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lstmjax import models, optim, parallel
+
+# metric -> True when higher is better
+METRICS = {"loss": False, "accuracy": True, "recall_accuracy": True, "mean_abs_error": False,
+           "r2": True}
+# fold_in streams of the run's root key
+INIT_STREAM, DROPOUT_STREAM, DATA_STREAM, EVAL_STREAM = 0, 1, 2, 3
+
+
+class TrainState(NamedTuple):
+    """Everything a step changes: ``step`` (int32), ``params``, ``opt_state`` and ``rng``
+    (uint32 ``jax.random.key_data`` of the dropout root key)."""
+
+    step: Any
+    params: Any
+    opt_state: Any
+    rng: Any
+
+
+
+def score(outputs, batch: Mapping, output_kind: str, tolerance: float | None) -> dict:
+    """Per-device sums over one batch: ``loss_sum``, ``count`` (what the loss is a mean
+    over: examples, or scored steps), ``examples`` and, where defined, ``correct``,
+    ``recall_correct`` / ``recall_count``, ``abs_err_sum``. Rows with ``weight`` 0 add 0."""
+    y = batch["y"]
+    w = batch.get("weight")
+    rows = jnp.float32(y.shape[0]) if w is None else w.sum()
+    if output_kind == "classify_per_step":
+        mask = batch.get("mask")
+        if mask is None:
+            mask = jnp.arange(y.shape[1])[None, :] < batch["lengths"][:, None]
+        mask = mask.astype(jnp.float32)
+        if w is not None:
+            mask = mask * w[:, None]
+        ce = optax.softmax_cross_entropy_with_integer_labels(outputs, y.astype(jnp.int32))
+        hit = (jnp.argmax(outputs, -1) == y).astype(jnp.float32)
+        recall = (y != 0).astype(jnp.float32) * mask
+        return {"loss_sum": (ce * mask).sum(), "count": mask.sum(), "examples": rows,
+                "correct": (hit * mask).sum(), "recall_correct": (hit * recall).sum(),
+                "recall_count": recall.sum()}
+
+    def total(v):
+        return v.sum() if w is None else (v * w).sum()
+
+    if output_kind == "classify":
+        ce = optax.softmax_cross_entropy_with_integer_labels(outputs, y.astype(jnp.int32))
+        hit = (jnp.argmax(outputs, -1) == y).astype(jnp.float32)
+        return {"loss_sum": total(ce), "count": rows, "examples": rows, "correct": total(hit)}
+    if output_kind == "regress":
+        err = outputs - y.astype(outputs.dtype)
+        sums = {"loss_sum": total(err ** 2), "count": rows, "examples": rows,
+                "abs_err_sum": total(jnp.abs(err))}
+        if tolerance is not None:
+            sums["correct"] = total((jnp.abs(err) < tolerance).astype(jnp.float32))
+        return sums
+    raise ValueError(f"output_kind={output_kind!r}; accepted: {models.OUTPUT_KINDS}")
+
+
+def metrics_from_sums(sums: Mapping[str, float], baseline_loss: float | None = None) -> dict:
+    """The :data:`METRICS` (and ``examples``) of a split from its summed :func:`score`."""
+    count = float(sums["count"])
+    out = {"loss": float(sums["loss_sum"]) / count}
+    if "correct" in sums:
+        out["accuracy"] = float(sums["correct"]) / count
+    if float(sums.get("recall_count", 0.0)):
+        out["recall_accuracy"] = float(sums["recall_correct"]) / float(sums["recall_count"])
+    if "abs_err_sum" in sums:
+        out["mean_abs_error"] = float(sums["abs_err_sum"]) / count
+        if baseline_loss:
+            out["r2"] = 1.0 - out["loss"] / float(baseline_loss)
+    out["examples"] = int(round(float(sums["examples"])))
+    return out
+
+
+def train_step(state: TrainState, batch, axis_name, *, model_config, optimizer, tolerance):
+    """One update on this device's shard of the batch; collectives over ``axis_name``.
+
+    The loss is the global mean: each device divides its loss sum by the mean count per
+    device, so ``pmean`` of the gradients is the gradient of the global mean loss even
+    when devices hold different numbers of scored steps (per-step masks).
+    """
+    dkey = None
+    if model_config.rnn.dropout > 0:
+        dkey = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+        dkey = jax.random.fold_in(dkey, parallel.axis_index(axis_name))
+
+    def loss_fn(params):
+        out = models.apply(params, model_config, batch["x"], batch["lengths"], dropout_key=dkey)
+        sums = score(out, batch, model_config.output_kind, tolerance)
+        return sums["loss_sum"] / parallel.pmean(sums["count"], axis_name), sums
+
+    (_, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    grads = parallel.pmean(grads, axis_name)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    total = parallel.psum(sums["count"], axis_name)
+    metrics = {"loss": parallel.psum(sums["loss_sum"], axis_name) / total,
+               "grad_norm": optax.tree.norm(grads)}
+    if "correct" in sums:
+        metrics["accuracy"] = parallel.psum(sums["correct"], axis_name) / total
+    return TrainState(state.step + 1, params, opt_state, state.rng), metrics
+
+
+def eval_step(params, batch, axis_name, *, model_config, tolerance):
+    """Global :func:`score` sums over the batch (summed over devices and processes)."""
+    out = models.apply(params, model_config, batch["x"], batch["lengths"])
+    return parallel.psum(score(out, batch, model_config.output_kind, tolerance), axis_name)
+
+
+def init_state(seed, model_config, optimizer) -> TrainState:
+    """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int)."""
+    root = jax.random.key(seed)
+    params = models.init(jax.random.fold_in(root, INIT_STREAM), model_config)
+    return TrainState(jnp.int32(0), params, optimizer.init(params),
+                      jax.random.key_data(jax.random.fold_in(root, DROPOUT_STREAM)))
+
+
+def derived_seed(seed: int, stream: int) -> int:
+    """A 31-bit integer seed for a host-side pipeline, by ``fold_in`` of the run seed."""
+    bits = jax.random.bits(jax.random.fold_in(jax.random.key(seed), stream), (), jnp.uint32)
+    return int(bits) & 0x7FFFFFFF
+
+
+class Compiled(NamedTuple):
+    """The jitted pieces of one static setup (see :func:`compiled`)."""
+
+    init: Any       # seed -> TrainState (host)
+    train: Any      # parallel.Mapped train_step
+    evaluate: Any   # parallel.Mapped eval_step
+    schedule: Any   # step -> learning rate
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(model_config, optimizer_items: tuple, total_steps: int, tolerance, mode: str,
+             devices: tuple) -> Compiled:
+    """Jitted init / train / eval for a static setup, cached so that a sweep calling
+    ``train.run`` many times in one process compiles once per (model, optimizer, task
+    shape, layout)."""
+    optimizer, schedule = optim.make_optimizer(dict(optimizer_items), total_steps)
+    init = jax.jit(functools.partial(init_state, model_config=model_config, optimizer=optimizer))
+    train = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
+                              tolerance=tolerance)
+    ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)
+    return Compiled(init, parallel.Mapped(train, mode, list(devices)),
+                    parallel.Mapped(ev, mode, list(devices), updates_state=False), schedule)
+
+
+def prepare_batch(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
+    """x, y, lengths (, mask, weight) as arrays; with ``pad_to="max_length"`` time is padded
+    to ``spec.max_length`` so every batch has one shape (one compile)."""
+    out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
+           "lengths": np.asarray(batch["lengths"], np.int32)}
+    for key in ("mask", "weight"):
+        if batch.get(key) is not None:
+            out[key] = np.asarray(batch[key], np.float32)
+    if spec.input_kind == "features" and out["x"].dtype != np.float32:
+        out["x"] = out["x"].astype(np.float32)
+    t, target = out["x"].shape[1], int(spec.max_length)
+    if pad_to == "max_length" and t < target:
+        def pad(a):
+            return np.pad(a, [(0, 0), (0, target - t)] + [(0, 0)] * (a.ndim - 2))
+        out["x"] = pad(out["x"])
+        if "mask" in out:
+            out["mask"] = pad(out["mask"])
+        if spec.output_kind == "classify_per_step":
+            out["y"] = pad(out["y"])
+    return out
