@@ -7,6 +7,11 @@
     state = it.get_state(); ...; it2 = iterator(ds); it2.set_state(state)  # same next batches
     per_device = split_for_devices(batch, jax.local_device_count())  # [D, B/D, ...]
 
+    for batch in eval_batches(val_source, batch_size=64):  # every example once, in order
+        ...  # weight-sum the metrics: batch["weight"] is 0.0 on filler rows
+
+    fingerprint(data_config)   # {file: sha256} / generating fields: store with a run
+
 Order: epoch ``e`` is a permutation of the source drawn from ``(seed, e)``; step ``s`` is
 batch ``s mod steps_per_epoch`` of epoch ``s // steps_per_epoch``. With ``bucket=True``
 each window of ``bucket_window`` batches of that permutation is sorted by length before
@@ -27,6 +32,7 @@ import grain
 import numpy as np
 
 from lstmjax.tasks import TaskSpec, make_task
+from lstmjax.tasks import fingerprint as _task_fingerprint
 
 
 def make_source(data_config: Mapping[str, Any], split: str = "train", data_dir: str | None = None
@@ -40,6 +46,22 @@ def make_source(data_config: Mapping[str, Any], split: str = "train", data_dir: 
         ``~/tensorflow_datasets``.
     """
     return make_task(data_config, split, data_dir)
+
+
+def fingerprint(data_config: Mapping[str, Any], data_dir: str | None = None) -> dict:
+    """What identifies a task's data; store it with a run and refuse a resume where it differs.
+
+    ``text_file`` / ``npz_file``: ``{file path: sha256 hex of its bytes}`` for every file the
+    task reads (train, validation, test). Synthetic tasks: their generating fields
+    (``{"name", <task fields>, "seed", "num_examples", "num_eval_examples"}``; examples
+    are a pure function of them). ``mnist`` / ``imdb``: ``{"name", "tfds_name",
+    "version", "splits": {split: size}, <fields>}``. The result is JSON-serialisable and
+    equal (``==``) exactly when the data is the same.
+
+    Raises ``lstmjax.tasks.DataError`` for a missing file or an unprepared TFDS dataset,
+    ``ValueError`` for a bad config.
+    """
+    return _task_fingerprint(data_config, data_dir)
 
 
 # ----------------------------------------------------------------------------- collate
@@ -57,7 +79,8 @@ def collate(examples: Sequence[Mapping[str, np.ndarray]], *, pad_multiple: int =
     """Stack examples into a right-padded batch.
 
     Returns ``{"x": [B, T, ...], "lengths": int32 [B], "y": [B] or [B, T], "mask": float32
-    [B, T] (only when the examples have one)}``; T is the longest length rounded up to
+    [B, T] (only when the examples have one), "weight": float32 [B] (all 1.0; see
+    ``eval_batches`` for rows of weight 0)}``; T is the longest length rounded up to
     ``pad_multiple``, or exactly ``pad_to``. Padding is zeros (also in ``y``/``mask``, so
     padded steps never count in a per-step loss).
     """
@@ -76,6 +99,7 @@ def collate(examples: Sequence[Mapping[str, np.ndarray]], *, pad_multiple: int =
             out[key] = arr
         else:
             out[key] = np.stack([np.asarray(e[key]) for e in examples])
+    out["weight"] = np.ones(len(examples), np.float32)
     return out
 
 
@@ -211,6 +235,74 @@ def iterator(ds: grain.MapDataset, *, start_step: int = 0, num_threads: int = 2,
     if start_step:
         it.set_state({"next_index": int(start_step)})
     return it
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+class _EvalBatches:
+    """``[k] -> batch k`` of a full, ordered pass with a weight-0 padded last batch."""
+
+    def __init__(self, source, batch_size: int, collate_kwargs: dict):
+        self.source, self.batch_size, self.collate_kwargs = source, batch_size, collate_kwargs
+        self.n = len(source)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __getitem__(self, k: int) -> dict:
+        k = int(k)
+        if not 0 <= k < len(self):
+            raise IndexError(f"eval batch {k} out of range for {len(self)} batches")
+        idx = list(range(k * self.batch_size, min((k + 1) * self.batch_size, self.n)))
+        getitems = getattr(self.source, "__getitems__", None)
+        examples = getitems(idx) if getitems else [self.source[i] for i in idx]
+        real = len(examples)
+        examples = list(examples) + [examples[0]] * (self.batch_size - real)  # filler rows
+        batch = collate(examples, **self.collate_kwargs)
+        batch["weight"][real:] = 0.0
+        batch["index"] = np.full(self.batch_size, -1, np.int32)
+        batch["index"][:real] = idx
+        return batch
+
+
+def eval_batches(source, *, batch_size: int, pad_to: int | None = None, pad_multiple: int = 1,
+                 multiple_of: int = 1) -> grain.MapDataset:
+    """Batches covering every example of ``source`` exactly once, in source order.
+
+    For full-split evaluation: no shuffle, nothing dropped, nothing counted twice. Every
+    batch has exactly ``batch_size`` rows (one shape under ``jit``): the last one is filled
+    up with copies of its first example whose ``weight`` is 0.0. Weight-sum every metric
+    (``sum(weight * loss) / sum(weight)``); over the whole pass ``sum(weight) == len(source)``.
+
+    Args:
+      source: random-access source of examples.
+      batch_size: rows per batch; must be a multiple of ``multiple_of``.
+      pad_to / pad_multiple: time padding as in ``batches``.
+      multiple_of: e.g. the number of devices the batch is split over.
+
+    Returns:
+      ``grain.MapDataset`` of ``ceil(N / batch_size)`` batches (``len``, indexing, iteration,
+      ``iterator(ds)``), each ``{"x", "lengths", "y", ["mask"], "weight": float32 [B] (1.0
+      real, 0.0 filler), "index": int32 [B] (source index, -1 for filler)}``.
+
+    Example::
+
+        ds = eval_batches(src, batch_size=4)        # len(src) == 10 -> 3 batches
+        [b["index"].tolist() for b in ds]           # [[0,1,2,3], [4,5,6,7], [8,9,-1,-1]]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}; must be an integer >= 1")
+    if isinstance(multiple_of, bool) or not isinstance(multiple_of, (int, np.integer)) or multiple_of < 1:
+        raise ValueError(f"multiple_of={multiple_of!r}; must be an integer >= 1")
+    if batch_size % multiple_of:
+        raise ValueError(f"batch_size={batch_size} is not a multiple of {multiple_of} (e.g. the device count); "
+                         f"use a multiple such as {-(-batch_size // multiple_of) * multiple_of}")
+    if pad_multiple < 1:
+        raise ValueError(f"pad_multiple={pad_multiple!r}; must be >= 1")
+    if len(source) < 1:
+        raise ValueError("eval_batches: the source is empty")
+    return grain.MapDataset.source(_EvalBatches(source, int(batch_size),
+                                                {"pad_multiple": pad_multiple, "pad_to": pad_to}))
 
 
 # ----------------------------------------------------------------------------- devices

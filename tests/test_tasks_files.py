@@ -41,9 +41,12 @@ def test_text_file_split_by_pattern_and_holdout(tmp_path):
     _, test = data.make_source(_text_cfg(str(tmp_path / "{split}.csv")), "test")
     assert len(test) == 1 and int(test[0]["y"]) == 1
     path = _write(tmp_path / "all.csv", "text,label\n" + "".join(f"w{i},{i % 2}\n" for i in range(20)))
-    _, tr = data.make_source({"name": "text_file", "path": path, "holdout": 0.25}, "train")
-    _, va = data.make_source({"name": "text_file", "path": path, "holdout": 0.25}, "validation")
-    assert len(tr) == 15 and len(va) == 5
+    cfg = {"name": "text_file", "path": path, "holdout": 0.25}
+    tr, va, te = (data.make_source(cfg, s)[1] for s in ("train", "validation", "test"))
+    assert (len(tr), len(va), len(te)) == (10, 5, 5)
+    lines = [set(src.lines.tolist()) for src in (tr, va, te)]
+    assert not (lines[0] & lines[1]) and not (lines[0] & lines[2]) and not (lines[1] & lines[2])
+    assert set.union(*lines) == set(range(2, 22))
 
 
 @pytest.mark.parametrize("name,body,kw,match", [
@@ -54,7 +57,7 @@ def test_text_file_split_by_pattern_and_holdout(tmp_path):
      r"labels.csv:3: unknown label 'meh'; accepted labels: \['pos', 'neg'\]"),
     ("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b" "label": 0}\n', {}, r"bad.jsonl:2: not valid JSON"),
     ("nokey.jsonl", '{"text": "a", "label": 1}\n{"text": "b"}\n', {}, r"nokey.jsonl:2: missing key 'label'"),
-    ("short.csv", "text,label\nonly_text\n", {}, r"short.csv:2: too few fields"),
+    ("short.csv", "text,label\nonly_text\n", {}, r"short.csv:2: 1 fields, fewer than the header's 2"),
     ("data.xml", "<a/>", {}, r"data.xml: unknown text format None"),
 ])
 def test_bad_text_files(tmp_path, name, body, kw, match):
@@ -74,7 +77,7 @@ def test_unknown_label_in_test_file(tmp_path):
 def test_text_file_missing_path(tmp_path):
     with pytest.raises(ValueError, match="'path' is required"):
         data.make_source({"name": "text_file"})
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(ValueError, match="nope.csv: no such file"):
         data.make_source(_text_cfg(str(tmp_path / "nope.csv")))
 
 
@@ -108,7 +111,7 @@ def _npz(tmp_path, **arrays):
     (dict(x=np.zeros((4, 5, 2)), y=np.array(["a", "b", "c", "d"])), r"bad.npz: key 'y' has non-numeric"),
     (dict(x=np.zeros((4, 5, 2)), y=np.zeros(3)), r"key 'y' has shape \(3,\); expected \[4\]"),
     (dict(x=np.zeros((4, 5, 2)), y=np.zeros(4), lengths=np.array([1, 2, 9, 1])), r"key 'lengths' .* in \[1, 5\]"),
-    (dict(x=np.full((2, 3), np.nan), y=np.zeros(2)), r"key 'x' has NaN"),
+    (dict(x=np.full((2, 3), np.nan), y=np.zeros(2)), r"key 'x' has 6 NaN or inf values"),
 ])
 def test_bad_npz_files(tmp_path, arrays, match):
     with pytest.raises(ValueError, match=match) as info:

@@ -9,7 +9,7 @@ import pytest
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from lstmjax import data  # noqa: E402
-from lstmjax.tasks import tfds_load  # noqa: E402
+from lstmjax.tasks import DataError, synthetic, tfds_builders, tfds_load  # noqa: E402
 
 
 def _same(a, b):
@@ -33,20 +33,32 @@ def test_tfds_build_reads_back_equal_to_generator(tmp_path, name, fields):
             assert _same(gen[i], rec[i]), (split, i)
 
 
-def test_tfds_data_source_by_name_after_build(tmp_path):
-    import lstmjax.tasks.tfds_builders as tb
-    from lstmjax.tasks import synthetic
+def test_tfds_builder_on_the_fly_config(tmp_path):
     cfg = synthetic.task_config("distant_recall", {"gap": 10})
-    b = tb.builder("distant_recall", cfg, data_dir=str(tmp_path))
+    b = tfds_builders.builder("distant_recall", cfg, data_dir=str(tmp_path))
     assert b.builder_config.name == "gap10"  # a predefined config
-    b2 = tb.builder("distant_recall", cfg, data_dir=str(tmp_path), num_examples=12, num_eval_examples=4)
-    assert b2.builder_config.name == "gap10_n12_e4"
+    b2 = tfds_builders.builder("distant_recall", cfg, data_dir=str(tmp_path), num_examples=12, num_eval_examples=4)
+    assert b2.builder_config.name == "gap10_n12_e4"  # not predefined: built on the fly
     b2.download_and_prepare(file_format="array_record")
-    src = tfds.data_source("distant_recall/gap10_n12_e4", split="train", data_dir=str(tmp_path)) \
-        if "gap10_n12_e4" in {c.name for c in tb.DistantRecall.BUILDER_CONFIGS} else b2.as_data_source("train")
-    assert len(src) == 12
-    # predefined configs are reachable by name through plain TFDS
-    assert "distant_recall/gap100" in {f"{tb.DistantRecall.name}/{c.name}" for c in tb.DistantRecall.BUILDER_CONFIGS}
+    assert len(b2.as_data_source("train")) == 12 and len(b2.as_data_source("test")) == 4
+
+
+def test_plain_tfds_data_source_by_name_after_register(tmp_path, monkeypatch):
+    """``tfds.data_source("adding/t1000")`` with nothing but TFDS, once the builders are registered."""
+    tfds_builders.register()
+    # the predefined name resolves to our builder and config without lstmjax in the call
+    b = tfds.builder("adding/t1000", data_dir=str(tmp_path))
+    assert type(b) is tfds_builders.Adding and b.builder_config.task == synthetic.task_config("adding", {"length": 1000})
+    # prepare it small (the predefined sizes are 100k/2k examples) and read it back by name
+    config = next(c for c in tfds_builders.Adding.BUILDER_CONFIGS if c.name == "t1000")
+    monkeypatch.setattr(config, "num_examples", 6)
+    monkeypatch.setattr(config, "num_eval_examples", 3)
+    tfds.builder("adding/t1000", data_dir=str(tmp_path)).download_and_prepare(file_format="array_record")
+    src = tfds.data_source("adding/t1000", split="validation", data_dir=str(tmp_path))
+    assert len(src) == 3
+    _, gen = data.make_source({"name": "adding", "length": 1000, "num_eval_examples": 3}, "validation")
+    for i in range(3):
+        assert _same(tfds_builders._as_example(src[i]), gen[i])
 
 
 @pytest.mark.parametrize("variant,shape", [("sequential", (784, 1)), ("permuted", (784, 1)), ("rowwise", (28, 28))])
@@ -86,10 +98,11 @@ def test_imdb_mock_data_vocabulary_saved_and_reloaded(tmp_path):
 def test_not_prepared_offline_fails_fast_and_says_where(tmp_path, monkeypatch):
     monkeypatch.setattr(tfds_load, "_reachable", lambda url, timeout=2.0: False)  # offline, deterministic
     t = time.perf_counter()
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(DataError) as info:
         data.make_source({"name": "mnist"}, "train", data_dir=str(tmp_path))
     assert time.perf_counter() - t < 5
     msg = str(info.value)
+    assert "\n" not in msg  # one line: the CLI prints str(e) and no traceback
     assert str(tmp_path) in msg and f"{tmp_path}/downloads/manual/" in msg
     assert "train-images-idx3-ubyte.gz" in msg
 

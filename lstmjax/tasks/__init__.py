@@ -7,9 +7,10 @@
 builders. See ``spec.py`` for the example format.
 """
 
-from lstmjax.tasks.registry import NAMES, fields_of, make_task
-from lstmjax.tasks.spec import ArraySource, GeneratorSource, MappedSource, TaskSpec, split_seed
+from lstmjax.tasks.registry import NAMES, fields_of, fingerprint, make_task
+from lstmjax.tasks.spec import (ArraySource, DataError, GeneratorSource, MappedSource, TaskSpec,
+                                split_seed)
 from lstmjax.tasks.text import Vocabulary, tokenize
 
-__all__ = ["NAMES", "TaskSpec", "make_task", "fields_of", "GeneratorSource", "MappedSource",
+__all__ = ["NAMES", "DataError", "TaskSpec", "make_task", "fields_of", "fingerprint", "GeneratorSource", "MappedSource",
            "ArraySource", "split_seed", "Vocabulary", "tokenize"]

@@ -1,135 +1,431 @@
 """The user's own data: labelled text (CSV/TSV/JSONL) and numeric sequences (.npz).
 
-Both loaders validate at the boundary and raise a one-line ``ValueError`` naming the file
-and the line (text) or key (npz) to fix: missing column/key, empty file, unknown label,
-ragged data without lengths, non-numeric values.
+Both loaders check the files where they enter and raise ``DataError`` (a ``ValueError``)
+with one line naming the file and the line (text) or key (npz) to fix; bad *config*
+values (``max_length=0``, ``holdout='abc'``, an unknown ``encoding``) raise a plain
+``ValueError`` naming the field.
 
-Splits: if ``path`` contains ``{split}`` each split has its own file (labels and the
-vocabulary come from the train file). Otherwise one file is split deterministically:
-a ``seed``-derived shuffle puts the last ``holdout`` fraction in ``"validation"`` and
-``"test"`` (the same examples) and the rest in ``"train"``.
+Splits (``split_plan``). Every task serves ``"train"``, ``"validation"`` and ``"test"``:
+
+* the train file is ``path`` (or ``path.format(split="train")`` when ``path`` holds
+  ``{split}``);
+* validation and test each come from their own file when there is one:
+  ``validation_path`` / ``test_path``, else the ``{split}`` pattern's file if it exists;
+* a split without a file is *held out* of the train file: a ``seed``-derived permutation
+  of its rows gives the last ``round(N * holdout)`` rows to ``"test"`` (when held out),
+  the ``round(N * holdout)`` before them to ``"validation"`` (when held out) and the rest
+  to ``"train"``. Held-out splits are disjoint from each other and from train, and the
+  same (file, holdout, seed) always gives the same rows.
+
+Labels and the vocabulary are fixed by the train file: the vocabulary by the rows train
+serves, the label set by the whole train file (so a rare class that lands only in a
+held-out split is still a class) unless ``labels`` lists them. The ``TaskSpec`` is the
+same for every split.
+
+Example::
+
+    spec, train = make_task({"name": "text_file", "path": "tweets.csv",
+                             "test_path": "tweets_test.csv", "encoding": "latin-1"}, "train")
+    # validation: 10% of tweets.csv held out (disjoint from train); test: tweets_test.csv
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import functools
+import hashlib
+import io
 import json
+import math
 import os
+import re
+import zipfile
+import zlib
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lstmjax.tasks.spec import ArraySource, TaskSpec
-from lstmjax.tasks.text import Vocabulary
+from lstmjax.tasks.spec import SPLITS, DataError, TaskSpec
+from lstmjax.tasks.text import UNK, Vocabulary, tokenize
 
 TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
-TEXT_DEFAULTS = {"path": None, "text_column": "text", "label_column": "label", "labels": None,
-                 "format": None, "vocab_size": 20_000, "min_count": 1, "max_length": 500,
-                 "vocab_path": None, "holdout": 0.1, "seed": 0}
-NPZ_DEFAULTS = {"path": None, "target": "auto", "num_classes": None, "holdout": 0.1, "seed": 0}
+TEXT_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "text_column": "text",
+                 "label_column": "label", "labels": None, "format": None, "encoding": "utf-8",
+                 "vocab_size": 20_000, "min_count": 1, "max_length": 500, "vocab_path": None,
+                 "holdout": 0.1, "seed": 0}
+NPZ_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "target": "auto",
+                "num_classes": None, "holdout": 0.1, "seed": 0}
 NPZ_TARGETS = ("auto", "classify", "regress")
+MAX_CLASSES = 100_000  # class ids must be 0..K-1 with K <= MAX_CLASSES (no silent remapping)
+NPZ_EXPECTED = "an .npz archive (np.savez(path, x=..., y=..., lengths=...)) with keys 'x', 'y' and optional 'lengths'"
 
 
-def _resolve(path: str | None, split: str, kind: str) -> tuple[str, bool]:
+# ----------------------------------------------------------------------------- splits
+
+class SplitPlan(NamedTuple):
+    """Where each split's examples come from.
+
+    ``files[split]`` is the file a split reads; ``held_out`` lists the splits cut out of the
+    train file (their ``files`` entry is the train file).
+    """
+
+    files: dict[str, str]
+    held_out: tuple[str, ...]
+
+
+def _int_field(kind: str, fields: dict, name: str, minimum: int) -> int:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) \
+            or not math.isfinite(value) or value != int(value) or int(value) < minimum:
+        raise ValueError(f"{kind}: {name}={value!r}; must be an integer >= {minimum}")
+    return int(value)
+
+
+def _holdout(kind: str, fields: dict) -> float:
+    value = fields["holdout"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{kind}: holdout={value!r}; must be a fraction in [0, 1) "
+                         "(the share of the train file held out for each split without its own file)")
+    return float(value)
+
+
+def check_file(path: str, kind: str, field: str, expected: str) -> str:
+    """``path`` expanded, or ``DataError`` saying it is missing / a directory / unreadable."""
+    resolved = os.path.expanduser(str(path))
+    if not os.path.exists(resolved):
+        raise DataError(f"{resolved}: no such file ({kind} field {field}={path!r}); expected {expected}")
+    if os.path.isdir(resolved):
+        raise DataError(f"{resolved}: is a directory ({kind} field {field}={path!r}); expected {expected}")
+    if not os.access(resolved, os.R_OK):
+        raise DataError(f"{resolved}: not readable (permission denied); expected {expected}")
+    return resolved
+
+
+def split_plan(fields: dict, kind: str, expected: str) -> SplitPlan:
+    """Resolve ``path`` / ``validation_path`` / ``test_path`` (see module doc); checks files exist."""
+    path = fields.get("path")
     if not path:
         raise ValueError(f"{kind}: field 'path' is required (a file, or a pattern with '{{split}}')")
-    per_split = "{split}" in path
-    resolved = os.path.expanduser(path.format(split=split) if per_split else path)
-    if not os.path.exists(resolved):
-        raise ValueError(f"{kind}: file {resolved} does not exist (path={path!r}, split={split!r})")
-    return resolved, per_split
+    per_split = "{split}" in str(path)
+    fmt = (lambda s: str(path).replace("{split}", s)) if per_split else (lambda s: str(path))
+    train = check_file(fmt("train"), kind, "path", expected)
+    files, held = {"train": train}, []
+    for split in ("validation", "test"):
+        explicit = fields.get(f"{split}_path")
+        if explicit:
+            files[split] = check_file(explicit, kind, f"{split}_path", expected)
+        elif per_split and os.path.exists(os.path.expanduser(fmt(split))):
+            files[split] = check_file(fmt(split), kind, "path", expected)
+        else:
+            files[split], held = train, held + [split]
+    return SplitPlan(files, tuple(held))
 
 
-def _holdout_indices(n: int, split: str, holdout: float, seed: int) -> np.ndarray:
-    if not 0.0 <= float(holdout) < 1.0:
-        raise ValueError(f"holdout={holdout!r}; must be in [0, 1)")
-    order = np.random.default_rng([int(seed), n]).permutation(n)
-    n_eval = int(round(n * float(holdout)))
-    return np.sort(order[n - n_eval:] if split != "train" else order[: n - n_eval])
+def holdout_indices(n: int, holdout: float, seed: int, held_out: tuple[str, ...] = ("validation",)
+                    ) -> dict[str, np.ndarray]:
+    """Sorted row indices per split for a file of ``n`` rows (see module doc).
+
+    Returns ``{"train": ..., **{s: ... for s in held_out}}``: disjoint, together all n rows.
+    """
+    order = np.random.default_rng([int(seed), int(n)]).permutation(n)
+    k = int(round(n * float(holdout))) if held_out else 0
+    out, end = {}, n
+    for split in ("test", "validation"):
+        if split in held_out:
+            out[split] = np.sort(order[end - k: end])
+            end -= k
+    out["train"] = np.sort(order[:end])
+    return out
+
+
+def _rows_for(kind: str, fields: dict, plan: SplitPlan, split: str, n: int, path: str) -> np.ndarray | None:
+    """Indices of the rows of ``path`` (n rows) that ``split`` serves; None = all rows."""
+    if split != "train" and split not in plan.held_out:
+        return None
+    if not plan.held_out:
+        return None
+    holdout = _holdout(kind, fields)
+    if holdout * len(plan.held_out) >= 1.0:
+        raise ValueError(f"{kind}: holdout={holdout!r} leaves no training rows with {len(plan.held_out)} "
+                         f"held-out splits ({', '.join(plan.held_out)}); use holdout < {1 / len(plan.held_out)}")
+    idx = holdout_indices(n, holdout, int(fields["seed"]), plan.held_out)[split]
+    if len(idx) == 0:
+        why = (f"there is no {split} file ({split}_path) and holdout={holdout!r} of {n} rows rounds to 0"
+               if split != "train" else f"holdout={holdout!r} of {n} rows leaves none")
+        raise DataError(f"{path}: split {split!r} is empty: {why}")
+    return idx
+
+
+def _file_key(path: str) -> tuple:
+    st = os.stat(path)
+    return os.path.abspath(path), st.st_mtime_ns, st.st_size
 
 
 # ----------------------------------------------------------------------------- text
 
-def read_text_rows(path: str, text_column: str = "text", label_column: str = "label",
-                   fmt: str | None = None) -> list[tuple[int, str, str]]:
-    """``[(line_number, text, label_as_string), ...]`` from a CSV, TSV or JSONL file."""
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def normalize_label(value: Any) -> str:
+    """One canonical string per label, for CSV and JSON alike.
+
+    Whitespace is stripped; numbers that are integers are written as integers (JSON ``1``,
+    ``1.0``, and the strings ``"1"``, ``" 1"``, ``"1.0"`` are all ``"1"``); booleans are
+    ``"true"``/``"false"``; other strings are kept as they are (case-sensitive).
+    Raises ValueError for null, lists, objects and empty labels (callers add the line).
+    """
+    if value is None:
+        raise ValueError("label is null")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            raise ValueError(f"label {value!r} is not a finite number")
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if not isinstance(value, str):
+        raise ValueError(f"label has type {type(value).__name__}; expected a string or a number")
+    s = value.strip()
+    if not s:
+        raise ValueError("label is empty")
+    if _INT.fullmatch(s):
+        return str(int(s))
+    if _FLOAT.fullmatch(s):
+        f = float(s)
+        if math.isfinite(f) and f.is_integer():
+            return str(int(f))
+    return s
+
+
+class TextRows(NamedTuple):
+    """Parsed rows of a text file: line numbers, tokens and normalised labels."""
+
+    lines: np.ndarray        # int64 [N], the (last) line each record ends on
+    tokens: list[list[str]]  # tokenize(text) per row
+    labels: list[str]        # normalize_label(label) per row
+
+
+def _encoding(encoding: Any) -> str:
+    """Python codec name; 'utf-8' reads as 'utf-8-sig' (a UTF-8 BOM is skipped)."""
+    try:
+        name = codecs.lookup(str(encoding)).name
+    except LookupError:
+        raise ValueError(f"text_file: encoding={encoding!r} is not a known text encoding; "
+                         "e.g. 'utf-8', 'latin-1', 'cp1252', 'utf-16'") from None
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _decode(path: str, raw: bytes, encoding: str) -> str:
+    try:
+        return raw.decode(_encoding(encoding))
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}:{line}: cannot decode byte 0x{raw[e.start]:02x} as {encoding!r} "
+                        f"({e.reason}); if the file is in another encoding, set it, e.g. "
+                        "--config.data.encoding=latin-1") from None
+
+
+def _format(path: str, fmt: str | None) -> str:
     fmt = fmt or TEXT_FORMATS.get(os.path.splitext(path)[1].lower())
     if fmt not in ("csv", "tsv", "jsonl"):
-        raise ValueError(f"{path}: unknown text format {fmt!r}; accepted: csv, tsv, jsonl "
-                         f"(by extension {sorted(TEXT_FORMATS)} or the 'format' field)")
-    rows = []
-    with open(path, encoding="utf-8", newline="") as f:
-        if fmt == "jsonl":
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{line_no}: not valid JSON ({e.msg})") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-                for key in (text_column, label_column):
-                    if key not in record:
-                        raise ValueError(f"{path}:{line_no}: missing key {key!r} (keys: {', '.join(record)})")
-                rows.append((line_no, str(record[text_column]), _label_str(record[label_column])))
-        else:
-            reader = csv.DictReader(f, delimiter="," if fmt == "csv" else "\t")
-            if not reader.fieldnames:
-                raise ValueError(f"{path}: empty file (expected a header row with "
-                                 f"{text_column!r} and {label_column!r} columns)")
+        raise DataError(f"{path}: unknown text format {fmt!r}; accepted: csv, tsv, jsonl "
+                        f"(by extension {sorted(TEXT_FORMATS)} or the 'format' field)")
+    return fmt
+
+
+def read_text_rows(path: str, text_column: str = "text", label_column: str = "label",
+                   fmt: str | None = None, encoding: str = "utf-8") -> TextRows:
+    """Read, decode, tokenise and label every row of a CSV, TSV or JSONL file.
+
+    Raises ``DataError`` naming ``path:line`` for: undecodable bytes, a missing column or
+    key, a CSV/TSV row with more or fewer fields than the header, invalid JSON, a null or
+    non-string text, a null/empty/list label, an empty file.
+    """
+    fmt = _format(path, fmt)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    text = _decode(path, raw, encoding)
+    lines, texts, labels = [], [], []
+    if fmt == "jsonl":
+        for line_no, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{line_no}: not valid JSON ({e.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
             for key in (text_column, label_column):
-                if key not in reader.fieldnames:
-                    raise ValueError(f"{path}:1: missing column {key!r} (columns: {', '.join(reader.fieldnames)})")
-            for record in reader:
-                if record[label_column] is None or record[text_column] is None:
-                    raise ValueError(f"{path}:{reader.line_num}: too few fields for columns "
-                                     f"{text_column!r} and {label_column!r}")
-                rows.append((reader.line_num, record[text_column], record[label_column].strip()))
-    if not rows:
-        raise ValueError(f"{path}: empty file (no data rows)")
-    return rows
+                if key not in record:
+                    raise DataError(f"{path}:{line_no}: missing key {key!r} (keys: {', '.join(record)})")
+            value = record[text_column]
+            if value is None:
+                raise DataError(f"{path}:{line_no}: {text_column!r} is null; expected a string")
+            if isinstance(value, (dict, list)):
+                raise DataError(f"{path}:{line_no}: {text_column!r} is a JSON {type(value).__name__}; "
+                                "expected a string")
+            lines.append(line_no)
+            texts.append(value if isinstance(value, str) else str(value))
+            labels.append(_label(path, line_no, record[label_column], label_column))
+    else:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if fmt == "csv" else "\t")
+        try:
+            header = next(reader, None)
+            while header is not None and not header:  # leading blank lines
+                header = next(reader, None)
+            if not header:
+                raise DataError(f"{path}: empty file (expected a header row with "
+                                f"{text_column!r} and {label_column!r} columns)")
+            header = [h.strip() for h in header]
+            for key in (text_column, label_column):
+                if key not in header:
+                    raise DataError(f"{path}:{reader.line_num}: missing column {key!r} "
+                                    f"(columns: {', '.join(header)})")
+            ti, li, width = header.index(text_column), header.index(label_column), len(header)
+            for row in reader:
+                if len(row) != width:
+                    if not row:
+                        continue  # blank line
+                    what = "more" if len(row) > width else "fewer"
+                    hint = (" (an unquoted delimiter in the text? quote the field: \"a, b\")"
+                            if len(row) > width else "")
+                    raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, {what} than the "
+                                    f"header's {width} ({', '.join(header)}){hint}")
+                lines.append(reader.line_num)
+                texts.append(row[ti])
+                labels.append(_label(path, reader.line_num, row[li], label_column))
+        except csv.Error as e:
+            raise DataError(f"{path}:{reader.line_num}: not valid {fmt.upper()} ({e})") from None
+    if not lines:
+        raise DataError(f"{path}: empty file (no data rows)")
+    return TextRows(np.asarray(lines, np.int64), [tokenize(t) for t in texts], labels)
 
 
-def _label_str(value) -> str:
-    # JSON labels may be 1, true or "pos"; compare them as text like CSV labels.
-    return json.dumps(value) if isinstance(value, bool) else str(value)
+def _label(path: str, line: int, value: Any, column: str) -> str:
+    try:
+        return normalize_label(value)
+    except ValueError as e:
+        raise DataError(f"{path}:{line}: {column!r}: {e}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _read_text_cached(key: tuple, text_column: str, label_column: str, fmt: str | None,
+                      encoding: str) -> TextRows:
+    # one parse per (file version, columns, format, encoding): train/validation/test share it
+    return read_text_rows(key[0], text_column, label_column, fmt, encoding)
+
+
+class TokenSource:
+    """Token-id examples held as one flat int32 array plus offsets (fast to build and bucket).
+
+    ``source[i] = {"x": int32 [T_i] ids, "y": int32 class}``. ``lines[i]`` is the file line
+    of example ``i``; ``vocabulary`` and ``labels`` (class id -> label) are attached.
+    """
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray, lines: np.ndarray):
+        self._ids, self._off, self._y, self.lines = ids, offsets, y, lines
+        self.vocabulary: Vocabulary | None = None
+        self.labels: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._y)
+
+    def __getitem__(self, index: int) -> dict:
+        i = int(index)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} examples")
+        i %= len(self)
+        return {"x": self._ids[self._off[i]: self._off[i + 1]], "y": self._y[i]}
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self._off).astype(np.int32)
+
+
+def encode_rows(vocab: Vocabulary, tokens: list[list[str]], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """All rows at once: flat int32 ids and int64 offsets ``[N + 1]`` (empty rows -> [unk])."""
+    clipped = [t[:max_length] or [UNK] for t in tokens]
+    lengths = np.fromiter((len(t) for t in clipped), np.int64, len(clipped))
+    offsets = np.zeros(len(clipped) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    get = vocab._ids.get  # noqa: SLF001 - the hot loop of a 40k-row file
+    ids = np.fromiter((get(w, 1) for t in clipped for w in t), np.int32, int(offsets[-1]))
+    return ids, offsets
+
+
+def _text_fields(fields: dict) -> dict:
+    kind = "text_file"
+    out = dict(fields)
+    out["max_length"] = _int_field(kind, fields, "max_length", 1)
+    out["vocab_size"] = _int_field(kind, fields, "vocab_size", 3)
+    out["min_count"] = _int_field(kind, fields, "min_count", 1)
+    _holdout(kind, fields)
+    _encoding(fields["encoding"])
+    if fields["format"] not in (None, "csv", "tsv", "jsonl"):
+        raise ValueError(f"{kind}: format={fields['format']!r}; accepted: None (by extension), csv, tsv, jsonl")
+    for name in ("text_column", "label_column"):
+        if not isinstance(fields[name], str) or not fields[name]:
+            raise ValueError(f"{kind}: {name}={fields[name]!r}; must be a non-empty column name")
+    if fields["labels"] is not None:
+        labels = [normalize_label(v) for v in fields["labels"]]
+        if len(set(labels)) != len(labels) or len(labels) < 2:
+            raise ValueError(f"{kind}: labels={list(fields['labels'])!r}; must be >= 2 distinct labels "
+                             f"(after normalising: {labels})")
+        out["labels"] = labels
+    return out
 
 
 def make_text(fields: dict, split: str, data_dir: str | None = None):
+    """``(TaskSpec, TokenSource)`` for one split of a labelled text file (see module doc)."""
     del data_dir
-    path, per_split = _resolve(fields["path"], split, "text_file")
-    train_path = _resolve(fields["path"], "train", "text_file")[0] if per_split else path
-    read = lambda p: read_text_rows(p, fields["text_column"], fields["label_column"], fields["format"])
-    train_rows = read(train_path)
-    if not per_split:
-        train_rows = [train_rows[i] for i in _holdout_indices(len(train_rows), "train",
-                                                               fields["holdout"], fields["seed"])]
-    labels = [str(v) for v in fields["labels"]] if fields["labels"] else sorted({r[2] for r in train_rows})
+    fields = _text_fields(fields)
+    plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
+                      f"{fields['text_column']!r} and {fields['label_column']!r}")
+    read = lambda p: _read_text_cached(_file_key(p), fields["text_column"], fields["label_column"],
+                                       fields["format"], fields["encoding"])
+    train_path = plan.files["train"]
+    train_all = read(train_path)
+    train_idx = _rows_for("text_file", fields, plan, "train", len(train_all.labels), train_path)
+    train_tokens = train_all.tokens if train_idx is None else [train_all.tokens[i] for i in train_idx]
+    labels = fields["labels"] or sorted(set(train_all.labels))
+    if len(labels) < 2:
+        raise DataError(f"{train_path}: only one label ({labels[0]!r}) in {len(train_all.labels)} rows; "
+                        "a classifier needs >= 2")
     label_ids = {v: i for i, v in enumerate(labels)}
-    if fields["vocab_path"] and os.path.exists(fields["vocab_path"]):
-        vocab = Vocabulary.load(fields["vocab_path"])
+    vocab_path = fields["vocab_path"]
+    if vocab_path and os.path.exists(vocab_path):
+        vocab = Vocabulary.load(vocab_path)
     else:
-        vocab = Vocabulary.build((r[1] for r in train_rows), max_size=int(fields["vocab_size"]),
-                                 min_count=int(fields["min_count"]))
-        if fields["vocab_path"]:
-            vocab.save(fields["vocab_path"])
-    if per_split:
-        rows = read(path)
-    else:
-        all_rows = read(path)
-        rows = [all_rows[i] for i in _holdout_indices(len(all_rows), split, fields["holdout"], fields["seed"])]
-        if not rows:
-            raise ValueError(f"{path}: split {split!r} is empty (holdout={fields['holdout']!r} of {len(all_rows)} rows)")
-    max_length = int(fields["max_length"])
-    examples = []
-    for line_no, text, label in rows:
+        counts: dict[str, int] = {}
+        for toks in train_tokens:
+            for w in toks:
+                counts[w] = counts.get(w, 0) + 1
+        vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"], min_count=fields["min_count"])
+        if vocab_path:
+            vocab.save(vocab_path)
+
+    path = plan.files[split]
+    rows = read(path)
+    idx = _rows_for("text_file", fields, plan, split, len(rows.labels), path) if path == train_path else None
+    if idx is None:
+        idx = np.arange(len(rows.labels))
+    y = np.empty(len(idx), np.int32)
+    for j, i in enumerate(idx):
+        label = rows.labels[i]
         if label not in label_ids:
-            raise ValueError(f"{path}:{line_no}: unknown label {label!r}; accepted labels: {labels}")
-        examples.append({"x": vocab.encode(text, max_length), "y": np.int32(label_ids[label])})
-    spec = TaskSpec("text_file", "tokens", "classify", max_length=max_length, vocab_size=len(vocab),
+            raise DataError(f"{path}:{rows.lines[i]}: unknown label {label!r}; accepted labels: {labels}")
+        y[j] = label_ids[label]
+    ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in idx], fields["max_length"])
+    spec = TaskSpec("text_file", "tokens", "classify", max_length=fields["max_length"], vocab_size=len(vocab),
                     num_classes=len(labels), chance=1 / len(labels),
                     description=f"text classification from {fields['path']}")
-    source = ArraySource(examples)
+    source = TokenSource(ids, offsets, y, rows.lines[idx])
     source.vocabulary, source.labels = vocab, labels
     return spec, source
 
@@ -153,75 +449,188 @@ class NpzSource:
         return self._lengths[self._idx].astype(np.int32)
 
 
+def _finite_or_raise(path: str, key: str, a: np.ndarray, hint: str) -> None:
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            first = np.unravel_index(int(np.argmax(bad)), a.shape)
+            raise DataError(f"{path}: key {key!r} has {int(bad.sum())} NaN or inf values (first at index "
+                            f"{tuple(int(i) for i in first)}); {hint}")
+
+
 def load_npz(path: str) -> dict[str, np.ndarray]:
-    """Reads and validates x ``[N, T, D]`` (or ``[N, T]``), y ``[N]``, lengths ``[N]``."""
+    """Read and check one npz: x float32 ``[N, T, D]`` (``[N, T]`` -> D=1), y ``[N]``, lengths int32 ``[N]``.
+
+    y keeps its dtype (integer -> classes, float -> regression targets, decided by the
+    caller). Raises ``DataError`` naming the file and key for: a missing file, a
+    directory, a ``.npy`` array, a truncated or corrupt archive, a missing key, ragged
+    (object) arrays, non-numeric values, NaN/inf in x or y, float x outside the float32
+    range, bad shapes and lengths outside ``[1, T]``.
+    """
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file; expected {NPZ_EXPECTED}")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory; expected {NPZ_EXPECTED}")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        why = "truncated or corrupt zip archive" if isinstance(e, (zipfile.BadZipFile, EOFError)) else \
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise DataError(f"{path}: not a readable .npz file ({why}); expected {NPZ_EXPECTED}") from None
+    if isinstance(archive, np.ndarray):
+        raise DataError(f"{path}: is a single .npy array (shape {archive.shape}), not an .npz archive; "
+                        f"expected {NPZ_EXPECTED}")
     with archive:
         if not archive.files:
-            raise ValueError(f"{path}: empty file (no arrays; expected keys 'x', 'y' and optional 'lengths')")
+            raise DataError(f"{path}: empty file (no arrays); expected {NPZ_EXPECTED}")
         arrays = {}
         for key in ("x", "y", "lengths"):
             if key not in archive.files:
                 if key == "lengths":
                     continue
-                raise ValueError(f"{path}: missing key {key!r} (keys: {', '.join(archive.files)})")
+                raise DataError(f"{path}: missing key {key!r} (keys: {', '.join(archive.files)}); "
+                                f"expected {NPZ_EXPECTED}")
             try:
                 arrays[key] = archive[key]
-            except ValueError:  # object arrays need pickle: that is ragged data
-                raise ValueError(f"{path}: key {key!r} is ragged (an object array); store x padded "
-                                 "to [N, T, D] and add a 'lengths' [N] key") from None
+            except ValueError as e:
+                if "pickle" in str(e).lower():  # object arrays need pickle: that is ragged data
+                    raise DataError(f"{path}: key {key!r} is ragged (an object array); store x padded "
+                                    "to [N, T, D] and add a 'lengths' [N] key") from None
+                raise DataError(f"{path}: key {key!r} cannot be read ({e})") from None
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+                raise DataError(f"{path}: key {key!r} cannot be read (truncated or corrupt archive: "
+                                f"{type(e).__name__})") from None
     x, y = arrays["x"], arrays["y"]
     for key, a in arrays.items():
         if a.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: key {key!r} has non-numeric values (dtype {a.dtype}); "
-                             "expected numbers")
+            raise DataError(f"{path}: key {key!r} has non-numeric values (dtype {a.dtype}); expected numbers")
     if x.ndim == 2:
         x = x[..., None]
-    if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{path}: key 'x' has shape {x.shape}; expected [N, T, D] or [N, T] with N, T >= 1")
+    if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+        raise DataError(f"{path}: key 'x' has shape {x.shape}; expected [N, T, D] or [N, T] with N, T, D >= 1")
     n, t = x.shape[:2]
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{path}: key 'x' has NaN or inf values (pad with 0 and give 'lengths' instead)")
+    _finite_or_raise(path, "x", x, "pad with 0 and give 'lengths' instead")
+    x32 = x.astype(np.float32)
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x32)):
+        big = float(np.max(np.abs(x.astype(np.float64))))
+        raise DataError(f"{path}: key 'x' has values beyond the float32 range (max |x| = {big:.3g} > 3.4e38); "
+                        "rescale x")
     if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"{path}: key 'y' has shape {y.shape}; expected [{n}] to match x")
+        raise DataError(f"{path}: key 'y' has shape {y.shape}; expected [{n}] to match x")
+    _finite_or_raise(path, "y", y, "every target must be a finite number")
     lengths = arrays.get("lengths")
     if lengths is None:
         lengths = np.full(n, t, np.int32)
     elif lengths.shape != (n,) or lengths.dtype.kind not in "iu" or lengths.min() < 1 or lengths.max() > t:
-        raise ValueError(f"{path}: key 'lengths' must be integers of shape [{n}] in [1, {t}]; "
-                         f"got shape {lengths.shape}, dtype {lengths.dtype}")
-    return {"x": x.astype(np.float32), "y": y, "lengths": lengths.astype(np.int32)}
+        raise DataError(f"{path}: key 'lengths' must be integers of shape [{n}] in [1, {t}]; "
+                        f"got shape {lengths.shape}, dtype {lengths.dtype}"
+                        + (f", range [{lengths.min()}, {lengths.max()}]" if lengths.size and
+                           lengths.dtype.kind in "iuf" else ""))
+    return {"x": x32, "y": y, "lengths": lengths.astype(np.int32)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_npz_cached(key: tuple) -> dict[str, np.ndarray]:
+    return load_npz(key[0])
+
+
+def _npz_target(fields: dict, train_path: str, y: np.ndarray) -> tuple[str, int | None]:
+    target = fields["target"]
+    if target not in NPZ_TARGETS:
+        raise ValueError(f"npz_file: target={target!r}; accepted: {NPZ_TARGETS}")
+    if target == "auto":
+        target = "classify" if y.dtype.kind in "biu" else "regress"
+    if target == "regress":
+        return target, None
+    given = fields["num_classes"]
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, (int, np.integer)) or not 2 <= given <= MAX_CLASSES:
+            raise ValueError(f"npz_file: num_classes={given!r}; must be an integer in [2, {MAX_CLASSES}] "
+                             "(or None: the largest class id in the train file + 1)")
+        return target, int(given)
+    if y.dtype.kind not in "biu":
+        raise DataError(f"{train_path}: key 'y' has dtype {y.dtype}; target='classify' needs integer class "
+                        "ids 0..K-1 (or target='regress')")
+    top = int(y.max())
+    if top + 1 > MAX_CLASSES:
+        raise DataError(f"{train_path}: key 'y' has class id {top}; class ids must be 0..K-1 with "
+                        f"K <= {MAX_CLASSES} (map your labels to 0..K-1, or use target='regress')")
+    if top < 1:
+        raise DataError(f"{train_path}: key 'y' holds only class {top}; a classifier needs >= 2 classes "
+                        "(or use target='regress')")
+    return target, top + 1
+
+
+def _npz_y(path: str, y: np.ndarray, target: str, num_classes: int | None) -> np.ndarray:
+    if target == "regress":
+        y32 = y.astype(np.float32)
+        if not np.all(np.isfinite(y32)):
+            raise DataError(f"{path}: key 'y' has values beyond the float32 range; rescale the targets")
+        return y32
+    if y.dtype.kind not in "biu":
+        raise DataError(f"{path}: key 'y' has dtype {y.dtype}; target='classify' needs integer class ids "
+                        f"0..{num_classes - 1}")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        raise DataError(f"{path}: key 'y' has class id {bad}; expected 0..{num_classes - 1} "
+                        f"(num_classes={num_classes}, from the train file or the num_classes field)")
+    return y.astype(np.int32)
 
 
 def make_npz(fields: dict, split: str, data_dir: str | None = None):
+    """``(TaskSpec, NpzSource)`` for one split of npz sequence data (see module doc).
+
+    Classification: ``y`` must hold class ids ``0..K-1`` with ``K <= MAX_CLASSES``
+    (100,000); ``K`` is ``num_classes`` or the train file's largest id + 1. Labels are
+    never remapped (a remap would make ids differ between files); other labels are an
+    error that says so. ``target="auto"``: integer y -> classify, float y -> regress.
+    """
     del data_dir
-    if fields["target"] not in NPZ_TARGETS:
-        raise ValueError(f"npz_file: target={fields['target']!r}; accepted: {NPZ_TARGETS}")
-    path, per_split = _resolve(fields["path"], split, "npz_file")
-    data = load_npz(path)
-    y = data["y"]
-    target = fields["target"]
-    if target == "auto":
-        target = "classify" if y.dtype.kind in "biu" else "regress"
-    if target == "classify":
-        if y.dtype.kind not in "biu" or (len(y) and y.min() < 0):
-            raise ValueError(f"{path}: key 'y' must hold class ids >= 0 for target='classify'; "
-                             f"got dtype {y.dtype}, min {y.min()}")
-        num_classes = int(fields["num_classes"] or (int(y.max()) + 1))
-        if y.max() >= num_classes:
-            raise ValueError(f"{path}: key 'y' has class {int(y.max())} >= num_classes={num_classes}")
-        y = y.astype(np.int32)
-    else:
-        y = y.astype(np.float32)
-        num_classes = None
-    n, t, d = data["x"].shape
-    idx = np.arange(n) if per_split else _holdout_indices(n, split, fields["holdout"], fields["seed"])
-    if len(idx) == 0:
-        raise ValueError(f"{path}: split {split!r} is empty (holdout={fields['holdout']!r} of {n} examples)")
-    spec = TaskSpec("npz_file", "features", target, max_length=t, input_dim=d, num_classes=num_classes,
-                    chance=(1 / num_classes) if num_classes else None,
+    _holdout("npz_file", fields)
+    plan = split_plan(fields, "npz_file", NPZ_EXPECTED)
+    train_path = plan.files["train"]
+    train = _load_npz_cached(_file_key(train_path))
+    target, num_classes = _npz_target(fields, train_path, train["y"])
+    d = train["x"].shape[2]
+    max_t = train["x"].shape[1]
+    for s in SPLITS:  # one spec for all splits: check every split file agrees with train
+        p = plan.files[s]
+        if p != train_path:
+            other = _load_npz_cached(_file_key(p))
+            if other["x"].shape[2] != d:
+                raise DataError(f"{p}: key 'x' has {other['x'].shape[2]} features per step; the train file "
+                                f"{train_path} has {d}")
+            max_t = max(max_t, other["x"].shape[1])
+    path = plan.files[split]
+    data = _load_npz_cached(_file_key(path))
+    y = _npz_y(path, data["y"], target, num_classes)
+    n = len(y)
+    idx = _rows_for("npz_file", fields, plan, split, n, path) if path == train_path else None
+    if idx is None:
+        idx = np.arange(n)
+    spec = TaskSpec("npz_file", "features", target, max_length=int(max_t), input_dim=int(d),
+                    num_classes=num_classes, chance=(1 / num_classes) if num_classes else None,
                     description=f"sequences from {fields['path']}")
     return spec, NpzSource(data["x"], data["lengths"], y, idx)
+
+
+# ----------------------------------------------------------------------------- fingerprint
+
+def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(fields: dict, kind: str) -> dict[str, str]:
+    """``{file: sha256 of its bytes}`` for every data file the task reads (train, validation, test).
+
+    The vocabulary file (``vocab_path``) is not included: it is the run's own artefact,
+    written from the train file on first use.
+    """
+    expected = NPZ_EXPECTED if kind == "npz_file" else "a CSV, TSV or JSONL file"
+    plan = split_plan(fields, kind, expected)
+    return {p: sha256_file(p) for p in sorted(set(plan.files.values()))}

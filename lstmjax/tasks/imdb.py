@@ -6,7 +6,8 @@ dir keeps the exact word ids its model was trained with. x: int32 ``[T]`` (the f
 ``max_length`` tokens, default 500), y: int32 scalar (0 = negative, 1 = positive).
 
 Splits: ``"train"``/``"test"`` are TFDS's; ``"validation"`` is the last ``holdout``
-training reviews (then ``"train"`` is the rest), or the test split when ``holdout=0``.
+training reviews (then ``"train"`` is the rest; validation and test are disjoint), or the
+test split when ``holdout=0`` (then validation *is* test; the experiment config sets 2500).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def vocabulary(fields: dict, data_dir: str | None) -> Vocabulary:
     path = fields["vocab_path"]
     if path and os.path.exists(path):
         return Vocabulary.load(path)
-    train = tfds_load.data_source("imdb_reviews", tfds_split("train", int(fields["holdout"])), data_dir)
+    train = tfds_load.data_source("imdb_reviews", tfds_split("train", fields["holdout"]), data_dir)
     vocab = Vocabulary.build((train[i]["text"] for i in range(len(train))),
                              max_size=int(fields["vocab_size"]), min_count=int(fields["min_count"]))
     if path:
@@ -36,11 +37,13 @@ def vocabulary(fields: dict, data_dir: str | None) -> Vocabulary:
 
 
 def make(fields: dict, split: str, data_dir: str | None):
+    max_length = fields["max_length"]
+    if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 1:
+        raise ValueError(f"imdb: max_length={max_length!r}; must be an integer >= 1")
+    max_length = int(max_length)
+    tfds_split(split, fields["holdout"])  # checks the field before any TFDS work
     vocab = vocabulary(fields, data_dir)
-    max_length = int(fields["max_length"])
-    if max_length < 1:
-        raise ValueError(f"imdb: max_length={max_length!r}; must be >= 1")
-    raw = tfds_load.data_source("imdb_reviews", tfds_split(split, int(fields["holdout"])), data_dir)
+    raw = tfds_load.data_source("imdb_reviews", tfds_split(split, fields["holdout"]), data_dir)
     spec = TaskSpec("imdb", "tokens", "classify", max_length=max_length,
                     vocab_size=len(vocab), num_classes=2, chance=0.5,
                     description="IMDB reviews sentiment")

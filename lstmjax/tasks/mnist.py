@@ -8,7 +8,9 @@ Variants (pixels scaled to [0, 1]):
 * ``"rowwise"``: one row per step, x float32 ``[28, 28]``.
 
 Splits: ``"train"`` and ``"test"`` are TFDS's; ``"validation"`` is the last ``holdout``
-training images (then ``"train"`` is the rest), or TFDS's test split when ``holdout=0``.
+training images (then ``"train"`` is the rest; validation and test are disjoint), or
+TFDS's test split when ``holdout=0`` (then validation *is* test: the experiment configs
+set ``holdout=5000``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ def permutation(seed: int) -> np.ndarray:
     return np.random.default_rng([int(seed), 784]).permutation(784)
 
 
-def tfds_split(split: str, holdout: int) -> str:
+def tfds_split(split: str, holdout) -> str:
+    """TFDS split string: ``holdout`` training examples (an integer >= 0) for validation.
+
+    ``holdout=0`` validates on the test split (validation and test are then the *same*
+    examples: use it only when you will not select a model on validation).
+    """
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float, np.integer)) \
+            or holdout != holdout or holdout < 0 or int(holdout) != holdout:
+        raise ValueError(f"holdout={holdout!r}; must be an integer >= 0 (training examples held out for "
+                         "validation; 0 = validate on the test split)")
+    holdout = int(holdout)
     if holdout:
         return {"train": f"train[:-{holdout}]", "validation": f"train[-{holdout}:]", "test": "test"}[split]
     return {"train": "train", "validation": "test", "test": "test"}[split]
@@ -52,5 +64,5 @@ def make(fields: dict, split: str, data_dir: str | None):
             x = x[perm]
         return {"x": x, "y": np.int32(record["label"])}
 
-    raw = tfds_load.data_source("mnist", tfds_split(split, int(fields["holdout"])), data_dir)
+    raw = tfds_load.data_source("mnist", tfds_split(split, fields["holdout"]), data_dir)
     return spec, MappedSource(raw, convert)

@@ -4,15 +4,21 @@ TFDS retries a failed download for about 205 s and ``download=False`` fails with
 message about file formats. ``data_source`` instead: (1) reads the prepared array_record
 files if present (or the ``tfds.testing.mock_data`` stand-in); (2) prepares from
 ``<data_dir>/downloads/manual/`` if every source file is there; (3) otherwise probes the
-download hosts with a short timeout and, when they are unreachable, raises a one-paragraph
-``RuntimeError`` naming the data dir, the files, and where to put them.
+download hosts with a short timeout and, when they are unreachable, raises a one-line
+``DataError`` naming the data dir, the files, and where to put them
+(``<data_dir>/downloads/manual/``). Any other failure to prepare is a one-line
+``DataError`` too, so a CLI prints ``str(e)`` and no traceback.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
+
+from lstmjax.tasks.spec import DataError
 
 FILE_FORMAT = "array_record"
 PROBE_TIMEOUT_S = 2.0
@@ -38,9 +44,6 @@ def _reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     An HTTP request rather than a TCP connect: sandboxes and proxies may accept every
     connection and still never deliver a byte.
     """
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             return True
@@ -68,12 +71,43 @@ def data_source(name: str, split: str, data_dir: str | None = None):
     by_host = {urllib.parse.urlsplit(u).netloc: u for u in sorted(files.values())}
     if not have_all and not all(_reachable(u) for u in by_host.values() or ["https://storage.googleapis.com/"]):
         listing = ", ".join(f"{f} ({u})" for f, u in files.items()) or "the dataset's source files"
-        raise RuntimeError(
+        raise DataError(
             f"TFDS dataset {name!r} is not prepared in data dir {data_dir} and its download hosts are "
             f"unreachable (checked in {time.monotonic() - t0:.1f}s). Download {listing} on a machine "
             f"with internet and put them in {manual}/ (i.e. <data_dir>/downloads/manual/), then run "
             f"again: lstmjax prepares the array_record files from there offline. "
-            f"(TFDS said: {type(first_error).__name__}: {str(first_error).splitlines()[0][:200]})")
+            f"(TFDS said: {_first_line(first_error)})")
     download_config = tfds.download.DownloadConfig(manual_dir=manual)
-    return tfds.data_source(name, download=True, download_and_prepare_kwargs={
-        "download_config": download_config, "file_format": FILE_FORMAT}, **kwargs)
+    try:
+        return tfds.data_source(name, download=True, download_and_prepare_kwargs={
+            "download_config": download_config, "file_format": FILE_FORMAT}, **kwargs)
+    except Exception as e:  # noqa: BLE001 - download/prepare failures come in many types
+        raise DataError(f"TFDS dataset {name!r} could not be downloaded and prepared in data dir {data_dir} "
+                        f"({_first_line(e)}); put its source files in {manual}/ "
+                        "(<data_dir>/downloads/manual/) and run again") from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200] if text else ''}"
+
+
+def fingerprint(name: str, data_dir: str | None = None) -> dict:
+    """``{"tfds_name", "version", "splits": {split: num_examples}}`` of a prepared dataset.
+
+    Raises ``DataError`` (one line) when the dataset is not prepared in ``data_dir``.
+    """
+    import tensorflow_datasets as tfds  # heavy import, only when a real dataset is used
+
+    data_dir = os.path.expanduser(data_dir) if data_dir else default_data_dir()
+    try:
+        builder = tfds.builder(name, data_dir=data_dir, file_format=FILE_FORMAT)
+        splits = {s: int(info.num_examples) for s, info in sorted(builder.info.splits.items())}
+        version = str(builder.info.version)
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"TFDS dataset {name!r} in data dir {data_dir}: cannot read its info "
+                        f"({_first_line(e)})") from e
+    if not splits:
+        raise DataError(f"TFDS dataset {name!r} is not prepared in data dir {data_dir}; put its source "
+                        f"files in {os.path.join(data_dir, 'downloads', 'manual')}/ (<data_dir>/downloads/manual/)")
+    return {"tfds_name": name, "version": version, "splits": splits}
