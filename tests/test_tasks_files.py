@@ -1,12 +1,13 @@
 """Own data: CSV/TSV/JSONL labelled text and .npz sequences, including each bad file."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from lstmjax import data
-from lstmjax.tasks import Vocabulary
+from lstmjax.tasks import DataError, Vocabulary
 
 
 def _write(path, text):
@@ -123,3 +124,167 @@ def test_npz_not_an_npz(tmp_path):
     path = _write(tmp_path / "x.npz", "hello")
     with pytest.raises(ValueError, match="x.npz: not a readable .npz file"):
         data.make_source({"name": "npz_file", "path": path})
+
+
+# ----------------------------------------------------------------------------- splits
+
+def _rows(n, label=lambda i: i % 2):
+    return "text,label\n" + "".join(f"word{i} common,{label(i)}\n" for i in range(n))
+
+
+def _lines(cfg, split):
+    return set(data.make_source(cfg, split)[1].lines.tolist())
+
+
+def test_holdout_validation_and_test_are_disjoint_seeded_and_deterministic(tmp_path):
+    path = _write(tmp_path / "all.csv", _rows(100))
+    cfg = {"name": "text_file", "path": path, "holdout": 0.1, "seed": 3}
+    tr, va, te = (_lines(cfg, s) for s in ("train", "validation", "test"))
+    assert (len(tr), len(va), len(te)) == (80, 10, 10)
+    assert not (tr & va or tr & te or va & te) and tr | va | te == set(range(2, 102))
+    assert _lines(cfg, "validation") == va  # same seed: same rows
+    assert _lines({**cfg, "seed": 4}, "validation") != va  # another seed: other rows
+    # the vocabulary comes from the rows train serves only
+    spec, train = data.make_source(cfg, "train")
+    held_words = {f"word{line - 2}" for line in va | te}
+    assert not held_words & set(train.vocabulary.words)
+    assert "common" in train.vocabulary.words
+    _, val = data.make_source(cfg, "validation")
+    assert val.vocabulary == train.vocabulary and all(int(val[i]["x"][0]) == 1 for i in range(len(val)))
+
+
+def test_pattern_with_train_and_test_files_holds_validation_out_of_train(tmp_path):
+    _write(tmp_path / "train.csv", _rows(40))
+    _write(tmp_path / "test.csv", "text,label\nnew text,1\nother,0\nthird,1\n")
+    cfg = {"name": "text_file", "path": str(tmp_path / "{split}.csv"), "holdout": 0.25}
+    tr, va = _lines(cfg, "train"), _lines(cfg, "validation")
+    assert len(tr) == 30 and len(va) == 10 and not tr & va and tr | va == set(range(2, 42))
+    _, test = data.make_source(cfg, "test")
+    assert len(test) == 3 and test.lines.tolist() == [2, 3, 4]  # the whole test file
+
+
+def test_validation_path_and_test_path(tmp_path):
+    path = _write(tmp_path / "train.csv", _rows(20))
+    _write(tmp_path / "dev.csv", "text,label\na,0\n")
+    _write(tmp_path / "eval.csv", "text,label\nb,1\nc,0\n")
+    cfg = {"name": "text_file", "path": path, "validation_path": str(tmp_path / "dev.csv"),
+           "test_path": str(tmp_path / "eval.csv")}
+    sizes = [len(data.make_source(cfg, s)[1]) for s in ("train", "validation", "test")]
+    assert sizes == [20, 1, 2]  # nothing held out: both have files
+    # only a test file: validation is held out of train, test is the file
+    cfg = {"name": "text_file", "path": path, "test_path": str(tmp_path / "eval.csv"), "holdout": 0.2}
+    sizes = [len(data.make_source(cfg, s)[1]) for s in ("train", "validation", "test")]
+    assert sizes == [16, 4, 2]
+    with pytest.raises(DataError, match=r"nope.csv: no such file \(text_file field test_path="):
+        data.make_source({**cfg, "test_path": str(tmp_path / "nope.csv")}, "train")
+
+
+def test_holdout_zero_without_validation_file_is_an_error_for_that_split(tmp_path):
+    path = _write(tmp_path / "t.csv", _rows(10))
+    cfg = {"name": "text_file", "path": path, "holdout": 0.0}
+    assert len(data.make_source(cfg, "train")[1]) == 10
+    with pytest.raises(DataError, match=r"t.csv: split 'validation' is empty: there is no validation file"):
+        data.make_source(cfg, "validation")
+
+
+def test_rare_label_only_in_held_out_rows_is_still_a_class(tmp_path):
+    path = _write(tmp_path / "t.csv", _rows(50, label=lambda i: "rare" if i == 0 else i % 2))
+    cfg = {"name": "text_file", "path": path, "holdout": 0.2}
+    specs = {s: data.make_source(cfg, s)[0] for s in ("train", "validation", "test")}
+    assert all(sp == specs["train"] for sp in specs.values()) and specs["train"].num_classes == 3
+
+
+# ----------------------------------------------------------------------------- text as users have it
+
+def test_latin1_file_one_line_error_then_works_with_encoding(tmp_path):
+    path = tmp_path / "tweets.csv"
+    path.write_bytes("text,label\nhola,pos\nEspaña y más,neg\n".encode("latin-1"))
+    with pytest.raises(DataError) as info:
+        data.make_source(_text_cfg(str(path)))
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{path}:3: cannot decode byte 0xf1")
+    assert "--config.data.encoding=latin-1" in msg
+    spec, src = data.make_source(_text_cfg(str(path), encoding="latin-1"))
+    assert len(src) == 2 and "españa" in src.vocabulary.words
+    with pytest.raises(ValueError, match="encoding='klingon' is not a known text encoding"):
+        data.make_source(_text_cfg(str(path), encoding="klingon"))
+
+
+def test_utf8_bom_is_skipped(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,label\ncaf\xc3\xa9 au lait,pos\nno,neg\n")
+    _, src = data.make_source(_text_cfg(str(path)))
+    assert len(src) == 2 and src.vocabulary.decode(src[0]["x"]) == "café au lait"
+
+
+def test_labels_are_normalised(tmp_path):
+    body = "".join(json.dumps({"text": f"t{i}", "label": v}) + "\n"
+                   for i, v in enumerate([1, 1.0, " 1", "1.0", 0, "0 ", "pos", "pos ", " pos"]))
+    spec, src = data.make_source(_text_cfg(_write(tmp_path / "l.jsonl", body)))
+    assert src.labels == ["0", "1", "pos"] and spec.num_classes == 3
+    assert [int(src[i]["y"]) for i in range(9)] == [1, 1, 1, 1, 0, 0, 2, 2, 2]
+    spec, src = data.make_source(_text_cfg(_write(tmp_path / "l.csv", "text,label\na, 1\nb,1.0\nc,0\n")))
+    assert src.labels == ["0", "1"]
+    spec, src = data.make_source(_text_cfg(str(tmp_path / "l.csv"), labels=[1, 0]))
+    assert src.labels == ["1", "0"] and [int(src[i]["y"]) for i in range(3)] == [0, 0, 1]
+
+
+def test_null_text_and_extra_field_name_the_line(tmp_path):
+    body = '{"text": "ok", "label": 1}\n{"text": null, "label": 0}\n'
+    with pytest.raises(DataError, match=r"n.jsonl:2: 'text' is null"):
+        data.make_source(_text_cfg(_write(tmp_path / "n.jsonl", body)))
+    with pytest.raises(DataError, match=r"x.csv:3: 3 fields, more than the header's 2 \(text, label\) "
+                                        r"\(an unquoted delimiter"):
+        data.make_source(_text_cfg(_write(tmp_path / "x.csv", "text,label\nfine,pos\nloved it, a lot,pos\n")))
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "abc"])
+def test_max_length_must_be_at_least_one(tmp_path, value):
+    path = _write(tmp_path / "t.csv", "text,label\na,0\nb,1\n")
+    with pytest.raises(ValueError, match=rf"text_file: max_length={value!r}; must be an integer >= 1"):
+        data.make_source(_text_cfg(path, max_length=value))
+
+
+def test_token_source_equals_vocabulary_encode(tmp_path):
+    path = _write(tmp_path / "t.csv", 'text,label\n"The cat, the hat",a\n"!!!",b\n"",a\nlong long long long,b\n')
+    _, src = data.make_source(_text_cfg(path, max_length=3))
+    for i, text in enumerate(["The cat, the hat", "!!!", "", "long long long long"]):
+        np.testing.assert_array_equal(src[i]["x"], src.vocabulary.encode(text, 3))
+        assert src[i]["x"].dtype == np.int32
+    np.testing.assert_array_equal(src.lengths(), [3, 3, 1, 3])
+
+
+def test_40k_row_csv_loads_fast(tmp_path):
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(20_000)])
+    with open(tmp_path / "big.csv", "w", encoding="utf-8") as f:
+        f.write("text,label\n")
+        for i in range(40_000):
+            f.write(f'"{" ".join(words[rng.integers(0, 20_000, 20)])}, ok!",{i % 3}\n')
+    t = time.perf_counter()
+    cfg = {"name": "text_file", "path": str(tmp_path / "big.csv")}
+    sizes = [len(data.make_source(cfg, s)[1]) for s in ("train", "validation", "test")]
+    elapsed = time.perf_counter() - t
+    assert sizes == [32_000, 4_000, 4_000]
+    assert elapsed < 30, f"40k rows took {elapsed:.1f}s (about 2 s on a busy 2-core machine)"
+
+
+# ----------------------------------------------------------------------------- npz splits
+
+def test_npz_split_files_share_one_spec(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "train.npz", x=rng.normal(size=(20, 5, 2)), y=np.arange(20) % 4)
+    np.savez(tmp_path / "test.npz", x=rng.normal(size=(6, 8, 2)), y=np.array([0, 1, 0, 1, 0, 1]))
+    cfg = {"name": "npz_file", "path": str(tmp_path / "{split}.npz"), "holdout": 0.25}
+    got = {s: data.make_source(cfg, s) for s in ("train", "validation", "test")}
+    assert [len(src) for _, src in got.values()] == [15, 5, 6]
+    specs = [sp for sp, _ in got.values()]
+    assert all(sp == specs[0] for sp in specs) and specs[0].num_classes == 4 and specs[0].max_length == 8
+    tr, va = (set(src._idx.tolist()) for _, src in (got["train"], got["validation"]))
+    assert not tr & va and tr | va == set(range(20))
+    np.savez(tmp_path / "test.npz", x=rng.normal(size=(2, 5, 2)), y=np.array([0, 7]))
+    with pytest.raises(DataError, match=r"test.npz: key 'y' has class id 7; expected 0..3"):
+        data.make_source(cfg, "test")
+    np.savez(tmp_path / "test.npz", x=rng.normal(size=(2, 5, 3)), y=np.array([0, 1]))
+    with pytest.raises(DataError, match=r"test.npz: key 'x' has 3 features per step; the train file"):
+        data.make_source(cfg, "train")

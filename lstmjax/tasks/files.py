@@ -32,10 +32,14 @@ Example::
 from __future__ import annotations
 
 import codecs
+import collections
+import contextlib
 import csv
 import functools
+import gc
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -289,6 +293,7 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
                     raise DataError(f"{path}:{reader.line_num}: missing column {key!r} "
                                     f"(columns: {', '.join(header)})")
             ti, li, width = header.index(text_column), header.index(label_column), len(header)
+            memo: dict[str, str] = {}  # labels repeat: normalise each distinct one once
             for row in reader:
                 if len(row) != width:
                     if not row:
@@ -300,7 +305,11 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
                                     f"header's {width} ({', '.join(header)}){hint}")
                 lines.append(reader.line_num)
                 texts.append(row[ti])
-                labels.append(_label(path, reader.line_num, row[li], label_column))
+                raw_label = row[li]
+                label = memo.get(raw_label)
+                if label is None:
+                    label = memo[raw_label] = _label(path, reader.line_num, raw_label, label_column)
+                labels.append(label)
         except csv.Error as e:
             raise DataError(f"{path}:{reader.line_num}: not valid {fmt.upper()} ({e})") from None
     if not lines:
@@ -315,11 +324,24 @@ def _label(path: str, line: int, value: Any, column: str) -> str:
         raise DataError(f"{path}:{line}: {column!r}: {e}") from None
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic GC while building ~10^6 small lists/strings (about 30% faster)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 @functools.lru_cache(maxsize=8)
 def _read_text_cached(key: tuple, text_column: str, label_column: str, fmt: str | None,
                       encoding: str) -> TextRows:
     # one parse per (file version, columns, format, encoding): train/validation/test share it
-    return read_text_rows(key[0], text_column, label_column, fmt, encoding)
+    with _no_gc():
+        return read_text_rows(key[0], text_column, label_column, fmt, encoding)
 
 
 class TokenSource:
@@ -355,7 +377,8 @@ def encode_rows(vocab: Vocabulary, tokens: list[list[str]], max_length: int) -> 
     offsets = np.zeros(len(clipped) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     get = vocab._ids.get  # noqa: SLF001 - the hot loop of a 40k-row file
-    ids = np.fromiter((get(w, 1) for t in clipped for w in t), np.int32, int(offsets[-1]))
+    ids = np.fromiter(map(get, itertools.chain.from_iterable(clipped), itertools.repeat(1)), np.int32,
+                      int(offsets[-1]))
     return ids, offsets
 
 
@@ -402,10 +425,7 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
     if vocab_path and os.path.exists(vocab_path):
         vocab = Vocabulary.load(vocab_path)
     else:
-        counts: dict[str, int] = {}
-        for toks in train_tokens:
-            for w in toks:
-                counts[w] = counts.get(w, 0) + 1
+        counts = collections.Counter(itertools.chain.from_iterable(train_tokens))
         vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"], min_count=fields["min_count"])
         if vocab_path:
             vocab.save(vocab_path)
@@ -421,7 +441,8 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
         if label not in label_ids:
             raise DataError(f"{path}:{rows.lines[i]}: unknown label {label!r}; accepted labels: {labels}")
         y[j] = label_ids[label]
-    ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in idx], fields["max_length"])
+    with _no_gc():
+        ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in idx], fields["max_length"])
     spec = TaskSpec("text_file", "tokens", "classify", max_length=fields["max_length"], vocab_size=len(vocab),
                     num_classes=len(labels), chance=1 / len(labels),
                     description=f"text classification from {fields['path']}")

@@ -32,7 +32,7 @@ _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 # other letters/digits form words (with inner apostrophes); anything else but spaces is a
 # one-character token. For ASCII text this is exactly the former [a-z0-9]-based rule.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_WORD = f"(?:(?![{_CJK}])[^\\W_])+"
+_WORD = f"[^\\W_{_CJK}]+"  # word characters except "_" and CJK
 _TOKEN = re.compile(f"{_WORD}(?:'{_WORD})*|[{_CJK}]|[^\\w\\s]|_")
 
 
@@ -81,7 +81,8 @@ class Vocabulary:
             raise ValueError(f"vocab_size={max_size!r}; must be an integer >= 3 (pad, unk and one word)")
         if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
             raise ValueError(f"min_count={min_count!r}; must be an integer >= 1")
-        ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        ranked = sorted(w for w, c in counts.items() if c >= min_count)  # ties: code-point order
+        ranked.sort(key=counts.__getitem__, reverse=True)  # stable: keeps that order among equals
         return cls([PAD, UNK] + ranked[: int(max_size) - 2])
 
     def encode(self, text: str | bytes, max_length: int | None = None) -> np.ndarray:
