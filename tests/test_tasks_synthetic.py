@@ -34,6 +34,15 @@ def test_same_seed_same_bytes_different_seed_different(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_train_validation_and_test_are_different_examples(name):
+    splits = {s: _examples(name, 20, s, seed=1)[1] for s in ("train", "validation", "test")}
+    keys = {s: {v["x"].tobytes() for v in exs} for s, exs in splits.items()}
+    assert not keys["validation"] & keys["test"], "validation and test share examples"
+    assert not keys["train"] & keys["validation"] and not keys["train"] & keys["test"]
+    assert len({split_seed(1, s) for s in ("train", "validation", "test")}) == 3
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_examples_match_spec(name):
     spec, exs = _examples(name, 50)
     for e in exs:
