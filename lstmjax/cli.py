@@ -1,0 +1,449 @@
+"""The command line: ``python -m lstmjax train | evaluate | predict`` (also installed as
+``lstmjax-train``, ``lstmjax-evaluate``, ``lstmjax-predict``).
+
+    python -m lstmjax train --config experiments/configs/adding.py --workdir runs/adding \\
+        [--config.seed=1 --config.model.hidden_size=64 ...]
+    python -m lstmjax evaluate --workdir runs/tweets --config.data.test_path=other.csv
+    python -m lstmjax predict --workdir runs/tweets --text "loved it" [--output out.csv]
+
+One error contract for every command: an expected failure prints ONE line on stderr
+(``error: ...``) and exits with a code from :data:`EXIT_CODES`; ``--verbose`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import traceback
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from lstmjax import checkpoint, evaluation, models, optim, runs, schema, step, tasks, train
+
+EXIT_CODES = {
+    0: "done",
+    1: "the loss became NaN/Inf (the last good checkpoint is kept)",
+    2: "invalid config or command line",
+    3: "unusable run directory or checkpoint (nothing was changed)",
+    4: "missing, unreadable or invalid data (files, or a dataset not prepared offline)",
+    130: "interrupted (Ctrl-C; a checkpoint was saved: rerun the same command to resume)",
+}
+
+
+class UsageError(ValueError):
+    """A bad command line (exit 2)."""
+
+
+def exit_code(e: BaseException) -> int:
+    """The documented exit code of an exception (see :data:`EXIT_CODES`)."""
+    if isinstance(e, KeyboardInterrupt):
+        return 130
+    if isinstance(e, train.NonFiniteLossError):
+        return 1
+    if isinstance(e, tasks.DataError):
+        return 4
+    if isinstance(e, (checkpoint.CheckpointError, runs.RunDirError)):
+        return 3
+    if isinstance(e, (ValueError, TypeError)):
+        return 2
+    if isinstance(e, OSError):  # the run directory (data files raise DataError)
+        return 3
+    raise e
+
+
+def guarded(fn: Callable[[], int | None], verbose: bool) -> int:
+    """Run ``fn``; an expected failure becomes one line on stderr and its exit code."""
+    try:
+        return fn() or 0
+    except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - mapped or re-raised
+        code = exit_code(e)
+        if verbose:
+            traceback.print_exc()
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return code
+
+
+# --------------------------------------------------------------------------- run dirs
+
+
+def check_workdir(path: str) -> str:
+    """Create the run directory; a path that is a file, under a file or not writable is a
+    one-line ``RunDirError`` (exit 3)."""
+    return runs.check_workdir(path)
+
+
+def read_run(workdir: str) -> dict:
+    """The resolved config of a finished (or running) run directory."""
+    path = os.path.join(workdir, runs.CONFIG)
+    if not os.path.isfile(path):
+        raise runs.RunDirError(f"{workdir} is not a run directory (no {runs.CONFIG}); "
+                               "give the --workdir of a training run")
+    return runs.read_json(path)
+
+
+def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
+    """``--config.a.b=value`` on a resolved config dict: the value is parsed as JSON when
+    it parses (numbers, true/false, null), else taken as a string; the field must exist,
+    except task fields under ``data`` that the task accepts."""
+    out = json.loads(json.dumps(cfg))
+    for item in overrides:
+        if not item.startswith("--config.") or "=" not in item:
+            raise UsageError(f"unexpected argument {item!r}; overrides look like "
+                             "--config.data.test_path=FILE")
+        name, text = item[len("--config."):].split("=", 1)
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        *parents, leaf = name.split(".")
+        node = out
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise UsageError(f"--config.{name}: config has no section {p!r}")
+            node = node[p]
+        known = leaf in node or (parents == ["data"] and leaf in tasks.fields_of(out["data"]["name"]))
+        if not known:
+            raise UsageError(f"--config.{name} is not a field of this run's config")
+        node[leaf] = value
+    return out
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """``lstmjax train``: absl flags with ``--config`` (a config file) and overrides."""
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    config = config_flags.DEFINE_config_file(
+        "config", None, "Path to a config file (experiments/configs/*.py[:arg]).",
+        lock_config=True)
+    workdir = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it "
+                                  "holds checkpoints of the same config).")
+    host_devices = flags.DEFINE_integer(
+        "host_devices", 0, "Simulate this many CPU devices (XLA_FLAGS="
+        "--xla_force_host_platform_device_count); 0 = leave as is.")
+    progress = flags.DEFINE_bool("progress", True, "Show the tqdm progress bar.")
+    data_dir = flags.DEFINE_string("data_dir", None, "TFDS data dir for dataset tasks.")
+    no_ckpt = flags.DEFINE_bool("no_checkpoints", False, "Do not write checkpoints.")
+    verbose = flags.DEFINE_bool("verbose", False, "Print tracebacks of expected failures.")
+    result = {"code": 0}
+
+    def main(args):
+        if len(args) > 1:
+            _fail(f"unexpected arguments: {args[1:]}", 2)
+        if not workdir.value:
+            _fail("--workdir is required (e.g. --workdir runs/adding)", 2)
+        if host_devices.value:  # before jax initializes its backend
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
+                                       f"platform_device_count={host_devices.value}")
+            os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        result["code"] = guarded(lambda: _train(config.value, workdir.value, progress.value,
+                                                not no_ckpt.value, data_dir.value),
+                                 verbose.value or "--verbose" in sys.argv)
+
+    def parse(args):
+        try:
+            rest = flags.FLAGS(args)
+        except Exception as e:  # noqa: BLE001 - absl/config_flags raise many kinds
+            msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            if "--verbose" in args:
+                traceback.print_exc()
+            _fail(f"invalid command line or config file: {msg}", 2)
+        value = config.value
+        error = getattr(value, "_error", None)  # config_flags defers a load failure
+        if error is not None:
+            cause = error.__cause__ or error
+            _fail(f"cannot load config file {flags.FLAGS['config'].config_filename}: "
+                  f"{type(cause).__name__}: {' '.join(str(cause).split())}", 2)
+        if value is None:
+            _fail("--config is required (e.g. --config experiments/configs/adding.py)", 2)
+        return rest
+
+    argv = list(sys.argv if argv is None else argv)
+    try:
+        app.run(main, argv=argv, flags_parser=parse)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            return int(e.code)
+    return result["code"]
+
+
+def _train(config, workdir, progress, checkpoints, data_dir) -> int:
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    schema.resolve_config(config)  # reject bad values before touching the workdir
+    check_workdir(workdir)
+    summary = train.run(config, workdir, progress=progress, checkpoints=checkpoints,
+                        data_dir=data_dir)
+    if summary["status"] == "interrupted":
+        print(f"interrupted at step {summary['step']}; checkpoint saved in "
+              f"{os.path.join(workdir, 'checkpoints')}. Rerun the same command to resume.",
+              file=sys.stderr)
+        return 130
+    print(f"done: step {summary['step']} ({summary['status']}); "
+          f"{_describe(summary['final_eval'])}; {_describe(summary['test'])}; "
+          f"params_sha256 {summary['params_sha256']}, {summary['wall_time_s']:.1f} s "
+          f"-> {workdir}")
+    return 0
+
+
+def _describe(rec: dict | None) -> str:
+    if not rec:
+        return "no evaluation"
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in rec.items()
+                        if isinstance(v, float) and k != "step")
+    return f"{rec['split']} ({rec['examples']} examples): {metrics}"
+
+
+def _fail(message: str, code: int):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate_main(argv: Sequence[str] | None = None) -> int:
+    """``lstmjax evaluate``: score a run's parameters on a whole split."""
+    p = argparse.ArgumentParser(prog="lstmjax evaluate", description=evaluate_main.__doc__)
+    p.add_argument("--workdir", required=True, help="a training run's directory")
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--params", default="best", choices=("best", "last"),
+                   help="best: the best periodic validation's parameters (else last)")
+    p.add_argument("--output", help="also write the metrics as JSON to this file")
+    p.add_argument("--data_dir", default=None)
+    p.add_argument("--verbose", action="store_true")
+    args, overrides = _parse(p, argv)
+    return guarded(lambda: _evaluate(args, overrides), args.verbose)
+
+
+def _evaluate(args, overrides) -> int:
+    cfg = apply_overrides(read_run(args.workdir), overrides)
+    job = train.build(cfg, args.data_dir)
+    params, which = load_params(args.workdir, job, args.params)
+    batches = evaluation.split_batches(job.sources[args.split], job.spec, job.cfg,
+                                       job.eval_batch_size, len(job.devices))
+    rec = {"split": args.split, "params": which,
+           **evaluation.evaluate(job.fns.evaluate, job.fns.evaluate.put_state(params), batches,
+                                 job.baseline)}
+    line = json.dumps(rec)
+    print(line)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(line + "\n")
+    return 0
+
+
+def load_params(workdir: str, job, which: str = "best") -> tuple[Any, str]:
+    """A run's parameters: the best periodic validation's (``best/``) or the latest
+    checkpoint's; returns ``(params, "best@<step>" | "last@<step>")``."""
+    tx, _ = optim.make_optimizer(job.cfg["optimizer"], job.cfg["steps"])
+    like = jax.eval_shape(lambda: step.init_state(0, job.model, tx))
+    fp = schema.fingerprint(job.cfg)
+    for name, tree_of in ((train.BEST, lambda s: {"params": s.params}),
+                          ("checkpoints", train._tree)):
+        if which == "last" and name == train.BEST:
+            continue
+        path = os.path.join(workdir, name)
+        if not os.path.isdir(path):
+            continue
+        ck = checkpoint.Checkpointer(path, fp, keep=1 if name == train.BEST else 10**6)
+        try:
+            at = ck.latest_step()
+            if at is None:
+                continue
+            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype),
+                                    tree_of(like))
+            tree, _, _ = ck.restore(at, abstract)
+        finally:
+            ck.close()
+        params = jax.tree.unflatten(jax.tree.structure(like.params),
+                                    jax.tree.leaves(tree["params"]))
+        return params, f"{'best' if name == train.BEST else 'last'}@{at}"
+    raise checkpoint.CheckpointError(f"{workdir} holds no checkpoint to read parameters from "
+                                     "(train with checkpoint_every > 0)")
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """``lstmjax predict``: labels and class probabilities for new inputs."""
+    p = argparse.ArgumentParser(prog="lstmjax predict", description=predict_main.__doc__)
+    p.add_argument("--workdir", required=True, help="a training run's directory")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    src.add_argument("--input", help="a file of inputs: .txt (one text per line), .csv / "
+                     ".jsonl (the run's text column) for text runs; .npz (key x) for features")
+    p.add_argument("--output", help="write predictions here (.csv or .jsonl); default stdout "
+                   "as JSON lines")
+    p.add_argument("--params", default="best", choices=("best", "last"))
+    p.add_argument("--batch_size", type=int, default=256)
+    p.add_argument("--data_dir", default=None)
+    p.add_argument("--verbose", action="store_true")
+    args, extra = _parse(p, argv)
+    if extra:
+        p.error(f"unexpected arguments: {extra}")
+    return guarded(lambda: _predict(args), args.verbose)
+
+
+def _predict(args) -> int:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
+    cfg = read_run(args.workdir)
+    spec = tasks.TaskSpec(**runs.read_json(os.path.join(args.workdir, train.TASK)))
+    model = models.from_task(spec, **cfg["model"])
+    job = train.Job(cfg, spec, {}, model, None, jax.local_devices()[:1], args.batch_size)
+    params, which = load_params(args.workdir, job, args.params)
+    inputs = _read_inputs(args, cfg, spec)
+    labels = _labels(args.workdir, spec)
+    apply = jax.jit(lambda p, x, n: models.apply(p, model, x, n))
+    rows = []
+    n = len(inputs["lengths"])
+    for start in tqdm(range(0, n, args.batch_size), unit="batch", disable=n <= args.batch_size,
+                      desc="predict"):
+        sl = slice(start, start + args.batch_size)
+        out = np.asarray(apply(params, inputs["x"][sl], inputs["lengths"][sl]))
+        rows += _rows(out, spec, labels)
+    _write(rows, args.output, inputs.get("text"))
+    print(f"{n} predictions with {which} parameters"
+          + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
+def _read_inputs(args, cfg: dict, spec) -> dict:
+    """``{"x", "lengths"[, "text"]}`` padded to the run's ``max_length``."""
+    if spec.input_kind == "tokens":
+        vocab_path = os.path.join(args.workdir, train.VOCAB)
+        if not os.path.isfile(vocab_path):
+            raise runs.RunDirError(f"{args.workdir} has no {train.VOCAB}: predict reads text "
+                                   "only for runs trained on text_file/imdb")
+        vocab = tasks.Vocabulary.load(vocab_path)
+        texts = args.text if args.text else _read_texts(
+            args.input, cfg["data"].get("text_column", "text"),
+            cfg["data"].get("encoding", "utf-8"))
+        ids = [vocab.encode(t, spec.max_length) for t in texts]
+        ids = [i if len(i) else np.array([1], np.int32) for i in ids]  # empty -> [unk]
+        x = np.zeros((len(ids), spec.max_length), np.int32)
+        for k, i in enumerate(ids):
+            x[k, :len(i)] = i
+        return {"x": x, "lengths": np.array([len(i) for i in ids], np.int32), "text": texts}
+    if args.text:
+        raise UsageError("--text needs a run trained on text; give --input FILE.npz")
+    x = _read_features(args.input, spec)
+    return {"x": x, "lengths": np.full((len(x),), x.shape[1], np.int32)}
+
+
+def _read_texts(path: str, column: str, encoding: str) -> list[str]:
+    """Texts to classify: .txt one per line; .csv / .jsonl the run's text column."""
+    try:
+        with open(path, encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8")
+                  else encoding, newline="") as f:
+            if path.endswith(".csv"):
+                reader = csv.DictReader(f)
+                if column not in (reader.fieldnames or []):
+                    raise tasks.DataError(f"{path}: no column {column!r} (header: "
+                                          f"{reader.fieldnames})")
+                return [row[column] or "" for row in reader]
+            if path.endswith((".jsonl", ".json")):
+                out = []
+                for n, line in enumerate(f, 1):
+                    if line.strip():
+                        value = json.loads(line).get(column)
+                        if not isinstance(value, str):
+                            raise tasks.DataError(f"{path}:{n}: {column!r} is not a text")
+                        out.append(value)
+                return out
+            return [line.rstrip("\r\n") for line in f if line.strip()]
+    except UnicodeDecodeError as e:
+        raise tasks.DataError(f"{path}: cannot decode byte {e.object[e.start]:#04x} as "
+                              f"{encoding}") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise tasks.DataError(f"{path}: {e}") from None
+
+
+def _read_features(path: str, spec) -> np.ndarray:
+    """float32 ``[N, T, D]`` from an npz's ``x`` with the run's D and at most its T."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            x = np.asarray(f["x"], np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise tasks.DataError(f"{path}: cannot read key 'x' of an .npz ({e})") from None
+    if x.ndim != 3 or x.shape[2] != spec.input_dim or x.shape[1] > spec.max_length:
+        raise tasks.DataError(f"{path}: x has shape {x.shape}; this run expects [N, T <= "
+                              f"{spec.max_length}, {spec.input_dim}]")
+    if not np.isfinite(x).all():
+        raise tasks.DataError(f"{path}: x holds NaN or Inf")
+    return x
+
+
+def _labels(workdir: str, spec) -> list[str]:
+    path = os.path.join(workdir, train.LABELS)
+    if os.path.isfile(path):
+        return [str(v) for v in runs.read_json(path)]
+    return [str(k) for k in range(spec.num_classes or 0)]
+
+
+def _rows(out: np.ndarray, spec, labels: list[str]) -> list[dict]:
+    if spec.output_kind == "regress":
+        return [{"prediction": float(v)} for v in out.reshape(-1)]
+    if spec.output_kind == "classify_per_step":
+        return [{"labels": [labels[k] for k in np.argmax(o, -1)]} for o in out]
+    probs = np.asarray(jax.nn.softmax(out, axis=-1))
+    return [{"label": labels[int(np.argmax(p))],
+             **{f"p_{name}": round(float(v), 6) for name, v in zip(labels, p)}} for p in probs]
+
+
+def _write(rows: list[dict], path: str | None, texts=None) -> None:
+    if texts is not None:
+        rows = [{"text": t, **r} for t, r in zip(texts, rows)]
+    if path and path.endswith(".csv"):
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["label"])
+            w.writeheader()
+            w.writerows(rows)
+        return
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _parse(p: argparse.ArgumentParser, argv):
+    args, rest = p.parse_known_args(None if argv is None else list(argv)[1:])
+    return args, rest
+
+
+COMMANDS = {"train": train_main, "evaluate": evaluate_main, "predict": predict_main}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lstmjax <command> ...``"""
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        print(f"usage: python -m lstmjax {{{','.join(COMMANDS)}}} --help\n"
+              + "exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+              file=sys.stderr)
+        return 2
+    return COMMANDS[argv[1]]([f"lstmjax {argv[1]}"] + argv[2:])
+
+
+def console(command: str) -> Callable[[], None]:
+    """A console-script entry point for ``command``."""
+    return lambda: sys.exit(COMMANDS[command]([f"lstmjax-{command}"] + sys.argv[1:]))
+
+
+train_script, evaluate_script, predict_script = (console(c) for c in COMMANDS)
