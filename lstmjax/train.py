@@ -48,6 +48,8 @@ from lstmjax import data, evaluation, models, parallel, runs, schema, step
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
+TASK = "task.json"    # the TaskSpec, so that a run's model can be rebuilt without its data
+LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -249,9 +251,13 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     if rundir.root is not None and rundir.is_main:
         # only now: a refused checkpoint leaves the run directory untouched
         runs.write_json(rundir.path(runs.CONFIG), cfg)
+        runs.write_json(rundir.path(TASK), dataclasses.asdict(job.spec))
         vocab = getattr(job.sources["train"], "vocabulary", None)
         if vocab is not None:  # text tasks: the tokenizer's vocabulary travels with the run
             vocab.save(rundir.path(VOCAB))
+        labels = getattr(job.sources["train"], "labels", None)
+        if labels is not None:
+            runs.write_json(rundir.path(LABELS), list(labels))
     history = rundir.metrics.truncate_after(prog.step)
     rundir.timing.truncate_after(prog.step)
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
