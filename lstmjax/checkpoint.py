@@ -1,30 +1,47 @@
 """Checkpoints with orbax: save, restore, resume; refuse what does not fit.
 
-Each checkpoint ``<workdir>/checkpoints/<step>/`` holds two orbax items:
+Each checkpoint ``<workdir>/checkpoints/<step>/`` holds two orbax items and a file list:
 
 * ``state``: ``{"step", "params", "opt_state", "rng"}`` saved with ``StandardSave``
   (``rng`` is ``jax.random.key_data`` of the run's root key, a uint32 array);
-* ``meta``: JSON ``{"step", "fingerprint", "data_state"}``: the fingerprint of the
-  config fields that fix the meaning of the state (model, task, optimizer, seed), and
-  the data iterator's state (``get_state()``).
+* ``meta``: JSON ``{"step", "fingerprint", "data_fingerprint", "data_state", "extra"}``:
+  the fingerprint of the config fields that fix the meaning of the state (model, task,
+  optimizer, seed), the fingerprint of the run's data files (``files_fingerprint``), the
+  data iterator's state (``get_state()``: ``{"json": dict}`` or ``{"bytes_b64": str}``)
+  and small JSON loop state;
+* ``lstmjax_files.json``: the sha256 of every file of the checkpoint, written once orbax
+  has finished; restoring compares them *before* orbax reads a byte, so a truncated or
+  altered file is refused here rather than inside orbax's readers.
 
-Restoring checks the fingerprint *before* touching arrays; a checkpoint written by
-another config, or one whose files are truncated or missing, raises
-:class:`CheckpointError` naming the path and what differs. Nothing is ever deleted or
-overwritten to recover from such an error: the user moves the directory aside.
+No pickle anywhere: a checkpoint someone hands you must not run code when it is resumed.
+Metadata is read as JSON only, and a key this module does not write (such as the
+``pickle_b64`` of older versions) is refused, not interpreted.
+
+Restoring checks the file list, the metadata's keys, the config fingerprint, the data
+fingerprint and (on request) the data position *before* touching arrays; a checkpoint
+written by another config or for other data, or one whose files are truncated, altered or
+missing, raises :class:`CheckpointError` naming the path and what differs. Nothing is ever
+deleted or overwritten to recover from such an error: the user moves the directory aside.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import json
 import os
-import pickle
-from typing import Any
+import sys
+import traceback
+from typing import Any, Iterable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+FILES = "lstmjax_files.json"
+_META_KEYS = ("step", "fingerprint", "data_fingerprint", "data_state", "extra")
+_DATA_STATE_KEYS = ("json", "bytes_b64")
 
 
 class CheckpointError(RuntimeError):
@@ -32,22 +49,167 @@ class CheckpointError(RuntimeError):
 
 
 def _encode_data_state(data_state):
-    """Iterator states are small dicts; keep JSON when possible, else pickle+base64."""
+    """An iterator state as JSON: a JSON-able dict as is, bytes as base64 (never pickle)."""
     if data_state is None:
         return None
+    if isinstance(data_state, (bytes, bytearray)):
+        return {"bytes_b64": base64.b64encode(bytes(data_state)).decode("ascii")}
     try:
-        json.dumps(data_state)
-        return {"json": data_state}
-    except (TypeError, ValueError):
-        return {"pickle_b64": base64.b64encode(pickle.dumps(data_state)).decode()}
+        text = json.dumps(data_state, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"data_state must be a JSON-able dict or bytes (an iterator's "
+                        f"get_state()); got {type(data_state).__name__}: {e}") from e
+    return {"json": json.loads(text)}
 
 
-def _decode_data_state(blob):
+def _decode_data_state(blob, path: str):
     if blob is None:
         return None
+    if not isinstance(blob, dict) or len(blob) != 1 or next(iter(blob)) not in _DATA_STATE_KEYS:
+        keys = sorted(blob) if isinstance(blob, dict) else type(blob).__name__
+        raise CheckpointError(
+            f"checkpoint {path}: meta/metadata key data_state holds {keys}; only one of "
+            f"{list(_DATA_STATE_KEYS)} is read (no pickle: a checkpoint must not run code). "
+            "Refused; nothing was executed and the checkpoint was left untouched.")
     if "json" in blob:
         return blob["json"]
-    return pickle.loads(base64.b64decode(blob["pickle_b64"]))
+    try:
+        return base64.b64decode(blob["bytes_b64"], validate=True)
+    except (binascii.Error, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: meta/metadata key data_state.bytes_b64 is "
+                              f"not base64 ({e}). Refused; left untouched.") from e
+
+
+def files_fingerprint(paths: Iterable[str]) -> dict[str, str]:
+    """``{path: "sha256:<hex>"}`` of data files, to pass as ``Checkpointer(data_fingerprint=)``.
+
+    A resume refuses a checkpoint whose recorded fingerprint differs (a file replaced by
+    other data of the same shape would otherwise be trained on silently).
+    """
+    return {os.fspath(p): "sha256:" + _sha256_file(os.fspath(p)) for p in paths}
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files_of(step_dir: str) -> dict[str, str]:
+    out = {}
+    for root, _, files in os.walk(step_dir):
+        for name in files:
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, step_dir)
+            if rel == FILES or rel.startswith(FILES + "."):
+                continue
+            out[rel.replace(os.sep, "/")] = _sha256_file(full)
+    return out
+
+
+def _write_files_list(step_dir: str) -> None:
+    listing = {"format": 1, "sha256": _files_of(step_dir)}
+    tmp = os.path.join(step_dir, FILES + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(listing, f, sort_keys=True, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(step_dir, FILES))
+
+
+def _verify_files(step_dir: str) -> bool:
+    """Compare the checkpoint's files with the list written at save; False if no list.
+
+    A checkpoint without a list (written before lists existed, or killed between orbax's
+    commit and the list) is restored as before, with orbax's own checks only.
+    """
+    listing_path = os.path.join(step_dir, FILES)
+    if not os.path.exists(listing_path):
+        return False
+    try:
+        with open(listing_path) as f:
+            listing = json.load(f)
+        expected = listing["sha256"]
+        if listing.get("format") != 1 or not isinstance(expected, dict):
+            raise ValueError("unknown format")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {step_dir}: {FILES} is unreadable ({e}). Left "
+                              "untouched; move it away (or use another workdir) to start "
+                              "over.") from e
+    for rel, digest in sorted(expected.items()):
+        full = os.path.join(step_dir, *str(rel).split("/"))
+        if not os.path.isfile(full):
+            what = "is missing"
+        elif _sha256_file(full) != digest:
+            what = "differs from the file that was saved (sha256 mismatch: truncated or altered)"
+        else:
+            continue
+        raise CheckpointError(f"checkpoint {step_dir}: file {rel} {what}. It was left "
+                              "untouched; move it away (or use another workdir) to start over.")
+    return True
+
+
+def check_data_state(data_state, batches_consumed: int, path: str = "checkpoint") -> None:
+    """Refuse an iterator state whose position is not ``batches_consumed``.
+
+    ``lstmjax.data.iterator`` states are ``{"next_index": k}``: the index of the next batch,
+    which equals the number of batches consumed, i.e. the training step of the checkpoint.
+    """
+    pos = data_state.get("next_index") if isinstance(data_state, dict) else None
+    if isinstance(pos, bool) or not isinstance(pos, int):
+        raise CheckpointError(
+            f"checkpoint {path}: data_state {_clip(data_state)} has no integer next_index, so "
+            f"its position cannot be checked against step {batches_consumed}. Refused; left "
+            "untouched.")
+    if pos != int(batches_consumed):
+        raise CheckpointError(
+            f"checkpoint {path}: data_state next_index={pos} disagrees with step "
+            f"{batches_consumed} ({batches_consumed} batches consumed); resuming would change "
+            "the data order. Refused; left untouched; move it away (or use another workdir) to "
+            "start over.")
+
+
+def _is_closed_loop_callback(unraisable) -> bool:
+    e = unraisable.exc_value
+    if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+        return False
+    frames = traceback.extract_tb(unraisable.exc_traceback) if unraisable.exc_traceback else []
+    return any(f.name == "call_soon_threadsafe" for f in frames)
+
+
+class _QuietAbandonedReads:
+    """Silence orbax's abandoned reads after a failed restore.
+
+    When one array of a restore fails (a truncated file), orbax's event loop ends and is
+    closed while tensorstore still completes the other reads it had started; each of
+    them calls back into the closed loop, and Python prints the unraisable
+    ``RuntimeError: Event loop is closed`` with a traceback, during the restore or at
+    interpreter exit, after our one-line error. Those reads are abandoned by design, so
+    while a restore runs (and, after a failed one, until exit) exactly those reports are
+    dropped; every other unraisable exception goes to the previous hook.
+    """
+
+    def __enter__(self):
+        self.previous = sys.unraisablehook
+        previous = self.previous
+
+        def hook(unraisable):
+            if not _is_closed_loop_callback(unraisable):
+                previous(unraisable)
+
+        sys.unraisablehook = hook
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:  # success: no read is left behind
+            sys.unraisablehook = self.previous
+
+
+def _clip(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def diff_fingerprints(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -67,25 +229,50 @@ def diff_fingerprints(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 class Checkpointer:
-    """A thin, strict wrapper around ``ocp.CheckpointManager``.
+    """A thin, strict wrapper around ``ocp.CheckpointManager`` (synchronous saves).
 
     Args:
       directory: the checkpoint directory (created if missing).
       fingerprint: JSON-able dict identifying what the state means (see module doc).
-      keep: how many recent checkpoints to keep (``max_to_keep``).
+      keep: how many recent checkpoints to keep (``max_to_keep``): an int >= 1.
+      data_fingerprint: JSON-able dict identifying the run's data (e.g.
+        :func:`files_fingerprint` of its data files; ``None`` or ``{}`` for generated
+        data). Recorded in every checkpoint and compared on every restore.
+
+    Raises:
+      ValueError: ``keep`` is not an int >= 1 (named as ``config.keep_checkpoints``).
+      CheckpointError: the directory cannot be opened.
+
+    Use as a context manager, or call :meth:`close` (also on error paths): it waits for
+    orbax's work and shuts its manager down before the interpreter exits.
     """
 
-    def __init__(self, directory: str, fingerprint: dict, *, keep: int = 3):
+    def __init__(self, directory: str, fingerprint: dict, *, keep: int = 3,
+                 data_fingerprint: dict | None = None):
+        if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
+            raise ValueError(f"config.keep_checkpoints={keep!r} is not accepted; accepted: an "
+                             "int >= 1 (how many recent checkpoints to keep)")
         self.directory = os.path.abspath(directory)
         self.fingerprint = json.loads(json.dumps(fingerprint))
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+        self.data_fingerprint = (None if data_fingerprint is None
+                                 else json.loads(json.dumps(data_fingerprint)))
+        # synchronous: a save is on disk when save() returns (Ctrl-C, SIGKILL), and no
+        # background thread outlives close()
+        options = ocp.CheckpointManagerOptions(max_to_keep=int(keep), create=True,
                                                enable_async_checkpointing=False)
+        self.manager = None
         try:
             self.manager = ocp.CheckpointManager(self.directory, options=options,
                                                  item_names=("state", "meta"))
         except Exception as e:  # noqa: BLE001 - report any orbax failure the same way
             raise CheckpointError(f"cannot open checkpoint directory {self.directory}: "
-                                  f"{type(e).__name__}: {e}") from e
+                                  f"{type(e).__name__}: {_short(e)}") from e
+
+    def __enter__(self) -> "Checkpointer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -97,21 +284,45 @@ class Checkpointer:
              extra: dict | None = None) -> bool:
         """Save ``state`` (a host pytree) at ``step``; blocks until written.
 
+        ``data_state``: the data iterator's ``get_state()`` (a JSON-able dict or bytes).
         ``extra`` is small JSON loop state (e.g. the open metrics window) for exact resume.
         """
         meta = {"step": int(step), "fingerprint": self.fingerprint,
+                "data_fingerprint": self.data_fingerprint,
                 "data_state": _encode_data_state(data_state), "extra": extra or {}}
         saved = self.manager.save(int(step), args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=force)
         self.manager.wait_until_finished()
+        if saved and jax.process_index() == 0:
+            _write_files_list(os.path.join(self.directory, str(int(step))))
         return saved
 
-    def restore(self, step: int, abstract_state) -> tuple[Any, Any, dict]:
-        """``(state, data_state, extra)`` from checkpoint ``step``; strict, see module doc."""
+    def restore(self, step: int, abstract_state, *,
+                batches_consumed: int | None = None) -> tuple[Any, Any, dict]:
+        """``(state, data_state, extra)`` from checkpoint ``step``; strict, see module doc.
+
+        Args:
+          step: the checkpoint to restore (e.g. :meth:`latest_step`).
+          abstract_state: the target tree (:func:`abstract_of` of a fresh state).
+          batches_consumed: if given, the data state must say that exactly this many
+            batches were consumed (``next_index``); the training loop passes ``step``.
+
+        Raises:
+          CheckpointError: (one line, naming the checkpoint) files altered or missing,
+            metadata keys this module does not write, another config, other data
+            (``data_fingerprint``), a data position that disagrees with
+            ``batches_consumed``, a stored step that disagrees with ``step``, or arrays
+            that cannot be restored into ``abstract_state``. Nothing is executed from the
+            checkpoint and nothing in it is changed.
+        """
         path = os.path.join(self.directory, str(step))
+        if not os.path.isdir(path):
+            raise CheckpointError(f"checkpoint {path} does not exist")
+        _verify_files(path)
         try:
-            meta = self.manager.restore(int(step), args=ocp.args.Composite(
-                meta=ocp.args.JsonRestore()))["meta"]
+            with _QuietAbandonedReads():
+                meta = self.manager.restore(int(step), args=ocp.args.Composite(
+                    meta=ocp.args.JsonRestore()))["meta"]
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(
                 f"checkpoint {path} is unreadable (corrupt or truncated: "
@@ -120,25 +331,62 @@ class Checkpointer:
         if not isinstance(meta, dict) or "fingerprint" not in meta:
             raise CheckpointError(f"checkpoint {path} has no lstmjax metadata; it was not "
                                   "written by lstmjax.train. Left untouched.")
+        unknown = sorted(set(meta) - set(_META_KEYS))
+        if unknown:
+            raise CheckpointError(
+                f"checkpoint {path}: meta/metadata holds key(s) {unknown} that lstmjax does not "
+                f"write (it reads only {list(_META_KEYS)}; no pickle: a checkpoint must not run "
+                "code). Refused; nothing was executed and the checkpoint was left untouched.")
+        if not isinstance(meta["fingerprint"], dict) or not isinstance(meta.get("extra") or {}, dict):
+            raise CheckpointError(f"checkpoint {path}: meta/metadata fingerprint and extra must "
+                                  "be JSON objects. Refused; left untouched.")
+        if meta.get("step") != int(step):
+            raise CheckpointError(f"checkpoint {path}: meta/metadata says step "
+                                  f"{meta.get('step')!r}, the directory says {int(step)}. "
+                                  "Refused; left untouched.")
         diffs = diff_fingerprints(meta["fingerprint"], self.fingerprint)
         if diffs:
             raise CheckpointError(
                 f"checkpoint {path} was written by another config and cannot be resumed by "
                 f"this one; differences (checkpoint -> now): {'; '.join(diffs[:8])}. "
                 "Use another --workdir, or restore the original config. Left untouched.")
+        stored_data = meta.get("data_fingerprint") or {}
+        now_data = self.data_fingerprint or {}
+        if self.data_fingerprint is not None and stored_data != now_data:
+            diffs = diff_fingerprints(stored_data if isinstance(stored_data, dict)
+                                      else {"data_fingerprint": stored_data}, now_data)
+            raise CheckpointError(
+                f"checkpoint {path} was written for other data; changed (checkpoint -> now): "
+                f"{'; '.join(diffs[:8])}. Put back the original data files, or use another "
+                "--workdir. Left untouched.")
+        data_state = _decode_data_state(meta.get("data_state"), path)
+        if batches_consumed is not None:
+            check_data_state(data_state, batches_consumed, path)
         try:
-            restored = self.manager.restore(int(step), args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract_state)))["state"]
+            with _QuietAbandonedReads():
+                restored = self.manager.restore(int(step), args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state)))["state"]
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(
                 f"checkpoint {path} could not be restored (corrupt, truncated, or shapes that "
                 f"do not fit this config: {type(e).__name__}: {_short(e)}). It was left "
                 "untouched; move it away (or use another workdir) to start over.") from e
         _check_restored(restored, abstract_state, path)
-        return restored, _decode_data_state(meta.get("data_state")), meta.get("extra") or {}
+        if isinstance(restored, dict) and "step" in restored and int(restored["step"]) != int(step):
+            raise CheckpointError(f"checkpoint {path}: its state says step "
+                                  f"{int(restored['step'])}, the directory says {int(step)}. "
+                                  "Refused; left untouched.")
+        return restored, data_state, meta.get("extra") or {}
 
-    def close(self):
-        self.manager.close()
+    def close(self) -> None:
+        """Wait for orbax's pending work and close the manager (idempotent)."""
+        manager, self.manager = self.manager, None
+        if manager is None:
+            return
+        try:
+            manager.wait_until_finished()
+        finally:
+            manager.close()
 
 
 def _check_restored(restored, abstract, path):

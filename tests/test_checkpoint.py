@@ -1,7 +1,13 @@
 """Checkpoints: bitwise round trip, key data, corrupt / incompatible checkpoints never overwritten."""
 
+import base64
 import hashlib
+import json
 import os
+import pickle  # only to build the payload a malicious checkpoint would carry
+import re
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -9,7 +15,7 @@ import pytest
 
 from lstmjax import checkpoint, train
 
-from train_helpers import tiny
+from train_helpers import ROOT, tiny
 
 
 def _snapshot(directory):
@@ -81,3 +87,214 @@ def test_corrupt_checkpoint_is_a_clear_error_and_kept(finished_run, damage):
     with pytest.raises(checkpoint.CheckpointError, match=r"checkpoint .* (unreadable|could not be restored).*untouched"):
         train.run(tiny(steps=30), finished_run, progress=False)
     assert _snapshot(finished_run) == before
+
+
+# ----------------------------------------------------------------------------- hardening
+
+STATE = {"step": np.int32(6),
+         "params": {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.ones(4, np.float32)}}
+
+
+def _saved(tmp_path, data_state=None, **kwargs):
+    ck = checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}}, keep=2, **kwargs)
+    ck.save(6, STATE, {"next_index": 6} if data_state is None else data_state)
+    return ck, os.path.join(ck.directory, "6")
+
+
+def _edit_meta(step_dir, edit, *, relist=True):
+    """Rewrite ``meta/metadata`` with ``edit(meta)``; ``relist``: also rewrite the file list,
+    as someone tampering on purpose would (else the list itself refuses the checkpoint)."""
+    path = os.path.join(step_dir, "meta", "metadata")
+    with open(path) as f:
+        meta = json.load(f)
+    edit(meta)
+    with open(path, "w") as f:
+        json.dump(meta, f)
+    if relist:
+        checkpoint._write_files_list(step_dir)
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (as a planted ``os.system`` call would run)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("where", ["data_state", "top_level"])
+@pytest.mark.parametrize("relist", [True, False])
+def test_planted_pickle_is_refused_and_never_executed(tmp_path, where, relist):
+    ck, step_dir = _saved(tmp_path)
+    marker = str(tmp_path / "PWNED")
+    payload = base64.b64encode(pickle.dumps(_Payload(marker))).decode()
+
+    def plant(meta):
+        if where == "data_state":
+            meta["data_state"] = {"pickle_b64": payload}
+        else:
+            meta["pickle_b64"] = payload
+    _edit_meta(step_dir, plant, relist=relist)
+    before = _snapshot(step_dir)
+    expected = "pickle_b64" if relist else r"meta/metadata differs from the file that was saved"
+    with pytest.raises(checkpoint.CheckpointError, match=expected) as err:
+        ck.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+    assert step_dir in str(err.value) and "\n" not in str(err.value)
+    assert not os.path.exists(marker)
+    assert _snapshot(step_dir) == before
+    ck.close()
+
+
+def test_no_pickle_in_the_package():
+    root = os.path.dirname(checkpoint.__file__)
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                with open(os.path.join(dirpath, name)) as f:
+                    for line in f:
+                        code = line.split("#")[0]
+                        assert not re.search(r"\bimport pickle\b|\bpickle\.(loads?|dumps?)\b|"
+                                             r"\bfrom pickle\b|cloudpickle|dill", code), (name, line)
+
+
+def test_bytes_data_state_round_trips_as_base64_json(tmp_path):
+    ck, step_dir = _saved(tmp_path, data_state=b"\x00grain\xffstate")
+    with open(os.path.join(step_dir, "meta", "metadata")) as f:
+        assert "bytes_b64" in json.load(f)["data_state"]
+    _, data_state, _ = ck.restore(6, checkpoint.abstract_of(STATE))
+    assert data_state == b"\x00grain\xffstate"
+    with pytest.raises(TypeError, match="data_state must be a JSON-able dict or bytes"):
+        ck.save(8, STATE, {"it": object()})
+    ck.close()
+
+
+@pytest.mark.parametrize("keep", [0, -1, True, 2.5, "3", None])
+def test_keep_must_be_a_positive_int(tmp_path, keep):
+    with pytest.raises(ValueError, match=r"config.keep_checkpoints=.* accepted: an int >= 1"):
+        checkpoint.Checkpointer(str(tmp_path / "c"), {}, keep=keep)
+    assert not os.path.exists(tmp_path / "c")
+
+
+def test_data_position_must_agree_with_the_step(tmp_path):
+    ck, step_dir = _saved(tmp_path)
+    restored, data_state, _ = ck.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+    assert data_state == {"next_index": 6}
+    _edit_meta(step_dir, lambda m: m["data_state"]["json"].update(next_index=0))
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=r"checkpoint .*/6: data_state next_index=0 disagrees with step 6"):
+        ck.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+    _edit_meta(step_dir, lambda m: m.update(data_state={"json": {"pos": 6}}))
+    with pytest.raises(checkpoint.CheckpointError, match=r"has no integer next_index"):
+        ck.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+    ck.close()
+
+
+def test_changed_data_files_are_refused_naming_the_file(tmp_path):
+    files = [tmp_path / "train.npz", tmp_path / "test.npz"]
+    for p in files:
+        p.write_bytes(b"original " + p.name.encode())
+    fp = checkpoint.files_fingerprint(str(p) for p in files)
+    ck, step_dir = _saved(tmp_path, data_fingerprint=fp)
+    ck.close()
+    again = checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}},
+                                    data_fingerprint=checkpoint.files_fingerprint(str(p) for p in files))
+    again.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)  # same data: fine
+    files[0].write_bytes(b"same size, other")
+    now = checkpoint.files_fingerprint(str(p) for p in files)
+    changed = checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}}, data_fingerprint=now)
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=r"written for other data; changed .*train.npz: 'sha256:[0-9a-f]+' -> "
+                             r"'sha256:[0-9a-f]+'") as err:
+        changed.restore(6, checkpoint.abstract_of(STATE))
+    assert "test.npz" not in str(err.value) and "\n" not in str(err.value)
+    again.close()
+    changed.close()
+
+
+def test_no_data_fingerprint_on_either_side_is_accepted(tmp_path):
+    ck, _ = _saved(tmp_path)  # generated data: no files; old checkpoints have no record
+    ck.close()
+    with checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}}, data_fingerprint={}) as ck2:
+        ck2.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
+def test_altered_files_are_refused_before_orbax_reads_them(tmp_path, damage):
+    ck, step_dir = _saved(tmp_path)
+    victims = [os.path.join(r, n) for r, _, fs in os.walk(os.path.join(step_dir, "state"))
+               for n in fs if os.sep + "d" + os.sep in os.path.join(r, n)]
+    victim = sorted(victims)[0]
+    if damage == "truncate":
+        with open(victim, "r+b") as f:
+            f.truncate(os.path.getsize(victim) // 2)
+    elif damage == "delete":
+        os.remove(victim)
+    else:
+        with open(victim, "r+b") as f:
+            f.seek(os.path.getsize(victim) - 1)
+            last = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([last[0] ^ 1]))
+    rel = os.path.relpath(victim, step_dir)
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=rf"file {re.escape(rel)} (is missing|differs from the file that was saved)"):
+        ck.restore(6, checkpoint.abstract_of(STATE))
+    ck.close()
+
+
+def test_close_is_idempotent_and_a_context_manager(tmp_path):
+    with checkpoint.Checkpointer(str(tmp_path / "c"), {}) as ck:
+        ck.save(1, STATE)
+    ck.close()
+    assert os.path.exists(os.path.join(ck.directory, "1", checkpoint.FILES))
+
+
+_RESTORE_CORRUPT = r"""
+import sys
+import numpy as np
+from lstmjax import checkpoint
+state = {"step": np.int32(6), "params": {f"w{i}": np.full((8, 8), i, np.float32) for i in range(40)}}
+ck = checkpoint.Checkpointer(sys.argv[1], {"a": 1})
+try:
+    ck.restore(6, checkpoint.abstract_of(state))
+except checkpoint.CheckpointError as e:
+    print("error:", e, file=sys.stderr)
+    ck.close()
+    sys.exit(3)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_list", [True, False])
+def test_corrupt_checkpoint_exits_with_one_line_and_no_event_loop_traceback(tmp_path, with_list):
+    """Issue 14.17: 3 of 5 such runs also printed 'RuntimeError: Event loop is closed'.
+
+    Without a file list (older checkpoints) orbax itself meets the truncated arrays, and
+    its abandoned reads call back into its closed event loop.
+    """
+    state = {"step": np.int32(6), "params": {f"w{i}": np.full((8, 8), i, np.float32) for i in range(40)}}
+    directory = str(tmp_path / "c")
+    with checkpoint.Checkpointer(directory, {"a": 1}) as ck:
+        ck.save(6, state)
+    step_dir = os.path.join(directory, "6")
+    if not with_list:
+        os.remove(os.path.join(step_dir, checkpoint.FILES))
+    for root, _, files in os.walk(os.path.join(step_dir, "state")):
+        for name in files:
+            if os.sep + "d" in root[len(step_dir):]:
+                path = os.path.join(root, name)
+                with open(path, "r+b") as f:
+                    f.truncate(os.path.getsize(path) // 2)
+    script = str(tmp_path / "restore.py")
+    with open(script, "w") as f:
+        f.write(_RESTORE_CORRUPT)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    procs = [subprocess.Popen([sys.executable, script, directory], stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=ROOT) for _ in range(5)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 3, err
+        assert "Event loop is closed" not in err and "Traceback" not in err, err
+        assert err.count("\n") == 1 and f"checkpoint {step_dir}" in err
