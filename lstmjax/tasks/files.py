@@ -531,7 +531,8 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: key 'x' has shape {x.shape}; expected [N, T, D] or [N, T] with N, T, D >= 1")
     n, t = x.shape[:2]
     _finite_or_raise(path, "x", x, "pad with 0 and give 'lengths' instead")
-    x32 = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow is checked just below, with a message
+        x32 = x.astype(np.float32)
     if x.dtype.kind == "f" and not np.all(np.isfinite(x32)):
         big = float(np.max(np.abs(x.astype(np.float64))))
         raise DataError(f"{path}: key 'x' has values beyond the float32 range (max |x| = {big:.3g} > 3.4e38); "
@@ -584,7 +585,8 @@ def _npz_target(fields: dict, train_path: str, y: np.ndarray) -> tuple[str, int 
 
 def _npz_y(path: str, y: np.ndarray, target: str, num_classes: int | None) -> np.ndarray:
     if target == "regress":
-        y32 = y.astype(np.float32)
+        with np.errstate(over="ignore"):
+            y32 = y.astype(np.float32)
         if not np.all(np.isfinite(y32)):
             raise DataError(f"{path}: key 'y' has values beyond the float32 range; rescale the targets")
         return y32
