@@ -4,7 +4,10 @@ Layout of ``workdir``::
 
     config.json          the resolved config (every default filled in)
     metrics.jsonl        one line per logged step: {"step", "split", <metric>: value, ...}
-                         deterministic: the same config gives a byte-identical file
+                         deterministic: the same config gives a byte-identical file;
+                         append-only (see JsonlLog)
+    metrics.jsonl.before-resume-<step>   the file as it was before a resume dropped
+                         records past checkpoint <step> (only when there were any)
     timing.jsonl         wall-clock fields (steps/s, seconds) kept apart from metrics
     learning_curve.png   train / eval loss and accuracy against step
     checkpoints/         orbax CheckpointManager directory (see lstmjax.checkpoint)
@@ -19,7 +22,9 @@ import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 from typing import Any, Iterable
 
 import jax
@@ -30,6 +35,38 @@ TIMING = "timing.jsonl"
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 CURVE = "learning_curve.png"
+
+
+class RunDirError(RuntimeError):
+    """A run directory or one of its files that cannot be used as it is (one line)."""
+
+
+def check_workdir(path: str) -> str:
+    """Create the run directory ``path`` if needed; its absolute path.
+
+    Raises:
+      RunDirError: ``path`` is a file, sits under a file, cannot be created, or is not
+        writable.
+    """
+    root = os.path.abspath(os.fspath(path))
+    existing = root
+    while not os.path.lexists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if os.path.lexists(existing) and not os.path.isdir(existing):
+        where = "is a file" if existing == root else f"sits under {existing}, which is a file"
+        raise RunDirError(f"workdir {root} {where}, not a directory; choose another --workdir")
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"workdir {root} cannot be created ({e.strerror or e}); choose "
+                          "another --workdir") from e
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise RunDirError(f"workdir {root} is not writable; fix its permissions or choose "
+                          "another --workdir")
+    return root
 
 
 def params_sha256(params) -> str:
@@ -70,11 +107,21 @@ def json_roundtrip(record: dict) -> dict:
 
 
 def write_json(path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(plain(obj), f, indent=2, sort_keys=True, allow_nan=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``obj`` as JSON atomically: a temporary file in the same directory, flushed to
+    disk, then ``os.replace``; a crash leaves the old file or the new one, never half."""
+    text = json.dumps(plain(obj), indent=2, sort_keys=True, allow_nan=True) + "\n"
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def read_json(path: str) -> Any:
@@ -82,53 +129,170 @@ def read_json(path: str) -> Any:
         return json.load(f)
 
 
+def _parse_lines(path: str, raw: bytes) -> tuple[list[tuple[bytes, dict]], bytes]:
+    """``([(line, record), ...], torn_tail)`` of a JSON-lines file's bytes.
+
+    Every newline-terminated line must be a JSON object, else RunDirError naming the line.
+    An unterminated last fragment is returned as ``torn_tail`` (a writer is mid-line, or
+    was killed mid-line); a complete JSON object there counts as a record.
+    """
+    *lines, tail = raw.split(b"\n")
+    out = []
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunDirError(f"{path}, line {n}: not valid JSON ({e}); nothing was changed. "
+                              "Fix or delete that line, or move the file aside.") from e
+        if not isinstance(record, dict):
+            raise RunDirError(f"{path}, line {n}: a JSON {type(record).__name__}, not a record "
+                              "(object); nothing was changed. Fix or delete that line, or "
+                              "move the file aside.")
+        out.append((line, record))
+    if tail:
+        try:
+            record = json.loads(tail)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+        if isinstance(record, dict):
+            out.append((tail, record))
+            tail = b""
+    return out, tail
+
+
 def read_jsonl(path: str) -> list[dict]:
-    """All complete records; a torn last line (process killed mid-write) is skipped."""
+    """All records of a JSON-lines file (``[]`` if it does not exist).
+
+    Raises:
+      RunDirError: a complete line is not a JSON object (names the file and the line).
+        Only an unterminated last fragment (a writer mid-line, or killed mid-line) is left
+        out; nothing after a bad line is ever dropped silently.
+    """
     if not os.path.exists(path):
         return []
-    out = []
-    with open(path) as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return out
+    with open(path, "rb") as f:
+        raw = f.read()
+    return [r for _, r in _parse_lines(path, raw)[0]]
 
 
 class JsonlLog:
-    """Append-only JSON-lines file that can be cut back to a step on resume."""
+    """Append-only JSON-lines file that can be cut back to a step on resume.
+
+    Every write checks that the path still names the file this log writes to; a file
+    deleted or replaced during the run raises :class:`RunDirError` instead of losing the
+    records that follow.
+    """
 
     def __init__(self, path: str | None):
         self.path = path
         self._f = None
+        self._id = None        # (st_dev, st_ino) of the file this log writes to
+        self.last_step = None  # step of the last record known to be in the file
+        self.backup = None     # where truncate_after copied the original, if it had to
 
     def truncate_after(self, step: int) -> list[dict]:
-        """Keep only complete records with ``step <= step``; returns them."""
+        """Keep only records with ``step <= step`` (resume); returns them.
+
+        The file is read in full first: a bad line raises :class:`RunDirError` (naming the
+        line) and nothing is changed. If records must go (past ``step``, or a torn last
+        fragment), the original is first copied to ``<path>.before-resume-<step>`` (``.2``,
+        ``.3``, ... if taken) and the kept lines, byte for byte, then replace the file
+        atomically. Otherwise the file is not touched.
+        """
         if self.path is None:
             return []
-        kept = [r for r in read_jsonl(self.path) if int(r.get("step", 0)) <= step]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            for r in kept:
-                f.write(dumps(r) + "\n")
-        os.replace(tmp, self.path)
-        return kept
+        self.close()
+        if not os.path.exists(self.path):
+            self._id, self.last_step = None, None
+            return []
+        with open(self.path, "rb") as f:
+            raw = f.read()
+            st = os.fstat(f.fileno())
+        lines, tail = _parse_lines(self.path, raw)
+        kept = []
+        for n, (line, record) in enumerate(lines, 1):
+            s = record.get("step")
+            if isinstance(s, bool) or not isinstance(s, (int, float)):
+                raise RunDirError(f"{self.path}, line {n}: record has no numeric step "
+                                  f"({line[:80]!r}); nothing was changed. Fix or delete that "
+                                  "line, or move the file aside.")
+            if s <= step:
+                kept.append((line, record))
+        if len(kept) == len(lines) and not tail:
+            self._id = (st.st_dev, st.st_ino)
+        else:
+            self.backup = _free_name(f"{self.path}.before-resume-{int(step)}")
+            shutil.copyfile(self.path, self.backup)
+            _fsync_path(self.backup)
+            directory, name = os.path.split(os.path.abspath(self.path))
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(b"".join(line + b"\n" for line, _ in kept))
+                    f.flush()
+                    os.fsync(f.fileno())
+                    st = os.fstat(f.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+                raise
+            self._id = (st.st_dev, st.st_ino)
+        self.last_step = kept[-1][1]["step"] if kept else None
+        return [r for _, r in kept]
+
+    def _check_same_file(self) -> None:
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._id
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise self._lost()
+
+    def _lost(self) -> RunDirError:
+        last = "no record yet" if self.last_step is None else f"step {self.last_step}"
+        return RunDirError(
+            f"{self.path} was deleted or replaced during the run (last record written: "
+            f"{last}); records after that would be lost, so the run stopped. Put the file "
+            "back (or move the run directory aside) and rerun to resume from the last "
+            "checkpoint.")
 
     def write(self, record: dict) -> None:
+        """Append one record (flushed); RunDirError if the file vanished or was replaced."""
         if self.path is None:
             return
+        if self._id is not None:
+            self._check_same_file()
         if self._f is None:
-            self._f = open(self.path, "a")
+            f = open(self.path, "a")
+            st = os.fstat(f.fileno())
+            if self._id is not None and (st.st_dev, st.st_ino) != self._id:
+                f.close()
+                raise self._lost()
+            self._f, self._id = f, (st.st_dev, st.st_ino)
         self._f.write(dumps(record) + "\n")
         self._f.flush()
+        self.last_step = record.get("step", self.last_step)
 
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
             self._f = None
+
+
+def _free_name(path: str) -> str:
+    if not os.path.lexists(path):
+        return path
+    n = 2
+    while os.path.lexists(f"{path}.{n}"):
+        n += 1
+    return f"{path}.{n}"
+
+
+def _fsync_path(path: str) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def versions() -> dict[str, str]:
