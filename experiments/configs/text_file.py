@@ -2,6 +2,11 @@
 
     python -m experiments.train --config experiments/configs/text_file.py \
         --workdir runs/mine --config.data.path=data/{split}.csv
+
+Splits: with ``{split}`` in ``path`` each split reads its own file when it exists; set
+``test_path`` / ``validation_path`` for other names. A split without a file is held out
+of the train file (``holdout`` of its rows each, disjoint, seeded by ``data.seed``).
+Files that are not UTF-8: ``--config.data.encoding=latin-1`` (a UTF-8 BOM is handled).
 """
 
 from ml_collections import config_dict
@@ -9,10 +14,12 @@ from ml_collections import config_dict
 from experiments.configs.base import base
 
 
-def get_config():
-    c = base(dict(name="text_file", path=config_dict.placeholder(str), text_column="text",
-                  label_column="label", format=config_dict.placeholder(str),
-                  vocab_size=20_000, min_count=1, max_length=200,
+def get_config(arg=None):
+    del arg
+    c = base(dict(name="text_file", path=config_dict.placeholder(str),
+                  validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
+                  text_column="text", label_column="label", format=config_dict.placeholder(str),
+                  encoding="utf-8", vocab_size=20_000, min_count=1, max_length=200,
                   vocab_path=config_dict.placeholder(str), holdout=0.1, seed=0))
     c.steps = 2000
     c.pad_to = "batch"
