@@ -260,7 +260,7 @@ class Checkpointer:
         # background thread outlives close()
         options = ocp.CheckpointManagerOptions(max_to_keep=int(keep), create=True,
                                                enable_async_checkpointing=False)
-        self.manager = None
+        self.manager, self._closed = None, False
         try:
             self.manager = ocp.CheckpointManager(self.directory, options=options,
                                                  item_names=("state", "meta"))
@@ -380,13 +380,13 @@ class Checkpointer:
 
     def close(self) -> None:
         """Wait for orbax's pending work and close the manager (idempotent)."""
-        manager, self.manager = self.manager, None
-        if manager is None:
+        if self.manager is None or self._closed:
             return
+        self._closed = True
         try:
-            manager.wait_until_finished()
+            self.manager.wait_until_finished()
         finally:
-            manager.close()
+            self.manager.close()
 
 
 def _check_restored(restored, abstract, path):
