@@ -44,7 +44,7 @@ def test_text_file_split_by_pattern_and_holdout(tmp_path):
     path = _write(tmp_path / "all.csv", "text,label\n" + "".join(f"w{i},{i % 2}\n" for i in range(20)))
     cfg = {"name": "text_file", "path": path, "holdout": 0.25}
     tr, va, te = (data.make_source(cfg, s)[1] for s in ("train", "validation", "test"))
-    assert (len(tr), len(va), len(te)) == (10, 5, 5)
+    assert (len(tr), len(va), len(te)) == (15, 3, 2)  # holdout 0.25 of 20 rows: 5, half each
     lines = [set(src.lines.tolist()) for src in (tr, va, te)]
     assert not (lines[0] & lines[1]) and not (lines[0] & lines[2]) and not (lines[1] & lines[2])
     assert set.union(*lines) == set(range(2, 22))
@@ -94,7 +94,7 @@ def test_npz_padded_with_lengths(tmp_path):
     np.testing.assert_array_equal(b["lengths"], lengths[:5])
     np.savez(path, x=x[..., 0], y=np.linspace(0, 1, 10))  # [N, T], float y -> regression
     spec, src = data.make_source({"name": "npz_file", "path": path, "holdout": 0.2}, "validation")
-    assert spec.output_kind == "regress" and spec.input_dim == 1 and len(src) == 2
+    assert spec.output_kind == "regress" and spec.input_dim == 1 and len(src) == 1  # 2 held out: 1 each
 
 
 def _npz(tmp_path, **arrays):
@@ -138,7 +138,7 @@ def _lines(cfg, split):
 
 def test_holdout_validation_and_test_are_disjoint_seeded_and_deterministic(tmp_path):
     path = _write(tmp_path / "all.csv", _rows(100))
-    cfg = {"name": "text_file", "path": path, "holdout": 0.1, "seed": 3}
+    cfg = {"name": "text_file", "path": path, "holdout": 0.2, "seed": 3}
     tr, va, te = (_lines(cfg, s) for s in ("train", "validation", "test"))
     assert (len(tr), len(va), len(te)) == (80, 10, 10)
     assert not (tr & va or tr & te or va & te) and tr | va | te == set(range(2, 102))

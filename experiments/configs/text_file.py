@@ -5,7 +5,8 @@
 
 Splits: with ``{split}`` in ``path`` each split reads its own file when it exists; set
 ``test_path`` / ``validation_path`` for other names. A split without a file is held out
-of the train file (``holdout`` of its rows each, disjoint, seeded by ``data.seed``).
+of the train file (``holdout`` of its rows in all, split between validation and test
+when both are held out; disjoint, seeded by ``data.seed``).
 Files that are not UTF-8: ``--config.data.encoding=latin-1`` (a UTF-8 BOM is handled).
 """
 
@@ -20,7 +21,7 @@ def get_config(arg=None):
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", vocab_size=20_000, min_count=1, max_length=200,
-                  vocab_path=config_dict.placeholder(str), holdout=0.1, seed=0))
+                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0))
     c.steps = 2000
     c.pad_to = "batch"
     c.bucket = True

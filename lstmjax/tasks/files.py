@@ -11,11 +11,13 @@ Splits (``split_plan``). Every task serves ``"train"``, ``"validation"`` and ``"
   ``{split}``);
 * validation and test each come from their own file when there is one:
   ``validation_path`` / ``test_path``, else the ``{split}`` pattern's file if it exists;
-* a split without a file is *held out* of the train file: a ``seed``-derived permutation
-  of its rows gives the last ``round(N * holdout)`` rows to ``"test"`` (when held out),
-  the ``round(N * holdout)`` before them to ``"validation"`` (when held out) and the rest
-  to ``"train"``. Held-out splits are disjoint from each other and from train, and the
-  same (file, holdout, seed) always gives the same rows.
+* a split without a file is *held out* of the train file: ``holdout`` is the share of the
+  train file's N rows that train does not serve, ``k = round(N * holdout)``. A
+  ``seed``-derived permutation of the rows gives its last ``k`` rows to the held-out
+  split(s): all ``k`` to the one held out, or ``k // 2`` to test and ``k - k // 2`` to
+  validation when both are (default ``holdout=0.2``: 80/10/10 from one file, 80/20
+  train/validation beside a test file). Held-out splits are disjoint from each other and
+  from train, and the same (file, holdout, seed) always gives the same rows.
 
 Labels and the vocabulary are fixed by the train file: the vocabulary by the rows train
 serves, the label set by the whole train file (so a rare class that lands only in a
@@ -57,9 +59,9 @@ TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl
 TEXT_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "text_column": "text",
                  "label_column": "label", "labels": None, "format": None, "encoding": "utf-8",
                  "vocab_size": 20_000, "min_count": 1, "max_length": 500, "vocab_path": None,
-                 "holdout": 0.1, "seed": 0}
+                 "holdout": 0.2, "seed": 0}
 NPZ_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "target": "auto",
-                "num_classes": None, "holdout": 0.1, "seed": 0}
+                "num_classes": None, "holdout": 0.2, "seed": 0}
 NPZ_TARGETS = ("auto", "classify", "regress")
 MAX_CLASSES = 100_000  # class ids must be 0..K-1 with K <= MAX_CLASSES (no silent remapping)
 NPZ_EXPECTED = "an .npz archive (np.savez(path, x=..., y=..., lengths=...)) with keys 'x', 'y' and optional 'lengths'"
@@ -90,7 +92,7 @@ def _holdout(kind: str, fields: dict) -> float:
     value = fields["holdout"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
         raise ValueError(f"{kind}: holdout={value!r}; must be a fraction in [0, 1) "
-                         "(the share of the train file held out for each split without its own file)")
+                         "(the share of the train file held out for the splits without their own file)")
     return float(value)
 
 
@@ -128,17 +130,18 @@ def split_plan(fields: dict, kind: str, expected: str) -> SplitPlan:
 
 def holdout_indices(n: int, holdout: float, seed: int, held_out: tuple[str, ...] = ("validation",)
                     ) -> dict[str, np.ndarray]:
-    """Sorted row indices per split for a file of ``n`` rows (see module doc).
+    """Sorted row indices per split for a file of ``n`` rows (see the module doc's rule).
 
     Returns ``{"train": ..., **{s: ... for s in held_out}}``: disjoint, together all n rows.
     """
     order = np.random.default_rng([int(seed), int(n)]).permutation(n)
     k = int(round(n * float(holdout))) if held_out else 0
+    sizes = {"test": k // 2, "validation": k - k // 2} if len(held_out) == 2 else {s: k for s in held_out}
     out, end = {}, n
     for split in ("test", "validation"):
         if split in held_out:
-            out[split] = np.sort(order[end - k: end])
-            end -= k
+            out[split] = np.sort(order[end - sizes[split]: end])
+            end -= sizes[split]
     out["train"] = np.sort(order[:end])
     return out
 
@@ -150,13 +153,10 @@ def _rows_for(kind: str, fields: dict, plan: SplitPlan, split: str, n: int, path
     if not plan.held_out:
         return None
     holdout = _holdout(kind, fields)
-    if holdout * len(plan.held_out) >= 1.0:
-        raise ValueError(f"{kind}: holdout={holdout!r} leaves no training rows with {len(plan.held_out)} "
-                         f"held-out splits ({', '.join(plan.held_out)}); use holdout < {1 / len(plan.held_out)}")
     idx = holdout_indices(n, holdout, int(fields["seed"]), plan.held_out)[split]
     if len(idx) == 0:
-        why = (f"there is no {split} file ({split}_path) and holdout={holdout!r} of {n} rows rounds to 0"
-               if split != "train" else f"holdout={holdout!r} of {n} rows leaves none")
+        why = (f"there is no {split} file ({split}_path) and its share of holdout={holdout!r} of {n} rows "
+               "rounds to 0" if split != "train" else f"holdout={holdout!r} of {n} rows leaves none")
         raise DataError(f"{path}: split {split!r} is empty: {why}")
     return idx
 
