@@ -120,3 +120,13 @@ def test_probe_gives_up_quickly_without_an_answer():
     assert not tfds_load._reachable(f"http://127.0.0.1:{port}/x", timeout=1.0)
     assert time.perf_counter() - t < 2.5
     server.close()
+
+
+def test_fingerprint_of_a_tfds_dataset(tmp_path, monkeypatch):
+    with tfds.testing.mock_data(num_examples=6):
+        fp = data.fingerprint({"name": "mnist", "variant": "rowwise"}, data_dir=str(tmp_path))
+    assert fp["name"] == "mnist" and fp["tfds_name"] == "mnist" and fp["variant"] == "rowwise"
+    assert fp["splits"] == {"train": 6, "test": 6} and fp["version"]
+    monkeypatch.setattr(tfds_load, "_reachable", lambda url, timeout=2.0: False)
+    with pytest.raises(DataError, match="downloads/manual/"):
+        data.fingerprint({"name": "mnist"}, data_dir=str(tmp_path))

@@ -93,9 +93,11 @@ def _first_line(e: BaseException) -> str:
 
 
 def fingerprint(name: str, data_dir: str | None = None) -> dict:
-    """``{"tfds_name", "version", "splits": {split: num_examples}}`` of a prepared dataset.
+    """``{"tfds_name", "version", "splits": {split: num_examples}}`` of a dataset.
 
-    Raises ``DataError`` (one line) when the dataset is not prepared in ``data_dir``.
+    Sizes come from the prepared dataset's info, or (not prepared yet, or under
+    ``tfds.testing.mock_data``) from ``data_source`` itself, which prepares it from
+    ``<data_dir>/downloads/manual/`` or raises the one-line offline ``DataError``.
     """
     import tensorflow_datasets as tfds  # heavy import, only when a real dataset is used
 
@@ -108,6 +110,5 @@ def fingerprint(name: str, data_dir: str | None = None) -> dict:
         raise DataError(f"TFDS dataset {name!r} in data dir {data_dir}: cannot read its info "
                         f"({_first_line(e)})") from e
     if not splits:
-        raise DataError(f"TFDS dataset {name!r} is not prepared in data dir {data_dir}; put its source "
-                        f"files in {os.path.join(data_dir, 'downloads', 'manual')}/ (<data_dir>/downloads/manual/)")
+        splits = {s: len(data_source(name, s, data_dir)) for s in ("train", "test")}
     return {"tfds_name": name, "version": version, "splits": splits}
