@@ -90,7 +90,7 @@ class Job:
 def build(config, data_dir: str | None = None) -> Job:
     """Resolve ``config`` and build the task, model and compiled steps (nothing runs)."""
     cfg = schema.resolve_config(config)
-    parallel.maybe_initialize_distributed(cfg["distributed"]["mode"])
+    parallel.maybe_initialize_distributed(cfg["distributed"])
     spec, train_src = data.make_source(cfg["data"], "train", data_dir=data_dir)
     sources = {"train": train_src}
     for split in ("validation", "test"):
@@ -162,7 +162,7 @@ class _RunDir:
         self.root = None if workdir is None else os.path.abspath(workdir)
         self.is_main = is_main
         if self.root is not None:
-            os.makedirs(self.root, exist_ok=True)
+            runs.check_workdir(self.root)
             _check_workdir_config(self.path(runs.CONFIG), cfg)
         writes = self.root is not None and is_main
         self.metrics = runs.JsonlLog(self.path(runs.METRICS) if writes else None)
@@ -207,8 +207,11 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
     ckpt = None
     if checkpoints and rundir.root is not None and cfg["checkpoint_every"] > 0:
+        # the data fingerprint (file hashes, or the generating fields) is stored with every
+        # checkpoint: a resume onto changed data files is refused
         ckpt = ckpt_lib.Checkpointer(rundir.path("checkpoints"), schema.fingerprint(cfg),
-                                     keep=cfg["keep_checkpoints"])
+                                     keep=cfg["keep_checkpoints"],
+                                     data_fingerprint=data.fingerprint(cfg["data"], data_dir))
     try:
         state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
         status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
@@ -220,6 +223,11 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     except NonFiniteLossError:
         _finish(job, rundir, prog, None, "non_finite", t_start, plots)
         raise
+    except (RuntimeError, ValueError) as e:  # a multi-process job that lost a peer
+        lost = parallel.peer_failure(e)
+        if lost is None:
+            raise
+        raise lost from e
     finally:
         rundir.close()
         if ckpt is not None:
@@ -240,7 +248,8 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     extra = {}
     latest = ckpt.latest_step() if ckpt is not None else None
     if latest is not None:
-        tree, data_state, extra = ckpt.restore(latest, ckpt_lib.abstract_of(_tree(host_state)))
+        tree, data_state, extra = ckpt.restore(latest, ckpt_lib.abstract_of(_tree(host_state)),
+                                               batches_consumed=latest)
         host_state = _from_tree(tree, host_state)
         prog.step = int(host_state.step)
         if data_state is not None:
@@ -258,7 +267,11 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         labels = getattr(job.sources["train"], "labels", None)
         if labels is not None:
             runs.write_json(rundir.path(LABELS), list(labels))
-    history = rundir.metrics.truncate_after(prog.step)
+    # every process needs the same history (steps_to_solve, stop_when_solved): process 0
+    # cuts the file back to the checkpoint, the others read it (shared workdir), read-only
+    history = (rundir.metrics.truncate_after(prog.step) if rundir.is_main or rundir.root is None
+               else [r for r in runs.read_jsonl(rundir.path(runs.METRICS))
+                     if r.get("step", math.inf) <= prog.step])
     rundir.timing.truncate_after(prog.step)
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.fns.train.put_state(host_state), train_iter, prog
@@ -391,7 +404,9 @@ def _best_params(job: Job, rundir: _RunDir, prog: _Progress, like):
 
 def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt) -> None:
     """The reported numbers: whole validation and test splits at the last step, and the
-    whole test split with the best validation's parameters."""
+    whole test split with the best validation's parameters. They go to ``summary.json``;
+    ``metrics.jsonl`` holds the trajectory only (train windows, periodic validations), so
+    a resumed run's file equals an uninterrupted one's."""
     ev, multiple = job.fns.evaluate, _row_multiple(job)
 
     def score(split, p):
@@ -409,14 +424,6 @@ def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt)
             if best is not None:
                 prog.test_at_best = {"step": prog.best["step"], "split": "test",
                                      **score("test", best)}
-    # a rerun of a finished run evaluates again but does not log the same records twice
-    logged = {(r["split"], r.get("params_of_step")) for r in prog.history
-              if r.get("full_split") and r["step"] == prog.step}
-    for rec in (prog.final_eval, prog.test, prog.test_at_best):
-        if rec is not None and (rec["split"], rec["step"]) not in logged:
-            rundir.log(prog, {**rec, "step": prog.step, "params_of_step": rec["step"],
-                              "full_split": True})
-
 
 
 def _non_finite(loss: float, at: int, ckpt) -> NonFiniteLossError:
@@ -480,8 +487,7 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
         "steps_to_solve": prog.solved_at,
         "solved": prog.solved_at is not None,
         "last_validation": next((r for r in reversed(prog.history)
-                                 if r["split"] == "validation" and not r.get("full_split")),
-                                None),
+                                 if r["split"] == "validation"), None),
         "final_train": next((r for r in reversed(prog.history) if r["split"] == "train"), None),
         "params_sha256": None if params is None else runs.params_sha256(params),
         "num_params": None if params is None else models.num_params(params),
