@@ -19,8 +19,12 @@ command runs on a TPU pod or a GPU cluster: launch it once per host.
 
 from __future__ import annotations
 
+import atexit
 import os
-from typing import Any, Callable
+import re
+import sys
+import time
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -50,33 +54,247 @@ def axis_index(axis_name):
 
 # --------------------------------------------------------------------------- multi-host
 
+ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
+ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
+ENV_PROCESS_ID = "JAX_PROCESS_ID"
+DISTRIBUTED_MODES = ("auto", "on", "off")
+# config.distributed defaults (lstmjax.schema.DEFAULTS holds the same table)
+DISTRIBUTED_DEFAULTS = {"mode": "auto", "coordinator": "", "num_processes": 0, "process_id": -1,
+                        "initialization_timeout_s": 60, "heartbeat_timeout_s": 20,
+                        "shutdown_timeout_s": 20}
 
-def distributed_env() -> str | None:
-    """Which environment asks for ``jax.distributed.initialize()`` (None: single process)."""
-    env = os.environ
-    if env.get("JAX_COORDINATOR_ADDRESS"):
-        return "JAX_COORDINATOR_ADDRESS"
-    if int(env.get("SLURM_NTASKS", "1") or 1) > 1 and env.get("SLURM_JOB_ID"):
+
+class DistributedError(RuntimeError):
+    """A multi-process job that cannot go on: the coordinator cannot be reached in time,
+    or a peer process was lost (killed, crashed, its host gone). One line, naming whom.
+
+    The command line exits with :attr:`exit_code`; rerunning the same command on every
+    host resumes from the last complete checkpoint.
+    """
+
+    exit_code = 5
+
+
+# what this module did to jax.distributed in this process
+_STATE = {"started": False, "broken": False, "atexit": False}
+
+
+def cluster_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The scheduler whose environment jax reads by itself ("SLURM", "OpenMPI", "TPU"), when
+    it describes more than one process; None otherwise."""
+    env = os.environ if environ is None else environ
+
+    def count(name: str) -> int:
+        try:
+            return int(env.get(name, "1") or 1)
+        except ValueError:
+            return 1
+
+    if env.get("SLURM_JOB_ID") and max(count("SLURM_NTASKS"), count("SLURM_NPROCS")) > 1:
         return "SLURM"
-    if int(env.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1:
+    if count("OMPI_COMM_WORLD_SIZE") > 1:
         return "OpenMPI"
-    hosts = env.get("TPU_WORKER_HOSTNAMES", "")
-    if "," in hosts or env.get("MEGASCALE_COORDINATOR_ADDRESS"):
+    if "," in env.get("TPU_WORKER_HOSTNAMES", "") or env.get("MEGASCALE_COORDINATOR_ADDRESS"):
         return "TPU"
     return None
 
 
-def maybe_initialize_distributed(mode: str = "auto") -> bool:
-    """Call ``jax.distributed.initialize()`` once, when ``mode`` is "on", or "auto" and
-    :func:`distributed_env` finds a multi-process job. Must run before any computation."""
-    if mode not in ("auto", "on", "off"):
-        raise ValueError(f"distributed={mode!r}; accepted: ('auto', 'on', 'off')")
-    if mode == "off" or jax.distributed.is_initialized():
-        return jax.distributed.is_initialized()
-    if mode == "on" or distributed_env() is not None:
-        jax.distributed.initialize()
+def distributed_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """What describes a multi-process job here: ``JAX_COORDINATOR_ADDRESS``, or a
+    :func:`cluster_env` ("SLURM", "OpenMPI", "TPU"); None for a single process."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_COORDINATOR, "").strip():
+        return ENV_COORDINATOR
+    return cluster_env(env)
+
+
+def _settings(settings) -> dict:
+    """``config.distributed`` (a mapping, or just its mode as a string) with defaults."""
+    if settings is None or isinstance(settings, str):
+        settings = {"mode": "auto" if settings is None else settings}
+    unknown = sorted(set(settings) - set(DISTRIBUTED_DEFAULTS))
+    if unknown:
+        raise ValueError(f"config.distributed.{unknown[0]} is not a known field; accepted: "
+                         f"{sorted(DISTRIBUTED_DEFAULTS)}")
+    out = dict(DISTRIBUTED_DEFAULTS, **settings)
+    if out["mode"] not in DISTRIBUTED_MODES:
+        raise ValueError(f"config.distributed.mode={out['mode']!r} is not accepted; accepted: "
+                         f"{list(DISTRIBUTED_MODES)}")
+    for name in ("initialization_timeout_s", "heartbeat_timeout_s", "shutdown_timeout_s"):
+        value = out[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"config.distributed.{name}={value!r} must be an int >= 1 "
+                             "(seconds)")
+    return out
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not an integer") from None
+
+
+def launch_settings(settings="auto", environ: Mapping[str, str] | None = None) -> dict | None:
+    """The keyword arguments of ``jax.distributed.initialize`` for this process, or None
+    when it runs alone.
+
+    ``settings`` is ``config.distributed`` (or its mode): a field of the config wins over
+    the environment (``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``,
+    ``JAX_PROCESS_ID``). Under SLURM, Open MPI or a TPU slice, what is not given is left
+    to jax's own detection. Raises ValueError (one line, naming the setting and where it
+    came from) for a missing, malformed or contradictory setting.
+    """
+    s = _settings(settings)
+    if s["mode"] == "off":
+        return None
+    env = os.environ if environ is None else environ
+    where = {}
+
+    def pick(field: str, given, unset, env_name: str, read):
+        if given != unset:
+            where[field] = f"config.distributed.{field}"
+            return given
+        value = read(env, env_name)
+        if value is not None:
+            where[field] = env_name
+        return value
+
+    coordinator = pick("coordinator", s["coordinator"], "", ENV_COORDINATOR,
+                       lambda e, n: e.get(n, "").strip() or None)
+    num = pick("num_processes", s["num_processes"], 0, ENV_NUM_PROCESSES, _env_int)
+    pid = pick("process_id", s["process_id"], -1, ENV_PROCESS_ID, _env_int)
+    timeouts = {"initialization_timeout": int(s["initialization_timeout_s"]),
+                "heartbeat_timeout_seconds": int(s["heartbeat_timeout_s"]),
+                "shutdown_timeout_seconds": int(s["shutdown_timeout_s"])}
+    if num is not None and num < 1:
+        raise ValueError(f"{where['num_processes']}={num} must be >= 1")
+    if pid is not None and (pid < 0 or (num is not None and pid >= num)):
+        bound = f"0..{num - 1} (there are {num} processes)" if num else ">= 0"
+        raise ValueError(f"{where['process_id']}={pid} must be in {bound}")
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{where['coordinator']}={coordinator!r} must be host:port of "
+                             "process 0 (e.g. 10.0.0.1:12377)")
+    cluster = cluster_env(env)
+    if num == 1 and cluster is None:
+        return None  # a job of one process: nothing to coordinate
+    given = {"coordinator_address": coordinator, "num_processes": num, "process_id": pid}
+    if None not in given.values():
+        return {**given, **timeouts}
+    if cluster is not None:  # jax detects the rest from the scheduler's environment
+        return {**{k: v for k, v in given.items() if v is not None}, **timeouts}
+    if where:
+        missing = [f"{env_name} (or config.distributed.{field})" for field, env_name, v in (
+            ("coordinator", ENV_COORDINATOR, coordinator),
+            ("num_processes", ENV_NUM_PROCESSES, num),
+            ("process_id", ENV_PROCESS_ID, pid)) if v is None]
+        have = ", ".join(f"{where[f]}={v}" for f, v in (("coordinator", coordinator),
+                         ("num_processes", num), ("process_id", pid)) if f in where)
+        raise ValueError(f"a multi-process job needs the coordinator, the number of processes "
+                         f"and this process's id; {have} is set but {' and '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} missing")
+    if s["mode"] == "on":
+        raise ValueError(f"config.distributed.mode='on' but nothing describes the job: set "
+                         f"{ENV_COORDINATOR}, {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID} (or "
+                         "config.distributed.coordinator / num_processes / process_id), or "
+                         "launch under SLURM, Open MPI or on a TPU slice")
+    return None
+
+
+def maybe_initialize_distributed(settings="auto") -> bool:
+    """Join the multi-process job that ``settings`` (``config.distributed``, or its mode)
+    and the environment describe (see :func:`launch_settings`); True when this process is
+    part of one. Must run before any computation; a second call is a no-op.
+
+    CPU jobs use gloo collectives. Raises ValueError for a missing or malformed setting and
+    :class:`DistributedError` when the job cannot be joined within
+    ``initialization_timeout_s`` (unreachable coordinator, a process that never came).
+    """
+    if jax.distributed.is_initialized():
         return True
-    return False
+    kwargs = launch_settings(settings)
+    if kwargs is None:
+        return False
+    if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    _register_atexit()
+    who = (f"process {kwargs['process_id']} of {kwargs['num_processes']}"
+           if "process_id" in kwargs and "num_processes" in kwargs else "this process")
+    coordinator = kwargs.get("coordinator_address") or "(from the scheduler)"
+    t0 = time.monotonic()
+    try:
+        jax.distributed.initialize(**kwargs)
+    except (ValueError, TypeError) as e:  # jax's own checks, e.g. a scheduler without ids
+        raise ValueError(f"cannot start the multi-process job: {_first_line(e)}; set "
+                         f"{ENV_COORDINATOR}, {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID}") from None
+    except Exception as e:  # noqa: BLE001 - any failure to join is the same for the user
+        _STATE["broken"] = True
+        raise DistributedError(
+            f"{who} could not join the job at coordinator {coordinator} within "
+            f"{kwargs['initialization_timeout']} s (gave up after {time.monotonic() - t0:.0f} "
+            f"s): is process 0 running and is the address reachable from here? "
+            f"({_first_line(e)})") from None
+    _STATE["started"] = True
+    return True
+
+
+def peer_failure(e: BaseException) -> DistributedError | None:
+    """The :class:`DistributedError` that ``e`` means in a multi-process job (a collective
+    or the coordination service lost a peer), else None. Marks this process so that it
+    exits at interpreter exit without jax's shutdown barrier (which would wait for the
+    dead peer and then abort)."""
+    if isinstance(e, DistributedError):
+        return e
+    if not _STATE["started"] or not isinstance(e, (RuntimeError, ValueError)):
+        return None
+    text = str(e)
+    if not any(p in text for p in _PEER_SIGNS):
+        return None
+    _STATE["broken"] = True
+    me, n = jax.process_index(), jax.process_count()
+    peer = re.search(r"peer \[?([0-9A-Za-z_.:-]+?)\]?:(\d+)", text)
+    if n == 2:
+        whom = f"process {1 - me}" + (" (the coordinator)" if me == 1 else "")
+    else:
+        whom = "a peer process" + (f" ({peer.group(1)}:{peer.group(2)})" if peer else "")
+    return DistributedError(
+        f"process {me} of {n} lost {whom}: {_first_line(e)[:200]}. This process stopped; "
+        "rerun the job on every host to resume from the last complete checkpoint")
+
+
+_PEER_SIGNS = ("Gloo", "gloo", "Connection closed by peer", "Connection reset by peer",
+               "heartbeat", "coordination service", "CoordinationService", "Barrier failed",
+               "barrier has failed")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _register_atexit() -> None:
+    # registered after jax's own clean_up (at jax's import), so it runs before it
+    if not _STATE["atexit"]:
+        atexit.register(_exit_if_broken)
+        _STATE["atexit"] = True
+
+
+def _exit_if_broken() -> None:
+    """At interpreter exit after a lost peer or a failed start: leave at once with
+    :attr:`DistributedError.exit_code`, skipping ``jax.distributed.shutdown`` whose barrier
+    would wait ``heartbeat_timeout_s`` for the dead peer and then abort the process."""
+    if _STATE["broken"]:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(DistributedError.exit_code)
 
 
 # --------------------------------------------------------------------------- layouts
@@ -84,9 +302,15 @@ def maybe_initialize_distributed(mode: str = "auto") -> bool:
 
 def resolve_devices(mode: str, num_devices: int = 0) -> list:
     """The devices a ``mode`` runs on: one for "none"; all (or the first ``num_devices``)
-    otherwise (global devices for "sharding", local ones for "pmap")."""
+    otherwise (global devices for "sharding", local ones for "pmap").
+
+    A job of several processes runs with ``"sharding"`` on every device of every process
+    (each process holding as many as the others): "none" and "pmap" would train one model
+    per process without a collective between them."""
     if mode not in MODES:
         raise ValueError(f"parallel={mode!r} is not accepted; use one of {MODES}")
+    if jax.process_count() > 1:
+        return _multiprocess_devices(mode, num_devices)
     if mode == "none":
         return jax.local_devices()[:1]
     pool = jax.local_devices() if mode == "pmap" else jax.devices()
@@ -95,6 +319,21 @@ def resolve_devices(mode: str, num_devices: int = 0) -> list:
             raise ValueError(f"num_devices={num_devices} but only {len(pool)} device(s) are "
                              f"available for parallel={mode!r}: {pool}")
         pool = pool[:num_devices]
+    return list(pool)
+
+
+def _multiprocess_devices(mode: str, num_devices: int) -> list:
+    n, pool = jax.process_count(), jax.devices()
+    if mode != "sharding":
+        raise ValueError(f"config.parallel={mode!r} runs on one process's devices, but this job "
+                         f"has {n} processes; use config.parallel='sharding'")
+    if num_devices and num_devices != len(pool):
+        raise ValueError(f"config.num_devices={num_devices}: a job of {n} processes runs on "
+                         f"all {len(pool)} devices; use num_devices=0")
+    per_process = [sum(d.process_index == p for d in pool) for p in range(n)]
+    if len(set(per_process)) > 1:
+        raise ValueError(f"the processes of this job hold different numbers of devices "
+                         f"({per_process}); give every process the same number")
     return list(pool)
 
 
@@ -130,10 +369,8 @@ class Mapped:
             # replicated state lives as [devices, ...] arrays split along a 1-D mesh
             mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
             self._stacked = NamedSharding(mesh, P(AXIS))
-            # multi-process pmap spans all devices; each process feeds its local ones
             self._fn = jax.pmap(lambda s, b: fn(s, b, AXIS), axis_name=AXIS,
-                                devices=self.devices if jax.process_count() == 1 else None,
-                                donate_argnums=donate)
+                                devices=self.devices, donate_argnums=donate)
         else:
             self.mesh = jax.make_mesh((self.num_devices,), (AXIS,),
                                       axis_types=(jax.sharding.AxisType.Explicit,),
@@ -185,15 +422,6 @@ class Mapped:
                 lambda v: np.reshape(v, (n_local, v.shape[0] // n_local) + v.shape[1:]), batch)
         return jax.tree.map(
             lambda v: jax.make_array_from_process_local_data(self._split, np.asarray(v)), batch)
-
-
-def split_batch(batch: dict[str, np.ndarray], num_devices: int) -> dict[str, np.ndarray]:
-    """``[B, ...] -> [num_devices, B / num_devices, ...]`` with a clear error if uneven."""
-    out = {}
-    for name, value in batch.items():
-        per = check_batch(value.shape[0], num_devices, what=f"batch[{name!r}] size")
-        out[name] = np.reshape(value, (num_devices, per) + value.shape[1:])
-    return out
 
 
 def process_rows(global_batch: int) -> slice:
