@@ -27,7 +27,7 @@ run goes to experiments/results/ once it lands.
 
 from ml_collections import config_dict
 
-from experiments.configs.base import base
+from lstmjax.schema import default_config
 
 ARGS = ("classify", "regress")
 
@@ -36,10 +36,11 @@ def get_config(arg=None):
     arg = arg or "classify"
     if arg not in ARGS:
         raise ValueError(f"npz_file config: arg={arg!r}; accepted: {ARGS}")
-    c = base(dict(name="npz_file", path=config_dict.placeholder(str),
+    c = default_config()
+    c.data = dict(name="npz_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   target="auto" if arg == "classify" else "regress",
-                  num_classes=config_dict.placeholder(int), holdout=0.2, seed=0))
+                  num_classes=config_dict.placeholder(int), holdout=0.2, seed=0)
     c.steps = 3000
     c.batch_size = 128
     c.eval_every = 500

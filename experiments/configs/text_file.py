@@ -12,16 +12,17 @@ Files that are not UTF-8: ``--config.data.encoding=latin-1`` (a UTF-8 BOM is han
 
 from ml_collections import config_dict
 
-from experiments.configs.base import base
+from lstmjax.schema import default_config
 
 
 def get_config(arg=None):
     del arg
-    c = base(dict(name="text_file", path=config_dict.placeholder(str),
+    c = default_config()
+    c.data = dict(name="text_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", vocab_size=20_000, min_count=1, max_length=200,
-                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0))
+                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
     c.steps = 2000
     c.pad_to = "batch"
     c.bucket = True
