@@ -26,7 +26,8 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lstmjax import checkpoint, evaluation, models, optim, runs, schema, step, tasks, train
+from lstmjax import (checkpoint, evaluation, models, optim, parallel, runs, schema, step, tasks,
+                     train)
 
 EXIT_CODES = {
     0: "done",
@@ -34,6 +35,7 @@ EXIT_CODES = {
     2: "invalid config or command line",
     3: "unusable run directory or checkpoint (nothing was changed)",
     4: "missing, unreadable or invalid data (files, or a dataset not prepared offline)",
+    5: "a multi-process job lost a peer or cannot reach its coordinator (rerun to resume)",
     130: "interrupted (Ctrl-C; a checkpoint was saved: rerun the same command to resume)",
 }
 
@@ -48,6 +50,8 @@ def exit_code(e: BaseException) -> int:
         return 130
     if isinstance(e, train.NonFiniteLossError):
         return 1
+    if isinstance(e, parallel.DistributedError):
+        return 5
     if isinstance(e, tasks.DataError):
         return 4
     if isinstance(e, (checkpoint.CheckpointError, runs.RunDirError)):
