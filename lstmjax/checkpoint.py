@@ -352,7 +352,13 @@ class Checkpointer:
                 "Use another --workdir, or restore the original config. Left untouched.")
         stored_data = meta.get("data_fingerprint") or {}
         now_data = self.data_fingerprint or {}
-        if self.data_fingerprint is not None and stored_data != now_data:
+        if now_data and meta.get("data_fingerprint") is None:
+            raise CheckpointError(
+                f"checkpoint {path} records no data fingerprint (written by an older lstmjax), "
+                "so the data it was trained on cannot be checked against this run's. Use "
+                "another --workdir (or move its checkpoints aside) to start over. Left "
+                "untouched.")
+        if stored_data != now_data:
             diffs = diff_fingerprints(stored_data if isinstance(stored_data, dict)
                                       else {"data_fingerprint": stored_data}, now_data)
             raise CheckpointError(

@@ -214,11 +214,15 @@ def test_changed_data_files_are_refused_naming_the_file(tmp_path):
     changed.close()
 
 
-def test_no_data_fingerprint_on_either_side_is_accepted(tmp_path):
-    ck, _ = _saved(tmp_path)  # generated data: no files; old checkpoints have no record
+def test_a_checkpoint_without_data_fingerprint(tmp_path):
+    ck, _ = _saved(tmp_path)  # as older versions wrote them
     ck.close()
     with checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}}, data_fingerprint={}) as ck2:
-        ck2.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)
+        ck2.restore(6, checkpoint.abstract_of(STATE), batches_consumed=6)  # nothing to check
+    with checkpoint.Checkpointer(str(tmp_path / "c"), {"model": {"h": 4}},
+                                 data_fingerprint={"name": "adding"}) as ck3:
+        with pytest.raises(checkpoint.CheckpointError, match=r"records no data fingerprint"):
+            ck3.restore(6, checkpoint.abstract_of(STATE))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
