@@ -2,7 +2,8 @@
 
     python -m experiments.demo [--workdir runs/demo] [--skip-sweep]
 
-The sweep (``python -m experiments.gap_sweep --quick``) trains a tanh RNN, an LSTM with
+The sweep (``python -m experiments.gap_sweep --config
+experiments/configs/gap_sweep.py:quick``) trains a tanh RNN, an LSTM with
 forget bias 1, an LSTM with chrono initialization, a GRU and a BiLSTM on distant recall at
 gaps 10, 30 and 100 (2 seeds) and writes its table, JSON and plot into the workdir.
 """
@@ -13,7 +14,7 @@ import argparse
 import os
 import time
 
-from experiments import seed_example
+from experiments import gap_sweep, seed_example, sweep
 
 
 def main(argv=None) -> None:
@@ -25,20 +26,21 @@ def main(argv=None) -> None:
     seed_example.main()
     if args.skip_sweep:
         return
-    from experiments import gap_sweep
     print("\n" + "=" * 78)
     print("Gap sweep (quick): does each model still recall the clue after a gap of N tokens?")
     print("(a few minutes on a 2-core CPU; progress lines follow)")
     print("=" * 78, flush=True)
     t0 = time.time()
-    sweep_args = ["--tiny", "--models", "rnn,lstm"] if args.tiny else ["--quick"]
+    config = os.path.relpath(os.path.join(sweep.CONFIGS, "gap_sweep.py"))
+    sweep_args = ([f"--config={config}:tiny", "--config.models=rnn,lstm"] if args.tiny
+                  else [f"--config={config}:quick"])
     report = gap_sweep.main(sweep_args + ["--workdir", args.workdir])
     print(f"\ndemo done in {time.time() - t0:.0f} s. Look at:")
     print(f"  table : {report}")
     print(f"  plot  : {os.path.join(os.path.dirname(report), 'accuracy_vs_gap.png')}")
     with open(report) as f:
         text = f.read()
-    start = text.find("## distant_recall: accuracy")
+    start = text.find("## distant_recall: test accuracy")
     end = text.find("## distant_recall: steps")
     if start >= 0:
         print("\n" + text[start:end if end > start else None].strip())

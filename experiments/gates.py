@@ -1,21 +1,23 @@
 """Looking inside the gates: forget, input, output gates and the cell state of a trained LSTM.
 
-    python -m experiments.gates --quick --workdir runs/gates     # gap 50, 2 seeds
-    python -m experiments.gates --workdir runs/gates             # gap 100, 3 seeds
-    python -m experiments.gates --gap 500 --seeds 5 --steps 3000 # bigger
+    python -m experiments.gates --config experiments/configs/gates.py:quick \
+        --workdir runs/gates                                          # gap 50, 2 seeds
+    python -m experiments.gates --config experiments/configs/gates.py \
+        --config.gap=500 --config.seeds=5 --config.train.steps=3000   # bigger
 
 Trains an LSTM (chrono initialization) on distant recall ("I grew up in France ... I speak
-fluent ___"), then replays chosen test sequences through ``LSTMCell.step_with_gates`` and
-draws, for the units that carry the clue, heatmaps (unit x time) of the input gate i_t,
-the forget gate f_t, the output gate o_t and the cell state C_t: the clue is *written*
-(i high at t = 0), *held* across the gap (f close to 1, C constant) and *read out* (o at the
-query step). Units are ranked by the fraction of the variance of their cell state at the query step
-that the clue explains (clue R²; the units that store the clue).
+fluent ___") with ``lstmjax.train.run``, then replays chosen test sequences through
+``LSTMCell.step_with_gates`` and draws, for the units that carry the clue, heatmaps
+(unit x time) of the input gate i_t, the forget gate f_t, the output gate o_t and the cell
+state C_t: the clue is *written* (i high at t = 0), *held* across the gap (f close to 1, C
+constant) and *read out* (o at the query step). Units are ranked by the fraction of the
+variance of their cell state at the query step that the clue explains (clue R²; the units
+that store the clue).
 
-Outputs: ``gates.json`` (per seed: accuracy and gate statistics at the clue step, over the
-gap and at the query step, for the top units and for all units), ``gates.md`` (table, mean
-± std over seeds), ``gates_seed<k>_seq<j>.png`` heatmaps, ``gate_means_seed<k>.png``
-(mean gate activation of the top units over time), ``meta.json``.
+Outputs: ``gates.json`` (per seed: test accuracy and gate statistics at the clue step,
+over the gap and at the query step, for the top units and for all units), ``gates.md``
+(table, mean ± std over seeds), ``gates_seed<k>_seq<j>.png`` heatmaps,
+``gate_means_seed<k>.png`` (mean gate activation of the top units over time), ``meta.json``.
 """
 
 from __future__ import annotations
@@ -27,18 +29,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import common
-from lstmjax import data, models
+from experiments import report, sweep
+from lstmjax import data, models, schema
 from lstmjax.tasks import distant_recall as dr
 
-MODES = {
-    "tiny": dict(gap=4, seeds=1, steps=4, eval_every=2, hidden=8, embed=4, eval_examples=32,
-                 batch_size=16, top_units=4, sequences=1),
-    "quick": dict(gap=50, seeds=2, steps=400, eval_every=50, hidden=64, embed=16,
-                  eval_examples=1024, batch_size=64, top_units=16, sequences=2),
-    "standard": dict(gap=100, seeds=3, steps=600, eval_every=50, hidden=64, embed=16,
-                     eval_examples=1024, batch_size=64, top_units=16, sequences=3),
-}
+INITS = ("chrono", "forget_bias_1")
 GATES = ("i", "f", "o", "c")
 TITLES = {"i": "input gate i_t (write)", "f": "forget gate f_t (keep)",
           "o": "output gate o_t (read)", "c": "cell state C_t minus its mean over sequences (the clue on the conveyor belt), "
@@ -113,7 +108,7 @@ def analyse(params, mcfg, gap: int, num_clues: int, seed: int, top_units: int) -
 
 def draw_heatmaps(path: str, acts: dict, j: int, units, clue: int, gap: int, title: str,
                   dpi: int = 100) -> None:
-    plt = common._plt()
+    plt = report.pyplot()
     fig, axes = plt.subplots(len(GATES), 1, figsize=(10, 8), sharex=True)
     steps = acts["i"].shape[1]
     for ax, name in zip(axes, GATES):
@@ -139,7 +134,7 @@ def draw_heatmaps(path: str, acts: dict, j: int, units, clue: int, gap: int, tit
 
 
 def draw_means(path: str, acts: dict, r2, units, title: str, dpi: int = 100) -> None:
-    plt = common._plt()
+    plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     t = np.arange(acts["i"].shape[1])
     for name in ("i", "f", "o"):
@@ -156,81 +151,82 @@ def draw_means(path: str, acts: dict, r2, units, title: str, dpi: int = 100) -> 
     plt.close(fig)
 
 
-def main(argv=None) -> str:
-    p = common.argument_parser(__doc__, "runs/gates")
-    p.add_argument("--gap", type=int)
-    p.add_argument("--seeds", type=int)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--hidden", type=int)
-    p.add_argument("--init", default="chrono", choices=("chrono", "forget_bias_1"),
-                   help="LSTM initialization")
-    args = p.parse_args(argv)
-    mode_name, s = common.mode_settings(args, MODES, ("gap", "seeds", "steps", "hidden"))
-    s["init"], num_clues = args.init, 8
-    res = common.Results(args.workdir, "gates", mode=mode_name,
-                         command=common.command_line(argv, "experiments.gates"), settings=s)
-    records, files = [], []
-    for seed in range(s["seeds"]):
-        dcfg = common.task_config("distant_recall", gap=s["gap"], num_clues=num_clues,
-                                  num_distractors=8)
-        init = ({"chrono_max_len": float(max(s["gap"] + 2, 3))} if s["init"] == "chrono"
-                else {"forget_bias": 1.0})
-        cfg = common.run_config(dcfg, seed=seed, steps=s["steps"], batch_size=s["batch_size"],
-                                eval_examples=s["eval_examples"], cell="lstm",
-                                hidden_size=s["hidden"], embed_dim=s["embed"], **init)
-        r = common.fit(cfg, eval_every=s["eval_every"], solve_threshold=0.99, keep_params=True)
-        a = analyse(r["params"], r["model_config"], s["gap"], num_clues, seed, s["top_units"])
-        records.append({"seed": seed, "gap": s["gap"], "accuracy": r["eval"]["accuracy"],
-                        "solved": r["solved"], "steps_to_solve": r["steps_to_solve"],
-                        "steps_run": r["steps_run"], "wall_s": r["wall_s"],
-                        "params_sha256": r["params_sha256"], "top_units": a["top_units"],
-                        **{f"top_{k}": v for k, v in a["stats"]["top"].items()},
-                        **{f"all_{k}": v for k, v in a["stats"]["all"].items()}})
-        common.log(f"seed {seed}: accuracy {100 * r['eval']['accuracy']:.1f}% "
-                   f"(solved@{r['steps_to_solve']}), top units {a['top_units'][:6]}...")
-        for j in range(s["sequences"]):
-            k = int(np.flatnonzero(a["clues"] == j % num_clues)[0])
-            name = f"gates_seed{seed}_seq{j}.png"
-            draw_heatmaps(os.path.join(res.workdir, name), a["acts"], k, a["top_units"],
-                          int(a["clues"][k]), s["gap"],
-                          f"LSTM on distant recall, gap {s['gap']}, seed {seed} (test accuracy "
-                          f"{100 * r['eval']['accuracy']:.1f}%): top {len(a['top_units'])} "
-                          "clue-carrying units", )
-            files.append(name)
-        name = f"gate_means_seed{seed}.png"
-        draw_means(os.path.join(res.workdir, name), a["acts"], a["r2"], a["top_units"],
-                   f"mean gates of the top units over 512 test sequences (seed {seed})")
-        files.append(name)
-        res.write_records(records)
+def plan(config, ctx=None) -> list[sweep.Run]:
+    if config.init not in INITS:
+        raise ValueError(f"config.init={config.init!r}; accepted: {list(INITS)}")
+    data_cfg = {**config.data.to_dict(), "gap": int(config.gap)}
+    model = sweep.resolve_model({"cell": "lstm", "chrono": True} if config.init == "chrono"
+                                else {"cell": "lstm", "forget_bias": 1.0}, data_cfg)
+    return [sweep.Run(f"seed={seed}", sweep.train_config(config.train, seed=seed, data=data_cfg,
+                                                         model=model),
+                      {"seed": seed, "gap": int(config.gap), "top_units": config.top_units,
+                       "sequences": config.sequences})
+            for seed in range(config.seeds)]
+
+
+def execute(run: sweep.Run, ctx: dict) -> dict:
+    """Train, then trace the gates over 512 test sequences and draw them into the workdir."""
+    rec, summary = sweep.train_run(run, ctx, keep=True)
+    cfg = schema.resolve_config(run.config)
+    spec = data.make_source(cfg["data"], "validation")[0]
+    mcfg = models.from_task(spec, **cfg["model"])
+    seed, gap, num_clues = run.fields["seed"], run.fields["gap"], cfg["data"]["num_clues"]
+    a = analyse(summary["params"], mcfg, gap, num_clues, seed, run.fields["top_units"])
+    acc = rec["test"]["accuracy"]
+    report.log(f"seed {seed}: test accuracy {100 * acc:.1f}% (solved@{rec['steps_to_solve']}), "
+               f"top units {a['top_units'][:6]}...")
+    for j in range(run.fields["sequences"]):
+        k = int(np.flatnonzero(a["clues"] == j % num_clues)[0])
+        draw_heatmaps(os.path.join(ctx["workdir"], f"gates_seed{seed}_seq{j}.png"), a["acts"], k,
+                      a["top_units"], int(a["clues"][k]), gap,
+                      f"LSTM on distant recall, gap {gap}, seed {seed} (test accuracy "
+                      f"{100 * acc:.1f}%): top {len(a['top_units'])} clue-carrying units")
+    draw_means(os.path.join(ctx["workdir"], f"gate_means_seed{seed}.png"), a["acts"], a["r2"],
+               a["top_units"], f"mean gates of the top units over 512 test sequences (seed {seed})")
+    return {**rec, "top_units": a["top_units"],
+            **{f"top_{k}": v for k, v in a["stats"]["top"].items()},
+            **{f"all_{k}": v for k, v in a["stats"]["all"].items()}}
+
+
+def accuracy(r: dict) -> float | None:
+    return (r.get("test") or {}).get("accuracy")
+
+
+def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    files = [f"gates_seed{r['seed']}_seq{j}.png" for r in records for j in range(r["sequences"])]
+    files += [f"gate_means_seed{r['seed']}.png" for r in records]
     rows = []
-    labels = [("accuracy", "test accuracy (%)", 100), ("top_i_clue", "i at clue step", 1),
-              ("top_i_gap", "i during gap", 1), ("top_f_gap", "f during gap", 1),
-              ("top_f_gap_min", "min over gap steps of mean f", 1),
-              ("top_o_gap", "o during gap", 1), ("top_o_query", "o at query step", 1),
-              ("top_c_clue_r2_write", "clue R² of C at clue step", 1),
-              ("top_c_clue_r2_mid", "clue R² of C at mid-gap", 1),
-              ("top_c_clue_r2_query", "clue R² of C at query step", 1)]
-    for key, label, scale in labels:
-        rows.append([label, common.fmt_mean_std([r[key] for r in records], scale=scale,
-                                                digits=1 if scale == 100 else 3),
-                     common.fmt_mean_std([r.get(key.replace("top_", "all_")) for r in records
-                                          if key != "accuracy"], digits=3)
-                     if key != "accuracy" else "–"])
-    sections = [f"## Gate statistics on distant recall (gap {s['gap']}), mean ± std over "
-                f"{s['seeds']} seed(s)", "",
-                f"Top units: the {s['top_units']} units whose cell state at the query step "
+    labels = [("top_i_clue", "i at clue step"),
+              ("top_i_gap", "i during gap"), ("top_f_gap", "f during gap"),
+              ("top_f_gap_min", "min over gap steps of mean f"),
+              ("top_o_gap", "o during gap"), ("top_o_query", "o at query step"),
+              ("top_c_clue_r2_write", "clue R² of C at clue step"),
+              ("top_c_clue_r2_mid", "clue R² of C at mid-gap"),
+              ("top_c_clue_r2_query", "clue R² of C at query step")]
+    rows.append([f"test accuracy (%, {report.examples_of(records, 'test')} sequences)",
+                 report.fmt_mean_std([accuracy(r) for r in records], scale=100), "–"])
+    for key, label in labels:
+        rows.append([label, report.fmt_mean_std([r[key] for r in records], digits=3),
+                     report.fmt_mean_std([r[key.replace("top_", "all_")] for r in records],
+                                         digits=3)])
+    gap = records[0]["gap"]
+    sections = [f"## Gate statistics on distant recall (gap {gap}), mean ± std over "
+                f"{len(records)} seed(s)", "",
+                f"Top units: the {config.top_units} units whose cell state at the query step "
                 "is most determined by the clue (clue R²: fraction of the variance of C_t across "
                 "sequences explained by the clue). Probe: 512 test sequences.", "",
-                common.markdown_table(["quantity", "top units", "all units"], rows), "",
+                report.markdown_table(["quantity", "top units", "all units"], rows), "",
                 "Write / hold / read: the clue is written when the clue R² of C jumps at the "
                 "clue step, held while it stays high across the gap (which needs f near 1), "
                 "and read out through o at the query step.", "",
                 "Figures: " + ", ".join(f"`{f}`" for f in files), "",
-                f"Settings: {json.dumps(s)}", ""]
-    path = res.finish(sections, files)
-    common.log(f"gates ({mode_name}): table {path}\n  heatmaps: "
-               + ", ".join(os.path.join(res.workdir, f) for f in files))
-    return path
+                f"Initialization: {config.init}. Sweep config: `meta.json` (`settings`).", ""]
+    return sections, files
+
+
+def main(argv=None) -> str | None:
+    return sweep.main("gates", __doc__, argv, plan=plan, make_report=make_report,
+                      execute_one=execute)
 
 
 if __name__ == "__main__":

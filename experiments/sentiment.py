@@ -1,8 +1,11 @@
 """BiLSTM sentiment: the seed's sentence vector [h_fw_last ; h_bw_first] vs the alternatives.
 
-    python -m experiments.sentiment --quick --workdir runs/sentiment      # synthetic reviews
-    python -m experiments.sentiment --data imdb --workdir runs/imdb       # IMDB via TFDS
-    python -m experiments.sentiment --data file --path reviews.csv        # your labelled text
+    python -m experiments.sentiment --config experiments/configs/sentiment.py:quick \
+        --workdir runs/sentiment                                   # synthetic reviews
+    python -m experiments.sentiment --config experiments/configs/sentiment.py \
+        --config.data=imdb --workdir runs/imdb                     # IMDB via TFDS
+    python -m experiments.sentiment --config experiments/configs/sentiment.py \
+        --config.data=file --config.path=reviews.csv               # your labelled text
 
 Poolings compared (same embedding size, hidden size per direction, optimizer, seeds):
 
@@ -10,18 +13,21 @@ Poolings compared (same embedding size, hidden size per direction, optimizer, se
 * ``forward_last``: a forward LSTM, sentence = its h at the last word;
 * ``mean``: BiLSTM, sentence = the mean of the per-step outputs [h_fw ; h_bw].
 
-Data: ``--data auto`` (default) uses IMDB when its TFDS files are prepared in
-``--data-dir`` (or ``$TFDS_DATA_DIR`` / ``~/tensorflow_datasets``) and otherwise writes a
+Data: ``config.data=auto`` (default) uses IMDB when its TFDS files are prepared in
+``--data_dir`` (or ``$TFDS_DATA_DIR`` / ``~/tensorflow_datasets``) and otherwise writes a
 synthetic labelled review file (:func:`write_synthetic_reviews`, CSV, offline) into the
 workdir and reads it through lstmjax's own text-file loader, the path users take with
 their own data. In a synthetic review the opinion ("loved it", "a dull film", ...) is
-stated in the first few words, followed by 60-200 words (quick/standard) of neutral plot description that
-also contains sentiment words of both polarities at random (so counting words is not
-enough); the label is the opening opinion.
+stated in the first few words, followed by 60-200 words (quick/standard) of neutral plot
+description that also contains sentiment words of both polarities at random (so counting
+words is not enough); the label is the opening opinion.
 
-Outputs: ``sentiment.json`` (records ``{"pooling", "seed", "accuracy", ...}``),
-``sentiment.md`` (accuracy mean ± std over seeds), ``sentiment_accuracy.png`` (bars with
-error bars), ``learning_curves.png``, ``meta.json``.
+Each run is ``lstmjax.train.run`` (jobs, resume, shards: ``experiments/sweep.py``); the
+reported accuracy is the whole test split at the last step.
+
+Outputs: ``sentiment.json`` (records ``{"pooling", "seed", "test": {"accuracy", "loss",
+"examples"}, ...}``), ``sentiment.md`` (accuracy mean ± std over seeds),
+``sentiment_accuracy.png`` (bars with error bars), ``learning_curves.png``, ``meta.json``.
 """
 
 from __future__ import annotations
@@ -31,27 +37,13 @@ import json
 import os
 
 import numpy as np
+from absl import flags
 
-from experiments import common
+from experiments import report, sweep
 
-POOLINGS = {
-    "bilstm": dict(bidirectional=True, pooling="bilstm"),
-    "forward_last": dict(bidirectional=False, pooling="last"),
-    "mean": dict(bidirectional=True, pooling="mean"),
-}
 LABELS = {"bilstm": "BiLSTM [h_fw_last ; h_bw_first]", "forward_last": "forward LSTM, last h",
           "mean": "BiLSTM, mean over steps"}
-MODES = {
-    "tiny": dict(seeds=1, steps=4, eval_every=2, hidden=8, embed=8, batch_size=16,
-                 eval_examples=32, num_reviews=200, max_length=40, min_filler=5, max_filler=30),
-    "quick": dict(seeds=2, steps=300, eval_every=50, hidden=32, embed=32, batch_size=32,
-                  eval_examples=512, num_reviews=6000, max_length=210, min_filler=60,
-                  max_filler=200),
-    "standard": dict(seeds=3, steps=1000, eval_every=100, hidden=64, embed=64, batch_size=32,
-                     eval_examples=1024, num_reviews=12000, max_length=210, min_filler=60,
-                     max_filler=200),
-}
-
+DATA = ("auto", "imdb", "synthetic", "file")
 POSITIVE = ["loved it", "a wonderful film", "brilliant", "great fun", "a masterpiece",
             "i enjoyed every minute", "superb acting", "highly recommended"]
 NEGATIVE = ["hated it", "a dull film", "terrible", "a waste of time", "boring",
@@ -73,7 +65,8 @@ def write_synthetic_reviews(path: str, num_reviews: int, seed: int = 0, *, min_f
     """A CSV (``text,label``) of synthetic reviews; the label is the opening opinion."""
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    tmp = f"{path}.tmp{os.getpid()}"  # shards may write the same file: atomically
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["text", "label"])
         for _ in range(num_reviews):
@@ -85,6 +78,7 @@ def write_synthetic_reviews(path: str, num_reviews: int, seed: int = 0, *, min_f
                 words[k] = str(rng.choice(NOISE))  # sentiment words of either polarity
             w.writerow([f"{opinion} . " + " ".join(words) + " .",
                         "positive" if label else "negative"])
+    os.replace(tmp, path)
     return path
 
 
@@ -94,95 +88,102 @@ def imdb_prepared(data_dir: str | None) -> bool:
     return os.path.isdir(d) and any(os.scandir(d))
 
 
-def data_config(args, s: dict, workdir: str) -> tuple[dict, str]:
-    kind = args.data
+def data_config(config, ctx: dict) -> dict:
+    """The runs' data section (writes the synthetic review file into the workdir)."""
+    kind = config.data
+    if kind not in DATA:
+        raise ValueError(f"config.data={kind!r}; accepted: {list(DATA)}")
     if kind == "auto":
-        kind = "imdb" if imdb_prepared(args.data_dir) else "synthetic"
+        kind = "imdb" if imdb_prepared(ctx.get("data_dir")) else "synthetic"
+    n = config.max_length
     if kind == "imdb":
-        return {"name": "imdb", "vocab_size": 20_000, "max_length": s["max_length"],
-                "holdout": 2500, "vocab_path": os.path.join(workdir, "imdb_vocab.json")}, \
-            "IMDB reviews (TFDS imdb_reviews), first %d tokens" % s["max_length"]
+        return {"name": "imdb", "vocab_size": 20_000, "max_length": n, "holdout": 2500,
+                "vocab_path": os.path.join(ctx["workdir"], "imdb_vocab.json")}
     if kind == "file":
-        if not args.path:
-            raise SystemExit("--data file needs --path FILE (CSV/TSV/JSONL with text,label)")
-        return {"name": "text_file", "path": args.path, "max_length": s["max_length"],
-                "holdout": 0.1, "vocab_size": 20_000}, f"labelled text file {args.path}"
-    path = os.path.join(workdir, "synthetic_reviews.csv")
-    write_synthetic_reviews(path, s["num_reviews"], seed=0, min_filler=s["min_filler"],
-                            max_filler=s["max_filler"])
-    return {"name": "text_file", "path": path, "max_length": s["max_length"], "holdout": 0.2,
-            "vocab_size": 5_000}, (f"synthetic reviews ({s['num_reviews']}, 20% held out; "
-                                   "written by write_synthetic_reviews)")
+        if not config.path:
+            raise ValueError("config.data=file needs --config.path=FILE (CSV/TSV/JSONL with "
+                             "text,label)")
+        return {"name": "text_file", "path": config.path, "max_length": n, "holdout": 0.1,
+                "vocab_size": 20_000}
+    rv = config.reviews
+    path = os.path.join(ctx["workdir"], "synthetic_reviews.csv")
+    write_synthetic_reviews(path, rv.num_reviews, seed=0, min_filler=rv.min_filler,
+                            max_filler=rv.max_filler)
+    return {"name": "text_file", "path": path, "max_length": n, "holdout": 0.2,
+            "vocab_size": 5_000}
 
 
-def main(argv=None) -> str:
-    p = common.argument_parser(__doc__, "runs/sentiment")
-    p.add_argument("--data", default="auto", choices=("auto", "imdb", "synthetic", "file"))
-    p.add_argument("--path", help="labelled text file for --data file")
-    p.add_argument("--data-dir", help="TFDS data dir (IMDB)")
-    p.add_argument("--seeds", type=int)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--hidden", type=int)
-    p.add_argument("--max-length", type=int)
-    p.add_argument("--poolings", default=",".join(POOLINGS))
-    args = p.parse_args(argv)
-    mode_name, s = common.mode_settings(args, MODES, ("seeds", "steps", "hidden", "max_length"))
-    poolings = common.parse_choices(p, "--poolings", args.poolings, POOLINGS)
-    os.makedirs(args.workdir, exist_ok=True)
-    dcfg, data_desc = data_config(args, s, os.path.abspath(args.workdir))
-    settings = {**s, "data": dcfg, "data_description": data_desc, "poolings": poolings,
-                "learning_rate": 3e-3}
-    res = common.Results(args.workdir, "sentiment", mode=mode_name,
-                         command=common.command_line(argv, "experiments.sentiment"),
-                         settings=settings)
-    records = []
-    for seed in range(s["seeds"]):
-        for pooling in poolings:
-            cfg = common.run_config(dcfg, seed=seed, steps=s["steps"], batch_size=s["batch_size"],
-                                    eval_examples=s["eval_examples"], cell="lstm",
-                                    hidden_size=s["hidden"], embed_dim=s["embed"],
-                                    **POOLINGS[pooling])
-            r = common.fit(cfg, eval_every=s["eval_every"], data_dir=args.data_dir)
-            records.append({"pooling": pooling, "seed": seed,
-                            "accuracy": r["eval"]["accuracy"], "loss": r["eval"]["loss"],
-                            "steps_run": r["steps_run"], "wall_s": r["wall_s"],
-                            "num_params": r["num_params"], "params_sha256": r["params_sha256"],
-                            "curve": [{"step": h["step"], "accuracy": h["accuracy"]}
-                                      for h in r["history"]]})
-            res.write_records(records)
-            common.log(f"seed {seed} {pooling:13s} accuracy {100 * r['eval']['accuracy']:.1f}% "
-                       f"({r['wall_s']:.0f} s)")
-    by = common.group(records, "pooling")
-    rows = [[pl, LABELS[pl], common.fmt_mean_std([r["accuracy"] for r in by[(pl,)]], scale=100),
+def describe_data(data_cfg: dict, config) -> str:
+    if data_cfg["name"] == "imdb":
+        return f"IMDB reviews (TFDS imdb_reviews), first {data_cfg['max_length']} tokens"
+    if os.path.basename(data_cfg["path"]) == "synthetic_reviews.csv":
+        return (f"synthetic reviews ({config.reviews.num_reviews}, 20% held out; written by "
+                "write_synthetic_reviews)")
+    return f"labelled text file {data_cfg['path']}"
+
+
+def plan(config, ctx: dict) -> list[sweep.Run]:
+    poolings = sweep.check_names("poolings", config.poolings, config.pooling_defs)
+    data_cfg = data_config(config, ctx)
+    return [sweep.Run(f"{pooling}/seed={seed}",
+                      sweep.train_config(config.train, seed=seed, data=data_cfg,
+                                         model=config.pooling_defs[pooling]),
+                      {"pooling": pooling, "seed": seed})
+            for seed in range(config.seeds) for pooling in poolings]
+
+
+def accuracy(r: dict) -> float | None:
+    """The reported accuracy: the whole test split at the last step."""
+    return (r.get("test") or {}).get("accuracy")
+
+
+def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    poolings = list(dict.fromkeys(r["pooling"] for r in records))
+    data_desc = describe_data(records[0]["config"]["data"], config)
+    by = report.group(records, "pooling")
+    stats = {pl: report.mean_std(accuracy(r) for r in by[(pl,)]) for pl in poolings}
+    rows = [[pl, LABELS.get(pl, pl), report.fmt_mean_std([accuracy(r) for r in by[(pl,)]],
+                                                        scale=100),
              len(by[(pl,)]), by[(pl,)][0]["num_params"]] for pl in poolings]
-    best = max(poolings, key=lambda pl: common.mean_std(r["accuracy"] for r in by[(pl,)])[0])
-    stats = {pl: common.mean_std(r["accuracy"] for r in by[(pl,)]) for pl in poolings}
+    best = max(poolings, key=lambda pl: stats[pl][0])
     summary = (f"Highest mean accuracy: `{best}` ({100 * stats[best][0]:.1f}%). "
-               + " ".join(f"`{pl}` − `{best}`: {100 * (stats[pl][0] - stats[best][0]):+.1f} points."
-                          for pl in poolings if pl != best))
-    sections = [f"## Accuracy on held-out reviews, mean ± std over seeds", "",
-                f"Data: {data_desc}.", "",
-                common.markdown_table(["pooling", "sentence vector", "accuracy (%)", "seeds",
+               + " ".join(f"`{pl}` − `{best}`: {100 * (stats[pl][0] - stats[best][0]):+.1f} "
+                          "points." for pl in poolings if pl != best))
+    sections = ["## Test accuracy, mean ± std over seeds", "",
+                f"Data: {data_desc}. Whole test split at each run's last step "
+                f"({report.examples_of(records, 'test')} reviews).", "",
+                report.markdown_table(["pooling", "sentence vector", "accuracy (%)", "seeds",
                                        "params"], rows), "",
                 summary + " (generated from the numbers above)", "",
-                f"Settings: {json.dumps(settings)}", ""]
+                "Poolings: " + "; ".join(f"`{pl}` {json.dumps(config.pooling_defs[pl].to_dict())}"
+                                         for pl in poolings)
+                + ". Sweep config: `meta.json` (`settings`).", ""]
     bars = {"accuracy": ([100 * stats[pl][0] for pl in poolings],
                          [100 * stats[pl][1] for pl in poolings])}
-    common.plot_bars(res.path("sentiment_accuracy.png"), [LABELS[pl] for pl in poolings], bars,
-                     ylabel="held-out accuracy (%)", ylim=(0, 102), size=(7.0, 4.5),
+    report.plot_bars(os.path.join(workdir, "sentiment_accuracy.png"),
+                     [LABELS.get(pl, pl) for pl in poolings], bars,
+                     ylabel="test accuracy (%)", ylim=(0, 102), size=(7.0, 4.5),
                      title="Sentence vector for sentiment (mean ± std over seeds)")
     curves = {}
     for pl in poolings:
         steps_ = [h["step"] for h in by[(pl,)][0]["curve"]]
         accs = np.array([[h["accuracy"] for h in r["curve"]][:len(steps_)] for r in by[(pl,)]
                          if len(r["curve"]) >= len(steps_)])
-        curves[LABELS[pl]] = (steps_, 100 * accs.mean(0), 100 * accs.std(0))
-    common.plot_lines(res.path("learning_curves.png"), curves, xlabel="training step",
-                      ylabel="held-out accuracy (%)", ylim=(0, 102), hline=50, hline_label="chance",
-                      title="Held-out accuracy during training (mean ± std over seeds)")
-    path = res.finish(sections, ["sentiment_accuracy.png", "learning_curves.png"])
-    common.log(f"sentiment ({mode_name}): table {path}")
-    return path
+        curves[LABELS.get(pl, pl)] = (steps_, 100 * accs.mean(0), 100 * accs.std(0))
+    report.plot_lines(os.path.join(workdir, "learning_curves.png"), curves,
+                      xlabel="training step", ylim=(0, 102), hline=50, hline_label="chance",
+                      ylabel=f"validation accuracy (%, {report.examples_of(records, 'curve')} "
+                             "reviews)",
+                      title="Validation accuracy during training (mean ± std over seeds)")
+    return sections, ["sentiment_accuracy.png", "learning_curves.png"]
+
+
+def main(argv=None) -> str | None:
+    return sweep.main(
+        "sentiment", __doc__, argv, plan=plan, make_report=make_report,
+        extra_flags=lambda fv: flags.DEFINE_string(
+            "data_dir", None, "TFDS data dir (IMDB).", flag_values=fv),
+        context=lambda fv: {"data_dir": fv.data_dir})
 
 
 if __name__ == "__main__":

@@ -3,15 +3,16 @@
 Per-step outputs; compare the loss with ``summary.json``'s ``baseline_loss``.
 """
 
-from experiments.configs.base import base
+from lstmjax.schema import default_config
 
 
-def get_config():
-    c = base(dict(name="copy_memory", length=100, num_symbols=10, num_categories=8, seed=0,
-                  num_examples=100_000, num_eval_examples=2_000))
+def get_config(arg=None):
+    """What differs from ``lstmjax.schema.DEFAULTS`` (``arg``: unused)."""
+    c = default_config()
+    c.data = dict(name="copy_memory", length=100, num_symbols=10, num_categories=8, seed=0,
+                  num_examples=100_000, num_eval_examples=2_000)
     c.steps = 5000
     c.batch_size = 64
     c.model.hidden_size = 128
     c.model.embed_dim = 16
-    c.optimizer.learning_rate = 1e-3
     return c

@@ -1,0 +1,57 @@
+"""Gap sweep: which model still recalls the clue after a gap of N tokens.
+
+    python -m experiments.gap_sweep --config experiments/configs/gap_sweep.py:quick \\
+        --workdir runs/gap_sweep [--config.seeds=3 --config.gaps=10,100,1000 ...]
+
+Sizes: ``tiny`` (seconds, for the tests), ``quick`` (gaps 10/30/100, 2 seeds, 300 steps;
+minutes on a CPU), ``standard`` (gaps 10-500, 3 seeds, 600 steps).
+
+The sweep: every task in ``tasks`` x gap x model in ``models`` x seed ``0..seeds-1``. A
+run's train config is ``train`` with the task's data section (``task_data``; its gap
+field set to the gap), the model's fields (``model_defs``; ``chrono: True`` = chrono
+initialization for the task's longest sequence) and the seed.
+"""
+
+import ml_collections
+
+from lstmjax.schema import default_config
+
+
+def get_config(size: str = "standard") -> ml_collections.ConfigDict:
+    tiny, quick = size == "tiny", size == "quick"
+    c = ml_collections.ConfigDict()
+    c.size = size
+    c.tasks = ("distant_recall",)  # and/or "adding" (its gap axis: the sequence length T)
+    c.gaps = (3, 6) if tiny else (10, 30, 100) if quick else (10, 50, 100, 200, 500)
+    c.adding_lengths = (20, 24) if tiny else (20, 50, 100) if quick else (20, 50, 100, 200)
+    c.seeds = 1 if tiny else 2 if quick else 3
+    c.models = ("rnn", "lstm", "lstm_chrono", "gru", "bilstm")
+    c.model_defs = dict(
+        rnn=dict(cell="rnn"),
+        lstm=dict(cell="lstm", forget_bias=1.0),
+        lstm_chrono=dict(cell="lstm", chrono=True),
+        gru=dict(cell="gru"),
+        bilstm=dict(cell="lstm", forget_bias=1.0, bidirectional=True, pooling="bilstm"),
+    )
+    # fixed data sets (seed-independent): 100k training and 2048 held-out sequences per
+    # split (tiny: 128); the gap axis sets `gap` (distant recall) or `length` (adding)
+    held_out = 128 if tiny else 2_048
+    c.task_data = dict(
+        distant_recall=dict(name="distant_recall", gap=0, num_clues=8, num_distractors=8,
+                            num_examples=100_000, num_eval_examples=held_out),
+        adding=dict(name="adding", length=0, variant="original", num_examples=100_000,
+                    num_eval_examples=held_out),
+    )
+
+    t = c.train = default_config()
+    t.steps = 4 if tiny else 300 if quick else 600
+    t.batch_size = 16 if tiny else 64
+    t.eval_every = 2 if tiny else 50
+    # periodic validation (steps to solve): 64 (tiny) or 1024 fixed validation sequences
+    t.eval_batch_size = 64 if tiny else 256
+    t.eval_batches = 1 if tiny else 4
+    t.solve_threshold = 0.99  # solve_metric: accuracy; stop_when_solved
+    t.model.hidden_size = 8 if tiny else 64
+    t.model.embed_dim = 4 if tiny else 16
+    t.optimizer.learning_rate = 3e-3
+    return c
