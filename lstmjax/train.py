@@ -257,8 +257,18 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     if prog.step > cfg["steps"]:
         raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
                          f"checkpoint ({prog.step}) in {rundir.root}; nothing was changed")
+    # The logs first, so that one that cannot be read refuses the resume before anything
+    # is written. Every process needs the same history (steps_to_solve, stop_when_solved): process 0
+    # cuts the file back to the checkpoint, the others read it (shared workdir), read-only
+    history = (rundir.metrics.truncate_after(prog.step) if rundir.is_main or rundir.root is None
+               else [r for r in runs.read_jsonl(rundir.path(runs.METRICS))
+                     if r.get("step", math.inf) <= prog.step])
+    rundir.timing.truncate_after(prog.step)
+    if getattr(rundir.metrics, "backup", None):
+        print(f"note: records after step {prog.step} were moved aside to "
+              f"{rundir.metrics.backup}")
     if rundir.root is not None and rundir.is_main:
-        # only now: a refused checkpoint leaves the run directory untouched
+        # only now: a refused checkpoint or log leaves the run directory untouched
         runs.write_json(rundir.path(runs.CONFIG), cfg)
         runs.write_json(rundir.path(TASK), dataclasses.asdict(job.spec))
         vocab = getattr(job.sources["train"], "vocabulary", None)
@@ -267,12 +277,6 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         labels = getattr(job.sources["train"], "labels", None)
         if labels is not None:
             runs.write_json(rundir.path(LABELS), list(labels))
-    # every process needs the same history (steps_to_solve, stop_when_solved): process 0
-    # cuts the file back to the checkpoint, the others read it (shared workdir), read-only
-    history = (rundir.metrics.truncate_after(prog.step) if rundir.is_main or rundir.root is None
-               else [r for r in runs.read_jsonl(rundir.path(runs.METRICS))
-                     if r.get("step", math.inf) <= prog.step])
-    rundir.timing.truncate_after(prog.step)
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.fns.train.put_state(host_state), train_iter, prog
 
