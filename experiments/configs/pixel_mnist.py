@@ -1,0 +1,54 @@
+"""Sequential and permuted MNIST: 784 steps of one pixel, test accuracy on all 10,000
+test images (the 50k/10k/10k split of ``mnist.pkl.gz``, see scripts/mnist_to_npz.py).
+
+    python scripts/mnist_to_npz.py --out data/mnist_pixels --pixels
+    python scripts/mnist_to_npz.py --out data/mnist_permuted --permute 0
+    python -m lstmjax train --config experiments/configs/pixel_mnist.py:lstm \\
+        --workdir runs/smnist_lstm                       # add :permuted for pMNIST
+
+``get_config("<model>[,permuted]")`` with model one of :data:`MODELS`: an LSTM with
+chrono initialization (Tallec & Ollivier 2018, T_max = 784), a GRU whose update gate
+starts keeping (its chrono counterpart), minGRU / minLSTM (Feng et al. 2024) and the tanh
+RNN, all with 128 hidden units. Published reference points: Arjovsky et al. 2016 (uRNN,
+Table 1... their LSTM baseline: ~98.2% sequential, ~88% permuted), Le et al. 2015 (IRNN:
+97% / 82%), Tallec & Ollivier 2018 (chrono LSTM on pixel MNIST).
+
+The runs take hours on 2 CPU cores: checkpoints every 250 steps (one kept), resumable by
+rerunning the same command.
+"""
+
+from lstmjax.schema import default_config
+
+MODELS = {
+    "lstm": dict(cell="lstm", chrono_max_len=784.0),
+    "gru": dict(cell="gru", chrono_max_len=784.0),
+    "min_gru": dict(cell="min_gru"),
+    "min_lstm": dict(cell="min_lstm"),
+    "rnn": dict(cell="rnn"),
+}
+
+
+def get_config(arg="lstm"):
+    model, *variant = (arg or "lstm").split(",")
+    if model not in MODELS or variant not in ([], ["permuted"]):
+        raise ValueError(f"pixel_mnist config: arg={arg!r}; accepted: <model>[,permuted] with "
+                         f"model one of {sorted(MODELS)}")
+    folder = "mnist_permuted" if variant else "mnist_pixels"
+    c = default_config()
+    c.data = dict(name="npz_file", path=f"data/{folder}/{{split}}.npz", target="classify",
+                  holdout=0.0, seed=0)
+    c.steps = 20_000
+    c.batch_size = 100
+    c.log_every = 50
+    c.eval_every = 1000
+    c.eval_batches = 10          # periodic validation: 1,000 images; the final one all 10,000
+    c.eval_batch_size = 500
+    c.checkpoint_every = 250
+    c.keep_checkpoints = 1
+    c.model.hidden_size = 128
+    for key, value in MODELS[model].items():
+        setattr(c.model, key, value)
+    c.optimizer.name = "adam"
+    c.optimizer.learning_rate = 1e-3
+    c.optimizer.grad_clip = 1.0
+    return c
