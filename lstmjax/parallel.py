@@ -11,10 +11,15 @@ mapped here:
   state replicated (``NamedSharding(mesh, P())``), batch split along its first axis
   (``P("data")``).
 
-Multi-host: :func:`maybe_initialize_distributed` calls ``jax.distributed.initialize()``
-when the environment describes a multi-process job (``JAX_COORDINATOR_ADDRESS``,
-SLURM with more than one task, Open MPI, or a multi-host TPU slice), so the same
-command runs on a TPU pod or a GPU cluster: launch it once per host.
+Multi-process jobs (see docs/cluster.md): :func:`maybe_initialize_distributed` joins the
+job that ``config.distributed`` or the environment describes: ``JAX_COORDINATOR_ADDRESS``,
+``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` (or the config fields) start it with explicit
+arguments; SLURM, Open MPI and TPU slices are left to jax's own detection; CPU jobs use gloo
+collectives. A job of several processes runs ``"sharding"`` over every device of every
+process; each process feeds its rows of every global batch (:func:`process_rows`).
+Failures are one line: ValueError for a missing or malformed setting,
+:class:`DistributedError` (exit code 5) when the coordinator cannot be reached within
+``initialization_timeout_s`` or a peer process is lost (:func:`peer_failure`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import socket
 import sys
+import threading
 import time
 from typing import Any, Callable, Mapping
 
@@ -193,10 +200,11 @@ def launch_settings(settings="auto", environ: Mapping[str, str] | None = None) -
             ("coordinator", ENV_COORDINATOR, coordinator),
             ("num_processes", ENV_NUM_PROCESSES, num),
             ("process_id", ENV_PROCESS_ID, pid)) if v is None]
-        have = ", ".join(f"{where[f]}={v}" for f, v in (("coordinator", coordinator),
-                         ("num_processes", num), ("process_id", pid)) if f in where)
+        have = [f"{where[f]}={v}" for f, v in (("coordinator", coordinator),
+                ("num_processes", num), ("process_id", pid)) if f in where]
         raise ValueError(f"a multi-process job needs the coordinator, the number of processes "
-                         f"and this process's id; {have} is set but {' and '.join(missing)} "
+                         f"and this process's id; {' and '.join(have)} "
+                         f"{'is' if len(have) == 1 else 'are'} set but {' and '.join(missing)} "
                          f"{'is' if len(missing) == 1 else 'are'} missing")
     if s["mode"] == "on":
         raise ValueError(f"config.distributed.mode='on' but nothing describes the job: set "
@@ -223,24 +231,69 @@ def maybe_initialize_distributed(settings="auto") -> bool:
     if jax.config.jax_cpu_collectives_implementation in (None, "none"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     _register_atexit()
-    who = (f"process {kwargs['process_id']} of {kwargs['num_processes']}"
-           if "process_id" in kwargs and "num_processes" in kwargs else "this process")
-    coordinator = kwargs.get("coordinator_address") or "(from the scheduler)"
-    t0 = time.monotonic()
+    timeout = kwargs["initialization_timeout"]
+    # jax's own timeout ends the process with a multi-line fatal log; ours comes first
+    watchdog = _JoinWatchdog(kwargs, timeout)
     try:
-        jax.distributed.initialize(**kwargs)
+        jax.distributed.initialize(**dict(kwargs, initialization_timeout=timeout + 60))
     except (ValueError, TypeError) as e:  # jax's own checks, e.g. a scheduler without ids
         raise ValueError(f"cannot start the multi-process job: {_first_line(e)}; set "
                          f"{ENV_COORDINATOR}, {ENV_NUM_PROCESSES} and {ENV_PROCESS_ID}") from None
     except Exception as e:  # noqa: BLE001 - any failure to join is the same for the user
         _STATE["broken"] = True
-        raise DistributedError(
-            f"{who} could not join the job at coordinator {coordinator} within "
-            f"{kwargs['initialization_timeout']} s (gave up after {time.monotonic() - t0:.0f} "
-            f"s): is process 0 running and is the address reachable from here? "
-            f"({_first_line(e)})") from None
+        raise DistributedError(f"{watchdog.message()} ({_first_line(e)})") from None
+    finally:
+        watchdog.cancel()
     _STATE["started"] = True
     return True
+
+
+class _JoinWatchdog:
+    """Ends the process with one line and :attr:`DistributedError.exit_code` when joining
+    the job takes longer than ``timeout`` s (jax's connect holds no Python lock, but its
+    own timeout aborts the process with a fatal log instead of an exception)."""
+
+    def __init__(self, kwargs: dict, timeout: int):
+        self.kwargs, self.timeout, self.t0 = kwargs, timeout, time.monotonic()
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name="lstmjax-join-watchdog", daemon=True).start()
+
+    def cancel(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        if not self._done.wait(self.timeout):
+            _STATE["broken"] = True
+            print(f"error: {self.message()}", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(DistributedError.exit_code)
+
+    def message(self) -> str:
+        k = self.kwargs
+        pid, n, addr = k.get("process_id"), k.get("num_processes"), k.get("coordinator_address")
+        who = f"process {pid} of {n}" if pid is not None and n is not None else "this process"
+        waited = f"{time.monotonic() - self.t0:.0f} s (config.distributed.initialization_timeout_s=" \
+                 f"{self.timeout})"
+        if pid == 0:
+            return (f"{who} (the coordinator, {addr}) waited {waited} for the other processes "
+                    f"to join: start all {n} with the same {ENV_COORDINATOR} and "
+                    f"{ENV_NUM_PROCESSES}, and {ENV_PROCESS_ID} 0..{n - 1}")
+        where = addr or "(from the scheduler)"
+        up = _listening(addr) if addr else None
+        state = ("it accepts connections, but not every process joined" if up else
+                 "nothing answers there" if up is not None else "")
+        return (f"{who} could not join the job at coordinator {where} within {waited}"
+                + (f": {state}" if state else "")
+                + "; is process 0 running, and is its address reachable from this host?")
+
+
+def _listening(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def peer_failure(e: BaseException) -> DistributedError | None:
