@@ -67,3 +67,90 @@ def test_pmap_and_sharding_match_one_device_on_8_cpu_devices():
     assert out["sharding_rerun_same_hash"]
     assert out["resume_diff"] < 1e-5, out
     assert "batch_size=12 is not divisible by the number of devices (8)" in out["error"]
+
+
+# --------------------------------------------------------------------------- multi-process
+# How a job is described (no process is started here; see test_multihost.py for real jobs).
+
+from lstmjax import parallel  # noqa: E402
+
+JOB = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:12377", "JAX_NUM_PROCESSES": "4",
+       "JAX_PROCESS_ID": "2"}
+TIMEOUTS = {"initialization_timeout": 60, "heartbeat_timeout_seconds": 20,
+            "shutdown_timeout_seconds": 20}
+
+
+def test_env_vars_start_a_job_with_explicit_arguments():
+    assert parallel.launch_settings("auto", JOB) == {
+        "coordinator_address": "10.0.0.1:12377", "num_processes": 4, "process_id": 2,
+        **TIMEOUTS}
+
+
+def test_config_fields_win_over_the_environment_and_carry_the_timeouts():
+    got = parallel.launch_settings({"coordinator": "h:1", "process_id": 0,
+                                    "heartbeat_timeout_s": 7}, JOB)
+    assert got == {"coordinator_address": "h:1", "num_processes": 4, "process_id": 0,
+                   **TIMEOUTS, "heartbeat_timeout_seconds": 7}
+    got = parallel.launch_settings({"coordinator": "h:1", "num_processes": 2,
+                                    "process_id": 1}, {})
+    assert got["num_processes"] == 2 and got["process_id"] == 1
+
+
+@pytest.mark.parametrize("env", [{}, {"JAX_NUM_PROCESSES": "1"}, {"SLURM_JOB_ID": "7",
+                                                                  "SLURM_NTASKS": "1"}])
+def test_single_process(env):
+    assert parallel.launch_settings("auto", env) is None
+    assert parallel.launch_settings("off", JOB) is None
+
+
+def test_schedulers_keep_jax_detection():
+    slurm = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8"}
+    assert parallel.cluster_env(slurm) == "SLURM"
+    assert parallel.launch_settings("auto", slurm) == TIMEOUTS  # jax reads the rest
+    # what is given is passed on, the rest is left to the scheduler's environment
+    assert parallel.launch_settings("auto", {**slurm, "JAX_COORDINATOR_ADDRESS": "n1:9"}) == {
+        "coordinator_address": "n1:9", **TIMEOUTS}
+    assert parallel.cluster_env({"OMPI_COMM_WORLD_SIZE": "2"}) == "OpenMPI"
+    assert parallel.cluster_env({"TPU_WORKER_HOSTNAMES": "a,b"}) == "TPU"
+    assert parallel.distributed_env(JOB) == "JAX_COORDINATOR_ADDRESS"
+
+
+@pytest.mark.parametrize("settings,env,fragment", [
+    ("auto", {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2"},
+     "JAX_COORDINATOR_ADDRESS=h:1 and JAX_NUM_PROCESSES=2 are set but JAX_PROCESS_ID (or "
+     "config.distributed.process_id) is missing"),
+    ("auto", {"JAX_PROCESS_ID": "0"}, "JAX_COORDINATOR_ADDRESS (or "
+     "config.distributed.coordinator) and JAX_NUM_PROCESSES (or "
+     "config.distributed.num_processes) are missing"),
+    ("auto", dict(JOB, JAX_PROCESS_ID="4"), "JAX_PROCESS_ID=4 must be in 0..3"),
+    ("auto", dict(JOB, JAX_PROCESS_ID="-1"), "JAX_PROCESS_ID=-1 must be in 0..3"),
+    ("auto", dict(JOB, JAX_NUM_PROCESSES="two"), "JAX_NUM_PROCESSES='two' is not an integer"),
+    ("auto", dict(JOB, JAX_COORDINATOR_ADDRESS="10.0.0.1"), "must be host:port"),
+    ("auto", dict(JOB, JAX_COORDINATOR_ADDRESS="h:99999"), "must be host:port"),
+    ({"process_id": 9}, JOB, "config.distributed.process_id=9 must be in 0..3"),
+    ("on", {}, "config.distributed.mode='on' but nothing describes the job"),
+    ("sometimes", {}, "config.distributed.mode='sometimes' is not accepted"),
+    ({"heartbeat_timeout_s": 0}, JOB, "config.distributed.heartbeat_timeout_s=0 must be an int"),
+    ({"heartbeat": 5}, JOB, "config.distributed.heartbeat is not a known field"),
+])
+def test_bad_settings_are_one_line_value_errors(settings, env, fragment):
+    with pytest.raises(ValueError) as e:
+        parallel.launch_settings(settings, env)
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_peer_failure_only_in_a_started_job(monkeypatch):
+    gloo = ValueError("UNKNOWN: Gloo all-reduce failed: [external/gloo/gloo/transport/tcp/"
+                      "pair.cc:547] Connection closed by peer [127.0.0.1]:35032")
+    assert parallel.peer_failure(gloo) is None  # a single process: not ours to rename
+    monkeypatch.setitem(parallel._STATE, "started", True)
+    monkeypatch.setitem(parallel._STATE, "broken", False)
+    monkeypatch.setattr(parallel.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(parallel.jax, "process_index", lambda: 1)
+    assert parallel.peer_failure(ValueError("shapes differ")) is None
+    err = parallel.peer_failure(gloo)
+    assert isinstance(err, parallel.DistributedError) and err.exit_code == 5
+    assert str(err).startswith("process 1 of 2 lost process 0 (the coordinator): UNKNOWN: Gloo")
+    assert parallel._STATE["broken"]  # exits without jax's shutdown barrier
+    monkeypatch.setattr(parallel.jax, "process_count", lambda: 4)
+    assert "lost a peer process (127.0.0.1:35032)" in str(parallel.peer_failure(gloo))
