@@ -36,7 +36,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import lstmjax
-from lstmjax import fast, recurrence
 
 LSTM_SIZES = [(64, 256, 128, 256), (32, 1000, 2, 128), (16, 100, 64, 64)]
 QUICK_SIZES = [(16, 100, 64, 64), (32, 200, 2, 128)]
@@ -209,20 +208,16 @@ def run_min(reps, T=4096, B=16, D=64, H=128):
     xs = jax.random.normal(jax.random.key(0), (B, T, D), jnp.float32)
     cands, flops_note = {}, {}
 
-    def add(name, cfg, scan_form=None):
+    def add(name, cfg):
         params = lstmjax.init(jax.random.key(1), cfg)
-        kw = {}
-        if scan_form is not None:
-            from lstmjax import min_rnn
-            kw["scan_fn"] = min_rnn.driver(scan_form)
         f = jax.jit(jax.value_and_grad(
-            lambda p, x: jnp.sum(lstmjax.apply(p, cfg, x, **kw)[0]), argnums=(0, 1)))
+            lambda p, x: jnp.sum(lstmjax.apply(p, cfg, x)[0]), argnums=(0, 1)))
         cands[name] = lambda: _block(f(params, xs))
 
     add("lstm (fast, sequential)", lstmjax.LSTMConfig(D, H, implementation="fast"))
     for cell in ("min_lstm", "min_gru"):
         for form in ("chunked", "sequential", "parallel"):
-            add(f"{cell} ({form})", lstmjax.LSTMConfig(D, H, cell=cell), form)
+            add(f"{cell} ({form})", lstmjax.LSTMConfig(D, H, cell=cell, form=form))
     t = time_interleaved(cands, reps)
     base = t["lstm (fast, sequential)"]
     rows = []

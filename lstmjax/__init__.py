@@ -1,29 +1,39 @@
 """lstmjax: functional LSTMs and BiLSTMs in JAX.
 
 The public entry points are :class:`LSTMConfig`, :func:`init` and :func:`apply`;
-cells, gate presets and the scan driver are importable for research use.
+cells, gate presets and the scan drivers are importable for research use.
+Imports run downward: gates, cells; recurrence; fast, min_rnn; dispatch; api; models,
+interop, nnx (tests/test_imports.py checks it).
 """
 
-from lstmjax.api import (LSTMConfig, apply, check_params, init, initial_state,
+import importlib
+
+from lstmjax import dispatch, fast, interop, min_rnn, models, recurrence
+from lstmjax.api import (LSTMConfig, apply, apply_checked, check_params, init, initial_state,
                          sentence_representation)
-from lstmjax.cells import GRUCell, LSTMCarry, LSTMCell, RNNCarry, RNNCell, make_cell
+from lstmjax.cells import (CELL_TYPES, GRUCell, LSTMCarry, LSTMCell, MinGRUCell, MinLSTMCell,
+                           RNNCarry, RNNCell, make_cell)
 from lstmjax.gates import PRESETS, GateConfig, get_gates
 from lstmjax.recurrence import bidirectional, scan, stack
 
 __all__ = [
-    "LSTMConfig", "apply", "check_params", "init", "initial_state", "sentence_representation",
-    "GRUCell", "LSTMCarry", "LSTMCell", "RNNCarry", "RNNCell", "make_cell",
-    "PRESETS", "GateConfig", "get_gates", "bidirectional", "scan", "stack",
+    "LSTMConfig", "apply", "apply_checked", "check_params", "init", "initial_state",
+    "sentence_representation", "CELL_TYPES", "GRUCell", "LSTMCarry", "LSTMCell", "MinGRUCell",
+    "MinLSTMCell", "RNNCarry", "RNNCell", "make_cell", "PRESETS", "GateConfig", "get_gates",
+    "bidirectional", "scan", "stack", "dispatch", "fast", "interop", "min_rnn", "models",
+    "recurrence",
 ]
 __version__ = "0.1.0"
 
+# Modules with heavy third-party imports (flax.nnx, orbax, grain, optax, ...) load on first
+# attribute access (PEP 562), so that `import lstmjax` stays light and
+# `lstmjax.nnx.LSTM(...)` still works after it. Not a cycle breaker: none of them is
+# imported by a module below it.
+_LAZY = ("nnx", "data", "tasks", "train", "parallel", "checkpoint", "runs", "schema", "optim",
+         "step", "evaluation", "cli")
+
 
 def __getattr__(name):
-    # Submodules with heavier imports (flax.nnx, orbax, grain) load on first use, so that
-    # `import lstmjax; lstmjax.interop.from_torch(...)` works without importing them all.
-    import importlib
-
-    if name in ("interop", "nnx", "data", "tasks", "models", "train", "parallel", "checkpoint",
-                "runs", "fast", "min_rnn"):
-        return importlib.import_module(f"lstmjax.{name}")
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'lstmjax' has no attribute {name!r}")

@@ -7,25 +7,23 @@
 
 Everything a user can get wrong is checked here, before anything is traced, and
 reported as a ``ValueError``/``TypeError`` naming the field, the value and what is
-accepted.
+accepted. Which driver runs the recurrence is decided by ``lstmjax.dispatch``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
-from lstmjax import fast, recurrence
+from lstmjax import dispatch, recurrence
 from lstmjax.cells import CELL_TYPES, make_cell
-from lstmjax.gates import GateConfig, get_gates
-
-_RECURRENT_INITS = ("orthogonal", "glorot")
-_IMPLEMENTATIONS = ("auto", "fast", "reference")
+from lstmjax.gates import GateConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,18 +35,27 @@ class LSTMConfig:
       hidden_size: H, the size of h_t and C_t per direction.
       num_layers: stacked layers; layer l+1 reads layer l's per-step outputs.
       bidirectional: add a backward direction per layer; outputs are [h_fw ; h_bw].
-      cell: "lstm", "gru" or "rnn" (tanh).
-      gates: LSTM gate preset name (see ``lstmjax.gates.PRESETS``) or a ``GateConfig``.
-      forget_bias: initial forget-gate bias (Jozefowicz et al. 2015 recommend 1.0).
-      chrono_max_len: if set, chrono initialization (Tallec & Ollivier 2018) for the
-        expected longest dependency: b_f ~ log U[1, T_max - 1], b_i = -b_f.
-      recurrent_init: "orthogonal" (per gate block) or "glorot".
+      cell: one of ``lstmjax.cells.CELL_TYPES``: "lstm", "gru", "rnn" (tanh), "min_lstm",
+        "min_gru" (Feng et al. 2024).
+      gates: LSTM gate preset name (see ``lstmjax.gates.PRESETS``) or a ``GateConfig``;
+        cell="lstm" only (another preset with another cell raises).
+      forget_bias: initial forget-gate bias (Jozefowicz et al. 2015 recommend 1.0);
+        cell="lstm" only.
+      chrono_max_len: 0 = off; > 2: chrono initialization (Tallec & Ollivier 2018) for
+        the expected longest dependency: b ~ log U[1, T_max - 1] on the LSTM's forget gate
+        (with b_i = -b_f) or the GRU's update gate z ("keep" init). lstm and gru only.
+      recurrent_init: "orthogonal" (per gate block) or "glorot" (not for the min cells,
+        which have no recurrent kernel).
       dropout: dropout rate between layers (not after the last), as in torch.nn.LSTM.
-      unroll: time steps unrolled per scan iteration (speed knob, same numbers).
-      remat: rematerialize each step in the backward pass (long T in bounded memory).
-      implementation: "reference" (the plain ``recurrence.scan``), "fast"
-        (``lstmjax.fast.scan``: same numbers, faster; cells it does not serve run on the
-        reference) or "auto" (= "fast"; the default).
+      unroll: time steps unrolled per scan iteration (speed knob, same numbers; the
+        parallel min-RNN forms have no loop to unroll).
+      remat: rematerialize in the backward pass (long T in bounded memory).
+      implementation: "auto" (the default: the fastest driver for the cell), "fast" or
+        "reference" (the plain ``recurrence.scan``); see ``lstmjax.dispatch``.
+      form: min-RNN cells only: "auto", "sequential", "chunked", "parallel" or
+        "parallel_linear" (see ``lstmjax.min_rnn``); "auto" is "chunked" on CPU,
+        "parallel" elsewhere.
+      chunk: steps per chunk of the min-RNN "chunked" form.
     """
 
     input_size: int
@@ -58,15 +65,17 @@ class LSTMConfig:
     cell: str = "lstm"
     gates: str | GateConfig = "standard"
     forget_bias: float = 1.0
-    chrono_max_len: float | None = None
+    chrono_max_len: float = 0.0
     recurrent_init: str = "orthogonal"
     dropout: float = 0.0
     unroll: int = 1
     remat: bool = False
     implementation: str = "auto"
+    form: str = "auto"
+    chunk: int = dispatch.CHUNK
 
     def __post_init__(self):
-        for name in ("input_size", "hidden_size", "num_layers", "unroll"):
+        for name in ("input_size", "hidden_size", "num_layers", "unroll", "chunk"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"LSTMConfig.{name} must be an int, got {value!r}")
@@ -77,18 +86,17 @@ class LSTMConfig:
                 raise TypeError(f"LSTMConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if self.cell not in CELL_TYPES:
             raise ValueError(f"LSTMConfig.cell={self.cell!r} is not accepted; use one of {CELL_TYPES}")
-        if self.implementation not in _IMPLEMENTATIONS:
-            raise ValueError(f"LSTMConfig.implementation={self.implementation!r} is not "
-                             f"accepted; use one of {_IMPLEMENTATIONS}")
-        get_gates(self.gates)  # raises with the accepted preset names
-        if self.recurrent_init not in _RECURRENT_INITS:
-            raise ValueError(f"LSTMConfig.recurrent_init={self.recurrent_init!r} is not "
-                             f"accepted; use one of {_RECURRENT_INITS}")
-        if not 0.0 <= float(self.dropout) < 1.0:
+        try:
+            rate = float(self.dropout)
+        except (TypeError, ValueError):
+            rate = float("nan")
+        if isinstance(self.dropout, bool) or not 0.0 <= rate < 1.0:
             raise ValueError(f"LSTMConfig.dropout={self.dropout!r} must be in [0, 1)")
-        if self.chrono_max_len is not None and not float(self.chrono_max_len) > 2:
-            raise ValueError(f"LSTMConfig.chrono_max_len={self.chrono_max_len!r} must be "
-                             "None or > 2 (the expected longest dependency, in steps)")
+        cell = self.make_cell()  # validates gates, forget_bias, chrono_max_len, recurrent_init
+        # validates implementation, form, chunk, unroll and remat for this cell; the backend
+        # only resolves form="auto", which no combination's validity depends on
+        dispatch.driver(cell, self.implementation, self.form, int(self.chunk),
+                        unroll=int(self.unroll), remat=self.remat, backend="cpu")
 
     @property
     def num_directions(self) -> int:
@@ -104,6 +112,11 @@ class LSTMConfig:
                          forget_bias=self.forget_bias, chrono_max_len=self.chrono_max_len,
                          recurrent_init=self.recurrent_init)
 
+    def driver(self) -> Callable:
+        """The single-direction driver ``lstmjax.dispatch`` picks for this config."""
+        return dispatch.driver(self.make_cell(), self.implementation, self.form,
+                               int(self.chunk), unroll=int(self.unroll), remat=self.remat)
+
 
 _DIRECTIONS = ("fw", "bw")
 
@@ -111,12 +124,15 @@ _DIRECTIONS = ("fw", "bw")
 def init(key, config: LSTMConfig, dtype=jnp.float32):
     """Parameters: a list over layers of ``{"fw": cell_params[, "bw": cell_params]}``.
 
-    Each (layer, direction) gets its own key by ``fold_in``, so adding a layer or a
-    direction leaves the others' initial values unchanged. Compiled once per config
-    (eagerly, every small op would be compiled and dispatched on its own).
+    ``key``: a PRNG key (``jax.random.key(seed)`` or ``jax.random.PRNGKey(seed)``);
+    ``dtype``: a floating dtype. Each (layer, direction) gets its own key by ``fold_in``,
+    so adding a layer or a direction leaves the others' initial values unchanged.
+    Compiled once per config (eagerly, every small op would be compiled and dispatched
+    on its own).
     """
     _check_config(config)
-    return _init_jit(key, config, jnp.dtype(dtype))
+    _check_key(key, "key")
+    return _init_jit(key, config, _check_dtype(dtype))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -141,17 +157,27 @@ def initial_state(config: LSTMConfig, batch: int, dtype=jnp.float32):
 
 
 def apply(params, config: LSTMConfig, xs, lengths=None, *, initial_state=None,
-          dropout_key=None, scan_fn=None):
+          dropout_key=None, checked: bool = False):
     """Run the network over a right-padded batch.
 
     Args:
-      params: from :func:`init` (or ``lstmjax.interop``).
+      params: from :func:`init` (or ``lstmjax.interop``), all leaves of one floating dtype.
       config: the ``LSTMConfig`` the params were made for.
-      xs: ``[B, T, input_size]`` floating inputs, right-padded.
-      lengths: optional ``[B]`` integer valid lengths in [1, T].
-      initial_state: optional, structured like :func:`initial_state`.
+      xs: ``[B, T, input_size]`` floating inputs, right-padded. They are cast to the
+        params' dtype (e.g. bf16 inputs to f32 params). Padded steps (t >= length) are
+        replaced by 0 before any arithmetic, so NaN/Inf there cannot reach the outputs
+        or the gradients.
+      lengths: optional ``[B]`` integer valid lengths in [1, T]. Concrete lengths are
+        checked (a ValueError names the first bad one). Traced lengths (under ``jit``) are
+        not, unless ``checked=True``: then out-of-range lengths are unchecked and act
+        like this: a length > T acts as T, a length < 1 gives all-zero outputs and the
+        initial carry as that sequence's final state.
+      initial_state: optional, structured like :func:`initial_state` (cast to the
+        params' dtype).
       dropout_key: a PRNG key to enable inter-layer dropout (training); None = off.
-      scan_fn: single-direction driver override; default from ``config.implementation``.
+      checked: add a ``checkify`` check that traced lengths are in [1, T]; the caller
+        must functionalize it with ``jax.experimental.checkify.checkify`` (or use
+        :func:`apply_checked`, which does).
     Returns:
       ``(outputs, final_state)``: outputs ``[B, T, H·dirs]`` (0 at padded steps);
       final_state a tuple over layers of ``{"fw": carry, "bw": carry}`` where the fw
@@ -159,24 +185,52 @@ def apply(params, config: LSTMConfig, xs, lengths=None, *, initial_state=None,
     """
     _check_config(config)
     xs = _check_inputs(xs, config)
-    lengths = _check_lengths(lengths, xs.shape[0], xs.shape[1])
-    check_params(params, config)
+    num_steps = xs.shape[1]
+    lengths = _check_lengths(lengths, xs.shape[0], num_steps)
+    dtype = _params_dtype(params, config)
+    xs = xs.astype(dtype)
     if initial_state is not None:
         _check_state(initial_state, config, xs.shape[0])
+        initial_state = jax.tree.map(lambda v: jnp.asarray(v, dtype), initial_state)
+    if dropout_key is not None:
+        _check_key(dropout_key, "dropout_key")
+    if lengths is not None:
+        if checked:
+            checkify.check(jnp.all((lengths >= 1) & (lengths <= num_steps)),
+                           f"lengths must be in [1, T={num_steps}], got {{}}", lengths)
+        xs = jnp.where(recurrence.time_mask(lengths, num_steps).T[..., None], xs, 0)
     cells = [config.make_cell()] * config.num_layers
-    if scan_fn is None and config.implementation != "reference":
-        scan_fn = fast.scan  # runs the reference driver itself for cells it does not serve
     return recurrence.stack(
         cells, params, xs, lengths, num_directions=config.num_directions,
         initial_state=initial_state, dropout_rate=float(config.dropout),
-        dropout_key=dropout_key, scan_fn=scan_fn, unroll=config.unroll, remat=config.remat)
+        dropout_key=dropout_key, scan_fn=config.driver())
+
+
+def apply_checked(params, config: LSTMConfig, xs, lengths=None, **kwargs):
+    """:func:`apply` with the lengths' values checked also under ``jit``.
+
+    Returns ``(error, (outputs, final_state))``; ``error.throw()`` (outside ``jit``)
+    raises a ValueError if a length was outside [1, T]::
+
+        f = jax.jit(lstmjax.apply_checked, static_argnums=1)
+        error, (ys, state) = f(params, config, xs, lengths)
+        error.throw()
+    """
+    run = checkify.checkify(lambda p, x, n, kw: apply(p, config, x, n, checked=True, **kw))
+    return run(params, xs, lengths, kwargs)
 
 
 def sentence_representation(final_state, layer: int = -1):
     """The seed's sentence vector from a final state: ``[h_fw at len-1 ; h_bw at 0]``.
 
-    For a unidirectional network this is the last valid h. Shape ``[B, H·dirs]``.
+    ``layer``: which layer's state (default the last). For a unidirectional network this
+    is the last valid h. Shape ``[B, H·dirs]``.
     """
+    num_layers = len(final_state)
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not (
+            -num_layers <= layer < num_layers):
+        raise ValueError(f"layer={layer!r} is not accepted for a final state of {num_layers} "
+                         f"layer(s); use an int in [{-num_layers}, {num_layers - 1}] (-1 = last)")
     state = final_state[layer]
     return jnp.concatenate([state[name].h for name in _DIRECTIONS if name in state], axis=-1)
 
@@ -184,9 +238,55 @@ def sentence_representation(final_state, layer: int = -1):
 # --------------------------------------------------------------------------- validation
 
 
+def check_shapes(got: Mapping[str, Any], expected: Mapping[str, tuple], *,
+                 label: Callable[[str], str] = str, hint: Callable[[str], str] = lambda k: "",
+                 error: type[Exception] = ValueError) -> None:
+    """Missing, unexpected and mis-shaped leaves, each a one-line ``error``.
+
+    ``got``: name -> array; ``expected``: name -> shape. ``label(name)`` is how a leaf is
+    named in the message, ``hint(name)`` what is appended (e.g. the config). Used by
+    :func:`check_params` and ``lstmjax.interop``.
+    """
+    for name, shape in expected.items():
+        if name not in got:
+            raise error(f"{label(name)} is missing (expected shape {tuple(shape)}){hint(name)}")
+    for name, value in got.items():
+        shape = tuple(int(s) for s in np.shape(value))
+        if name not in expected:
+            raise error(f"{label(name)} with shape {shape} is not expected{hint(name)}")
+        if shape != tuple(expected[name]):
+            raise error(f"{label(name)} has shape {shape}, expected {tuple(expected[name])}"
+                        f"{hint(name)}")
+
+
 def _check_config(config):
     if not isinstance(config, LSTMConfig):
         raise TypeError(f"config must be an lstmjax.LSTMConfig, got {type(config).__name__}")
+
+
+def _check_key(key, name: str):
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if np.ndim(key) == 0:
+            return
+    elif dtype == jnp.uint32 and np.ndim(key) == 1:  # a raw key from jax.random.PRNGKey
+        return
+    got = (f"an array of dtype {dtype} and shape {tuple(np.shape(key))}" if dtype is not None
+           else f"{type(key).__name__} {key!r}")
+    raise TypeError(f"{name} must be one PRNG key (jax.random.key(seed) or "
+                    f"jax.random.PRNGKey(seed)), got {got}")
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype={dtype!r} is not a dtype; use a floating one, e.g. "
+                        "jnp.float32 or jnp.bfloat16") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype={dtype} is not accepted for params; use a floating dtype "
+                        "(float32, bfloat16, float16, float64)")
+    return dtype
 
 
 def _check_inputs(xs, config: LSTMConfig):
@@ -227,28 +327,41 @@ def _expected_params(config: LSTMConfig):
     return jax.eval_shape(lambda k: _init_jit(k, config, jnp.dtype(jnp.float32)), jax.random.key(0))
 
 
+def _leaves(tree) -> dict[str, Any]:
+    return {jax.tree_util.keystr(path): leaf
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
 def check_params(params, config: LSTMConfig):
-    """Raise a ValueError naming the first key/shape that does not match ``config``."""
-    expected = _expected_params(config)
+    """Raise naming the first leaf whose key, shape or dtype does not fit ``config``."""
+    _params_dtype(params, config)
+
+
+def _params_dtype(params, config: LSTMConfig):
+    """:func:`check_params`, returning the params' one floating dtype."""
     if not isinstance(params, (list, tuple)) or len(params) != config.num_layers:
         got = f"{type(params).__name__} of length {len(params)}" if isinstance(
             params, (list, tuple)) else type(params).__name__
         raise ValueError(f"params must be a list of {config.num_layers} layer(s) for this "
                          f"config, got {got}")
-    exp_leaves = dict(jax.tree_util.tree_flatten_with_path(expected)[0])
-    got_leaves = dict(jax.tree_util.tree_flatten_with_path(list(params))[0])
-    for path in exp_leaves:
-        if path not in got_leaves:
-            raise ValueError(f"params{jax.tree_util.keystr(path)} is missing (expected shape "
-                             f"{exp_leaves[path].shape}); were these params made for another config?")
-    for path, leaf in got_leaves.items():
-        if path not in exp_leaves:
-            raise ValueError(f"params{jax.tree_util.keystr(path)} is not expected by this config "
-                             f"(cell={config.cell!r}, gates={config.gates!r}, "
-                             f"bidirectional={config.bidirectional})")
-        if tuple(np.shape(leaf)) != tuple(exp_leaves[path].shape):
-            raise ValueError(f"params{jax.tree_util.keystr(path)} has shape {tuple(np.shape(leaf))}"
-                             f", expected {tuple(exp_leaves[path].shape)} for this config")
+    got = _leaves(list(params))
+    where = (f" (config: cell={config.cell!r}, gates={config.gates!r}, input_size="
+             f"{config.input_size}, hidden_size={config.hidden_size}, num_layers="
+             f"{config.num_layers}, bidirectional={config.bidirectional})")
+    check_shapes(got, {k: v.shape for k, v in _leaves(_expected_params(config)).items()},
+                 label=lambda k: f"params{k}", hint=lambda k: where)
+    first, dtype = None, None
+    for name, leaf in got.items():
+        leaf_dtype = leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+        if not jnp.issubdtype(leaf_dtype, jnp.floating):
+            raise TypeError(f"params{name} has dtype {leaf_dtype}; params must be floating "
+                            "(lstmjax.init makes float32, or the dtype it is given)")
+        if dtype is None:
+            first, dtype = name, leaf_dtype
+        elif leaf_dtype != dtype:
+            raise TypeError(f"params{name} has dtype {leaf_dtype} but params{first} has "
+                            f"{dtype}; all params must share one dtype")
+    return jnp.dtype(dtype)
 
 
 def _check_state(state, config: LSTMConfig, batch: int):

@@ -5,13 +5,22 @@ configuration), so it is hashable and can be closed over or passed as a static
 argument to ``jit``. Calling it is the pure step function; params are plain
 dicts of arrays made by ``cell.init(key, input_size)`` with an explicit key.
 
-Every cell splits its step in two so that the scan driver can hoist the input
-projection out of the time loop (one GEMM over all steps):
+Every cell splits its step in two:
 
   * ``project(params, x)``     — ``[..., D] -> [..., G*H]``: W_x·x + b
   * ``step(params, carry, p_t)`` — the recurrence given the projected input p_t
 
 and ``cell(params, carry, x_t) == cell.step(params, carry, cell.project(params, x_t))``.
+The split lets each driver put the projection where it measured fastest: the reference
+driver (``recurrence.scan``) projects all steps as one GEMM before its loop by default
+(``hoist=True``); the fast LSTM driver (``fast.scan``, the default for LSTMs) projects
+inside its loop, which was faster on XLA:CPU, and computes the projection's gradients
+as single GEMMs after the backward loop; the min-RNN forms (``min_rnn``), whose loop has
+no matmul at all, project every step (or one chunk of steps) at once.
+
+Cells: :class:`LSTMCell` (any gate ablation), :class:`GRUCell`, :class:`RNNCell` (tanh),
+:class:`MinGRUCell` and :class:`MinLSTMCell` (Feng et al. 2024). All but the LSTM carry
+only h (:class:`RNNCarry`) and share the projection and init helpers.
 
 Shapes: ``x_t [B, D]``, ``h [B, H]``, ``c [B, H]``, ``y_t [B, H]``.
 """
@@ -24,8 +33,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from lstmjax.gates import GateConfig, get_gates
+from lstmjax.gates import PRESETS, GateConfig, get_gates
 
 Params = dict[str, Any]
 
@@ -45,6 +55,7 @@ class RNNCarry(NamedTuple):
 
 
 _ACT = {"tanh": jnp.tanh, "identity": lambda v: v}
+RECURRENT_INITS = ("orthogonal", "glorot")
 
 
 # --------------------------------------------------------------------------- init helpers
@@ -69,7 +80,13 @@ def _recurrent_kernel(key, blocks, hidden, dtype, init: str):
         return jnp.transpose(q, (1, 0, 2)).reshape(hidden, blocks * hidden).astype(dtype)
     if init == "glorot":
         return _input_kernel(key, hidden, blocks, hidden, dtype)
-    raise ValueError(f"recurrent_init={init!r} is not accepted; use 'orthogonal' or 'glorot'")
+    raise ValueError(f"recurrent_init={init!r} is not accepted; use one of {RECURRENT_INITS}")
+
+
+def _input_params(key, d_in, blocks, hidden, dtype) -> Params:
+    """w_x [D, G*H] (Glorot) and b [G*H] zeros: the params of a cell with no W_h."""
+    return {"w_x": _input_kernel(key, d_in, blocks, hidden, dtype),
+            "b": jnp.zeros((blocks * hidden,), dtype)}
 
 
 def _fused_params(key, d_in, blocks, hidden, dtype, recurrent_init) -> Params:
@@ -82,11 +99,11 @@ def _fused_params(key, d_in, blocks, hidden, dtype, recurrent_init) -> Params:
     }
 
 
-def chrono_forget_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
-    """Chrono initialization (Tallec & Ollivier 2018): b_f ~ log(U[1, T_max - 1]).
+def chrono_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
+    """Chrono initialization (Tallec & Ollivier 2018): b ~ log(U[1, T_max - 1]).
 
-    The forget gate then keeps information for about T_max steps at init;
-    the input bias is set to -b_f by the caller.
+    Used for the bias of the gate that keeps the state (the LSTM's forget gate, the
+    GRU's update gate z), which then keeps information for about 1 to T_max steps at init.
     """
     if max_len <= 2:
         raise ValueError(f"chrono_max_len={max_len!r} must be > 2 (expected longest dependency)")
@@ -130,12 +147,13 @@ class LSTMCell(_FusedCell):
     Params: ``w_x [D, G*H]``, ``w_h [H, G*H]``, ``b [G*H]`` with the blocks of
     ``gates.blocks`` in order (i, f, g, o — PyTorch's order, absent gates dropped);
     ``peep`` ``{gate: [H]}`` with peepholes; ``w_gates [nG*H, nG*H]`` with FGR.
+    ``chrono_max_len`` > 0: chrono init of b_f (and b_i = -b_f); 0 = off.
     """
 
     hidden_size: int
     gates: GateConfig = GateConfig()
     forget_bias: float = 1.0
-    chrono_max_len: float | None = None
+    chrono_max_len: float = 0.0
     recurrent_init: str = "orthogonal"
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
@@ -144,11 +162,11 @@ class LSTMCell(_FusedCell):
         k_x, k_h, k_p, k_g, k_c = jax.random.split(key, 5)
         b = jnp.zeros((len(blocks), H), dtype)
         bf = jnp.full((H,), self.forget_bias, dtype)
-        if self.chrono_max_len is not None:
-            bf = chrono_forget_bias(k_c, H, self.chrono_max_len, dtype)
+        if self.chrono_max_len:
+            bf = chrono_bias(k_c, H, self.chrono_max_len, dtype)
         if "f" in blocks:
             b = b.at[blocks.index("f")].set(bf)
-        if self.chrono_max_len is not None or g.coupled:
+        if self.chrono_max_len or g.coupled:
             # chrono sets b_i = -b_f; under CIFG (f = 1 - i) the forget bias can only act
             # through the input gate: b_i = -b_f gives f = 1 - σ(-b_f) = σ(b_f) at init.
             b = b.at[blocks.index("i")].set(-bf) if "i" in blocks else b
@@ -246,15 +264,25 @@ class GRUCell(_HiddenOnlyCell):
       n_t = tanh(W_xn x_t + b_n + r_t ⊙ (W_hn h_{t-1} + b_hn))
       h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
-    Params: w_x [D, 3H], w_h [H, 3H], b [3H], b_hn [H].
+    so z_t = 1 *keeps* the state and z_t = 0 replaces it by the candidate n_t.
+    Params: w_x [D, 3H], w_h [H, 3H], b [3H] (b_r, b_z, b_n), b_hn [H]; all biases 0.
+
+    ``chrono_max_len`` > 0 is the "keep" init, the GRU counterpart of the LSTM's chrono
+    init: b_z ~ log U[1, T_max - 1], so z starts between 1/2 and (T_max-1)/T_max and
+    the state is kept for about 1 to T_max steps at init. 0 = off (b_z = 0).
     """
 
     hidden_size: int
     recurrent_init: str = "orthogonal"
+    chrono_max_len: float = 0.0
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
-        params = _fused_params(key, input_size, 3, self.hidden_size, dtype, self.recurrent_init)
-        params["b_hn"] = jnp.zeros((self.hidden_size,), dtype)
+        H = self.hidden_size
+        params = _fused_params(key, input_size, 3, H, dtype, self.recurrent_init)
+        params["b_hn"] = jnp.zeros((H,), dtype)
+        if self.chrono_max_len:  # its own key: the init without chrono stays as it was
+            b_z = chrono_bias(jax.random.fold_in(key, 1), H, self.chrono_max_len, dtype)
+            params["b"] = params["b"].at[H:2 * H].set(b_z)
         return params
 
     def step(self, params: Params, carry: RNNCarry, p_t):
@@ -267,25 +295,145 @@ class GRUCell(_HiddenOnlyCell):
         return RNNCarry(h), h
 
 
+# --------------------------------------------------------------------------- minGRU, minLSTM
+
+
+def _g(v):
+    """The min-RNN paper's positive activation: v + 0.5 for v >= 0, σ(v) otherwise."""
+    return jnp.where(v >= 0, v + 0.5, jax.nn.sigmoid(v))
+
+
+def _log_g(v):
+    """log g(v), computed without forming g."""
+    return jnp.where(v >= 0, jnp.log(jnp.maximum(v, 0.0) + 0.5), -jax.nn.softplus(-v))
+
+
+class MinRNNCell(_HiddenOnlyCell):
+    """minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?").
+
+    Their gates read only x_t, so the recurrence is linear in the state,
+    h_t = a_t ⊙ h_{t-1} + b_t, with (a_t, b_t) = ``coefficients(p_t)`` from the projected
+    input alone; ``lstmjax.min_rnn`` runs that recurrence in sequential, chunked and
+    parallel (associative-scan) forms. g(v) = v + 0.5 for v >= 0 and σ(v) otherwise (the
+    paper's positive activation, in every form, so all forms compute the same function).
+    Params: ``w_x [D, G*H]`` (blocks ``self.blocks``), ``b [G*H]``; no W_h.
+    """
+
+    blocks: tuple[str, ...] = ()
+
+    def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
+        return _input_params(key, input_size, len(self.blocks), self.hidden_size, dtype)
+
+    def step(self, params: Params, carry: RNNCarry, p_t):
+        a, b = self.coefficients(p_t)
+        h = a * carry.h + b
+        return RNNCarry(h), h
+
+
+@dataclasses.dataclass(frozen=True)
+class MinGRUCell(MinRNNCell):
+    """minGRU: z_t = σ(W_z x_t + b_z), h~_t = g(W_h x_t + b_h),
+    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t. Blocks (z, h~)."""
+
+    hidden_size: int
+
+    blocks = ("z", "h")
+
+    def coefficients(self, p):
+        """(a, b) of h_t = a ⊙ h_{t-1} + b from the projected input."""
+        H = self.hidden_size
+        z = jax.nn.sigmoid(p[..., :H])
+        return 1.0 - z, z * _g(p[..., H:])
+
+    def log_coefficients(self, p):
+        """(log a, log b), computed without forming a or b."""
+        H = self.hidden_size
+        k = p[..., :H]
+        return -jax.nn.softplus(k), -jax.nn.softplus(-k) + _log_g(p[..., H:])
+
+
+@dataclasses.dataclass(frozen=True)
+class MinLSTMCell(MinRNNCell):
+    """minLSTM: f_t = σ(W_f x_t + b_f), i_t = σ(W_i x_t + b_i), h~_t = g(W_h x_t + b_h),
+    f'_t = f_t / (f_t + i_t), i'_t = i_t / (f_t + i_t), h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h~_t.
+    Blocks (f, i, h~); b_f starts at 1, as the LSTM's forget bias."""
+
+    hidden_size: int
+
+    blocks = ("f", "i", "h")
+
+    def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
+        params = super().init(key, input_size, dtype)
+        params["b"] = params["b"].at[:self.hidden_size].set(1.0)
+        return params
+
+    def coefficients(self, p):
+        H = self.hidden_size
+        f = jax.nn.sigmoid(p[..., :H])
+        i = jax.nn.sigmoid(p[..., H:2 * H])
+        s = f + i
+        return f / s, (i / s) * _g(p[..., 2 * H:])
+
+    def log_coefficients(self, p):
+        H = self.hidden_size
+        sf, si = jax.nn.softplus(-p[..., :H]), jax.nn.softplus(-p[..., H:2 * H])
+        diff = sf - si  # log f' = -softplus(log i - log f), log i' = -softplus(log f - log i)
+        return -jax.nn.softplus(diff), -jax.nn.softplus(-diff) + _log_g(p[..., 2 * H:])
+
+
 # --------------------------------------------------------------------------- registry
 
 CELL_TYPES = ("lstm", "gru", "rnn", "min_lstm", "min_gru")
+_CHRONO_CELLS = ("lstm", "gru")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "standard",
-              forget_bias: float = 1.0, chrono_max_len: float | None = None,
+              forget_bias: float = 1.0, chrono_max_len: float = 0.0,
               recurrent_init: str = "orthogonal"):
-    """Build a cell from plain config values (names validated here, at the boundary)."""
-    if cell_type == "lstm":
-        return LSTMCell(hidden_size, get_gates(gates), float(forget_bias),
-                        None if chrono_max_len is None else float(chrono_max_len),
-                        recurrent_init)
-    if cell_type == "rnn":
-        return RNNCell(hidden_size, recurrent_init)
-    if cell_type == "gru":
-        return GRUCell(hidden_size, recurrent_init)
-    if cell_type in ("min_lstm", "min_gru"):  # Feng et al. 2024; see lstmjax.min_rnn
-        from lstmjax import min_rnn
-        return (min_rnn.MinLSTMCell if cell_type == "min_lstm" else min_rnn.MinGRUCell)(
-            hidden_size)
-    raise ValueError(f"cell={cell_type!r} is not accepted; use one of {CELL_TYPES}")
+    """Build a cell from plain config values, validated here (the one place).
+
+    A value that the cell would not use raises instead of being ignored: a gate preset
+    other than "standard" or ``forget_bias != 1`` for a cell other than "lstm",
+    ``chrono_max_len > 0`` for a cell other than "lstm"/"gru", ``recurrent_init`` other
+    than "orthogonal" for the min cells (they have no recurrent kernel).
+    """
+    if cell_type not in CELL_TYPES:
+        raise ValueError(f"cell={cell_type!r} is not accepted; use one of {CELL_TYPES}")
+    gate_config = get_gates(gates)  # raises with the accepted preset names
+    if not _is_number(forget_bias) or not math.isfinite(forget_bias):
+        raise ValueError(f"forget_bias={forget_bias!r} must be a finite number")
+    if chrono_max_len is None:
+        raise ValueError("chrono_max_len=None is not accepted; use 0 for off (or the expected "
+                         "longest dependency in steps, > 2)")
+    if not _is_number(chrono_max_len) or not (
+            chrono_max_len == 0 or 2 < chrono_max_len < math.inf):
+        raise ValueError(f"chrono_max_len={chrono_max_len!r} must be 0 (off) or a finite "
+                         "number > 2 (the expected longest dependency, in steps)")
+    if recurrent_init not in RECURRENT_INITS:
+        raise ValueError(f"recurrent_init={recurrent_init!r} is not accepted; use one of "
+                         f"{RECURRENT_INITS}")
+    if cell_type != "lstm" and gate_config != PRESETS["standard"]:
+        raise ValueError(f"gates={gates!r} applies only to cell='lstm'; cell={cell_type!r} has "
+                         "no gate presets (leave gates='standard')")
+    if cell_type != "lstm" and forget_bias != 1.0:
+        raise ValueError(f"forget_bias={forget_bias!r} applies only to cell='lstm'; leave it at "
+                         f"1.0 for cell={cell_type!r}")
+    if cell_type not in _CHRONO_CELLS and chrono_max_len:
+        raise ValueError(f"chrono_max_len={chrono_max_len!r} applies only to cell in "
+                         f"{_CHRONO_CELLS}; use 0 (off) for cell={cell_type!r}")
+    match cell_type:
+        case "lstm":
+            return LSTMCell(hidden_size, gate_config, float(forget_bias), float(chrono_max_len),
+                            recurrent_init)
+        case "gru":
+            return GRUCell(hidden_size, recurrent_init, float(chrono_max_len))
+        case "rnn":
+            return RNNCell(hidden_size, recurrent_init)
+    if recurrent_init != "orthogonal":
+        raise ValueError(f"recurrent_init={recurrent_init!r} does not apply to "
+                         f"cell={cell_type!r} (it has no recurrent kernel); leave 'orthogonal'")
+    return (MinLSTMCell if cell_type == "min_lstm" else MinGRUCell)(hidden_size)

@@ -1,8 +1,10 @@
 """The fast single-direction driver: same numbers as ``recurrence.scan``, less time.
 
-``fast.scan`` has the signature of :func:`lstmjax.recurrence.scan` and plugs into
-``recurrence.stack(..., scan_fn=fast.scan)``; ``LSTMConfig(implementation="fast")``
-(or ``"auto"``, the default) selects it in :func:`lstmjax.apply`.
+``fast.scan`` runs LSTM cells (every gate preset except FGR, see :func:`serves`) with
+the semantics of :func:`lstmjax.recurrence.scan` and plugs into
+``recurrence.stack(..., scan_fn=fast.scan)``; ``lstmjax.dispatch`` selects it for
+``LSTMConfig(implementation="fast")`` and, for the cells it serves, ``"auto"`` (the
+default). It has no ``hoist`` argument: it always projects inside the loop (below).
 
 What makes it fast (each idea kept only because it won a measurement, see
 ``experiments/bench.py`` and the README's speed section):
@@ -19,7 +21,8 @@ What makes it fast (each idea kept only because it won a measurement, see
 * the pointwise part of the step is the reference cell's own ``step_with_gates``
   (called with the recurrent matmul done by the driver), and its backward is
   ``jax.vjp`` of that function, so every gate preset except FGR is served by the same
-  code (FGR, GRU, tanh RNN and the min-RNNs fall back to their own drivers);
+  code (FGR, GRU and the tanh RNN run on the reference driver, the min-RNNs on their
+  forms in ``lstmjax.min_rnn``; ``lstmjax.dispatch`` picks);
 * ``remat=True``: checkpointed chunks of ~sqrt(T) steps (only chunk-boundary carries
   are kept; one chunk's residuals are live at a time), for long sequences in bounded
   memory.
@@ -145,37 +148,25 @@ def remat_chunk(num_steps: int) -> int:
 
 
 def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry=None,
-         unroll: int | bool = 1, remat: bool = False, hoist: bool = True,
-         remat_chunk_size: int | None = None):
-    """Drop-in for :func:`lstmjax.recurrence.scan` (same arguments, same results).
+         unroll: int | bool = 1, remat: bool = False, remat_chunk_size: int | None = None):
+    """:func:`lstmjax.recurrence.scan` for the LSTM cells it :func:`serves` (same results).
 
-    Cells it does not serve (see :func:`serves`) run on the reference driver.
-    ``hoist`` is accepted for signature compatibility; the fast path always hoists.
-    With ``remat=True`` the sequence is cut into checkpointed chunks of
-    ``remat_chunk_size`` (default :func:`remat_chunk`) steps.
+    The input projection runs inside the loop (there is no ``hoist`` choice). With
+    ``remat=True`` the sequence is cut into checkpointed chunks of ``remat_chunk_size``
+    (default :func:`remat_chunk`) steps.
     """
-    from lstmjax import min_rnn
-    if isinstance(cell, min_rnn.MinGRUCell):  # minGRU / minLSTM: their own linear-scan driver
-        return min_rnn.scan(cell, params, xs, lengths, reverse=reverse,
-                            initial_carry=initial_carry, unroll=unroll)
     if not serves(cell):
-        return recurrence.scan(cell, params, xs, lengths, reverse=reverse,
-                               initial_carry=initial_carry, unroll=unroll, remat=remat,
-                               hoist=hoist)
-    batch, num_steps = xs.shape[0], xs.shape[1]
-    carry0 = cell.zero_carry(batch, xs.dtype) if initial_carry is None else initial_carry
+        raise ValueError(f"fast.scan serves LSTM cells without full gate recurrence (FGR), got "
+                         f"{cell!r}; use recurrence.scan or lstmjax.dispatch.driver")
+    xs_t, mask, carry0 = recurrence.prepare(cell, xs, lengths, initial_carry)
     h0, c0 = carry0.h, carry0.c
-    xs_t = jnp.swapaxes(xs, 0, 1)
-    mask = None if lengths is None else recurrence.time_mask(lengths, num_steps)[..., None]
-
     if not remat:
         hs, c_T = _run(cell, params, xs_t, mask, reverse, h0, c0, unroll)
     else:
         hs, c_T = _run_chunked(cell, params, xs_t, mask, reverse, h0, c0, unroll,
-                               remat_chunk_size or remat_chunk(num_steps))
+                               remat_chunk_size or remat_chunk(xs_t.shape[0]))
     h_T = hs[0] if reverse else hs[-1]
-    ys = hs if mask is None else jnp.where(mask, hs, 0.0)
-    return jnp.swapaxes(ys, 0, 1), LSTMCarry(h_T, c_T, None)
+    return recurrence.padded_outputs(hs, mask), LSTMCarry(h_T, c_T, None)
 
 
 def _run_chunked(cell, params, xs_t, mask, reverse, h0, c0, unroll, chunk):

@@ -54,7 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmjax.api import LSTMConfig, check_params
+from lstmjax.api import LSTMConfig, check_params, check_shapes
 from lstmjax.gates import GateConfig, get_gates
 
 __all__ = [
@@ -129,17 +129,8 @@ def _require_lstm(config: LSTMConfig, fmt: str, cells: Sequence[str] = ("lstm",)
 def _check_flat(got: Mapping[str, Any], expected: Mapping[str, tuple], fmt: str,
                 hint: Callable[[str], str] = lambda k: "") -> None:
     """Missing, extra and mis-shaped keys, each a one-line error naming key and shapes."""
-    for key, shape in expected.items():
-        if key not in got:
-            raise InteropError(f"{fmt}: key {key!r} is missing (expected shape {shape}); "
-                               f"found keys {sorted(got)[:8]}{' ...' if len(got) > 8 else ''}")
-    for key, value in got.items():
-        if key not in expected:
-            raise InteropError(f"{fmt}: unexpected key {key!r} with shape {_shape(value)}"
-                               f"{hint(key)}")
-        if _shape(value) != tuple(expected[key]):
-            raise InteropError(f"{fmt}: key {key!r} has shape {_shape(value)}, expected "
-                               f"{tuple(expected[key])}{hint(key)}")
+    check_shapes(got, expected, label=lambda k: f"{fmt}: key {k!r}", hint=hint,
+                 error=InteropError)
 
 
 def _finish(config: LSTMConfig, layers: list[dict]) -> tuple[LSTMConfig, list]:
@@ -331,6 +322,7 @@ class _CellFormat:
     sizes: Callable[[dict], tuple[int, int] | None]  # (D, H) from the flat dict, or None
     read: Callable[[dict, int], dict]
     write: Callable[[dict, int], dict]
+    layout: str  # what a cell's weights look like, for error messages
 
 
 def _per_gate_format(name: str, if_name: str) -> _CellFormat:
@@ -365,7 +357,9 @@ def _per_gate_format(name: str, if_name: str) -> _CellFormat:
             out[f"{n}/bias"] = np.array(b)
         return out
 
-    return _CellFormat(name, expected, sizes, read, write)
+    return _CellFormat(name, expected, sizes, read, write,
+                       f"kernels {'/'.join(x_names)} [D, H], {'/'.join(h_names)} [H, H] with "
+                       "bias [H]")
 
 
 def _fused_format(name: str, kx: str, kh: str, kb: str, order: Sequence[str]) -> _CellFormat:
@@ -393,7 +387,7 @@ def _fused_format(name: str, kx: str, kh: str, kb: str, order: Sequence[str]) ->
         return {kx: reorder(cell["w_x"], inv), kh: reorder(cell["w_h"], inv),
                 kb: reorder(cell["b"], inv)}
 
-    return _CellFormat(name, expected, sizes, read, write)
+    return _CellFormat(name, expected, sizes, read, write, f"{kx} [D, 4H], {kh} [H, 4H], {kb} [4H]")
 
 
 def _haiku_format() -> _CellFormat:
@@ -428,7 +422,8 @@ def _haiku_format() -> _CellFormat:
         w = np.concatenate([cell["w_x"], cell["w_h"]], axis=0)
         return {"w": reorder(w, inv), "b": reorder(b, inv)}
 
-    return _CellFormat("haiku", expected, sizes, read, write)
+    return _CellFormat("haiku", expected, sizes, read, write,
+                       "w [D+H, 4H] (columns a multiple of 4), b [4H]")
 
 
 _LINEN = _per_gate_format("flax linen LSTMCell/OptimizedLSTMCell params", "if")
@@ -501,9 +496,9 @@ def _import_cells(layers: list, formats: Sequence[_CellFormat], config: LSTMConf
             flat = {k: _to_numpy(v, f"{w}/{k}") for k, v in _flatten(cell).items()}
             fmt = next((f for f in formats if f.sizes(flat) is not None), None)
             if fmt is None:
-                exp = formats[0].expected("D", "H")
-                raise InteropError(f"{fmt_name}: {w} has keys {sorted(flat)}, expected "
-                                   f"{sorted(exp)}")
+                shapes = {k: _shape(v) for k, v in sorted(flat.items())}
+                raise InteropError(f"{fmt_name}: {w} has shapes {shapes}, expected "
+                                   f"{' or '.join(f.layout for f in formats)}")
             entry.append((w, flat, fmt))
         parsed.append(entry)
     if config is None:

@@ -121,7 +121,7 @@ def pool(ys, final_state, lengths, pooling: str):
     raise ValueError(f"pooling={pooling!r}; accepted: {POOLINGS}")
 
 
-def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None, scan_fn=None,
+def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None,
           return_features: bool = False):
     """Run the model on a right-padded batch.
 
@@ -135,8 +135,7 @@ def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None, sca
       vectors (or per-step outputs).
     """
     xs = embed(params, config, x)
-    ys, state = api.apply(params["rnn"], config.rnn, xs, lengths, dropout_key=dropout_key,
-                          scan_fn=scan_fn)
+    ys, state = api.apply(params["rnn"], config.rnn, xs, lengths, dropout_key=dropout_key)
     head = params["head"]
     if config.output_kind == "classify_per_step":
         feats = ys
@@ -154,21 +153,28 @@ def _check(config):
         raise TypeError(f"config must be an lstmjax.models.ModelConfig, got {type(config).__name__}")
 
 
-def from_task(spec, *, cell: str = "lstm", gates: str = "standard", hidden_size: int = 64,
-              num_layers: int = 1, bidirectional: bool = False, pooling: str = "last",
-              embed_dim: int = 32, dropout: float = 0.0, forget_bias: float = 1.0,
-              chrono_max_len: float | None = None, recurrent_init: str = "orthogonal",
-              unroll: int = 1, remat: bool = False) -> ModelConfig:
-    """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters."""
+MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "pooling",
+                "embed_dim", "dropout", "forget_bias", "chrono_max_len", "recurrent_init",
+                "unroll", "remat", "implementation", "form", "chunk")
+
+
+def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pooling, embed_dim,
+              dropout, forget_bias, chrono_max_len, recurrent_init, unroll, remat,
+              implementation, form, chunk) -> ModelConfig:
+    """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
+
+    Every field of :data:`MODEL_FIELDS` is required (the training config schema holds
+    the one table of defaults); each is validated by building the ``LSTMConfig`` and
+    the ``ModelConfig``. ``embed_dim`` is the input size for token tasks (unused, but
+    still required, for feature tasks).
+    """
     tokens = spec.input_kind == "tokens"
     rnn = api.LSTMConfig(
-        input_size=int(embed_dim) if tokens else int(spec.input_dim),
-        hidden_size=int(hidden_size), num_layers=int(num_layers),
-        bidirectional=bool(bidirectional), cell=cell, gates=gates,
-        forget_bias=float(forget_bias),
-        chrono_max_len=None if not chrono_max_len else float(chrono_max_len),
-        recurrent_init=recurrent_init, dropout=float(dropout), unroll=int(unroll),
-        remat=bool(remat))
+        input_size=embed_dim if tokens else int(spec.input_dim), hidden_size=hidden_size,
+        num_layers=num_layers, bidirectional=bidirectional, cell=cell, gates=gates,
+        forget_bias=forget_bias, chrono_max_len=chrono_max_len, recurrent_init=recurrent_init,
+        dropout=dropout, unroll=unroll, remat=remat, implementation=implementation, form=form,
+        chunk=chunk)
     num_outputs = 1 if spec.output_kind == "regress" else int(spec.num_classes)
     return ModelConfig(rnn=rnn, input_kind=spec.input_kind, output_kind=spec.output_kind,
                        num_outputs=num_outputs, pooling=pooling,

@@ -75,7 +75,7 @@ class LSTM(nnx.Module):
         return api.initial_state(self.config, batch, dtype)
 
     def __call__(self, xs, lengths=None, *, initial_state=None, deterministic: bool | None = None,
-                 rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None, scan_fn=None):
+                 rngs: nnx.Rngs | nnx.RngStream | jax.Array | None = None):
         """``lstmjax.apply(self.params, self.config, xs, lengths, ...)``.
 
         Returns ``(ys [B, T, H·dirs], final_state)``. Dropout between layers is on when
@@ -98,9 +98,9 @@ class LSTM(nnx.Module):
             # the value check [1, T] of lstmjax.apply needs concrete lengths: do it before jit
             api._check_lengths(lengths, jnp.shape(xs)[0], jnp.shape(xs)[1])
         return _apply(self.params, self.config, xs, lengths, initial_state=initial_state,
-                      dropout_key=dropout_key, scan_fn=scan_fn)
+                      dropout_key=dropout_key)
 
 
 # Compiled once per (config, shapes): an eager call of the module is not op by op; under
 # an outer nnx.jit / jax.jit this inner jit is simply inlined.
-_apply = jax.jit(api.apply, static_argnames=("config", "scan_fn"))
+_apply = jax.jit(api.apply, static_argnames=("config",))

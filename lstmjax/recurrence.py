@@ -30,6 +30,26 @@ def time_mask(lengths, num_steps: int):
     return jnp.arange(num_steps)[:, None] < lengths[None, :]
 
 
+def padding_mask(lengths, num_steps: int):
+    """The drivers' mask: ``[T, B, 1]`` (True at valid steps), or None without lengths."""
+    return None if lengths is None else time_mask(lengths, num_steps)[..., None]
+
+
+def prepare(cell: Cell, xs, lengths, initial_carry):
+    """What every driver starts from: time-major ``xs_t [T, B, D]``, the padding mask
+    (:func:`padding_mask`) and the initial carry (zeros in ``xs``'s dtype by default)."""
+    carry0 = cell.zero_carry(xs.shape[0], xs.dtype) if initial_carry is None else initial_carry
+    return jnp.swapaxes(xs, 0, 1), padding_mask(lengths, xs.shape[1]), carry0
+
+
+def padded_outputs(ys_t, mask):
+    """Time-major per-step outputs -> batch-major ``[B, T, H]``, exactly 0 at padded steps
+    (every driver's outputs go through here)."""
+    if mask is not None:
+        ys_t = jnp.where(mask, ys_t, jnp.zeros_like(ys_t))
+    return jnp.swapaxes(ys_t, 0, 1)
+
+
 def chunked_scan(chunk_fn: Callable, params, carry, xs_t, mask, chunk: int, reverse: bool):
     """Scan a checkpointed ``chunk_fn`` over chunks of ``chunk`` steps of a sequence.
 
@@ -77,26 +97,21 @@ def scan(cell: Cell, params, xs, lengths=None, *, reverse: bool = False,
       hoist: compute the input projection W_x·x + b for all steps as one GEMM before
         the loop (True) or inside each step (False).
     """
-    batch, num_steps = xs.shape[0], xs.shape[1]
-    xs_t = jnp.swapaxes(xs, 0, 1)  # [T, B, D]: scan runs over the leading axis
-    carry0 = cell.zero_carry(batch, xs.dtype) if initial_carry is None else initial_carry
-    mask = None if lengths is None else time_mask(lengths, num_steps)
+    xs_t, mask, carry0 = prepare(cell, xs, lengths, initial_carry)
 
     def body(carry, inputs):
         x_t, m_t = inputs
         p_t = x_t if hoist else cell.project(params, x_t)
         new_carry, y_t = cell.step(params, carry, p_t)
-        if m_t is not None:  # padded step: keep the state, emit exactly 0
-            keep = m_t[:, None]
-            new_carry = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new_carry, carry)
-            y_t = jnp.where(keep, y_t, jnp.zeros_like(y_t))
+        if m_t is not None:  # padded step: keep the state (its output is zeroed outside)
+            new_carry = jax.tree.map(lambda n, o: jnp.where(m_t, n, o), new_carry, carry)
         return new_carry, y_t
 
     if remat:
         body = jax.checkpoint(body)
     seq = cell.project(params, xs_t) if hoist else xs_t
     carry, ys = lax.scan(body, carry0, (seq, mask), reverse=reverse, unroll=unroll)
-    return jnp.swapaxes(ys, 0, 1), carry
+    return padded_outputs(ys, mask), carry
 
 
 def bidirectional(cell_fw: Cell, cell_bw: Cell, params, xs, lengths=None, *,

@@ -83,3 +83,37 @@ def gru(params, xs, H, h0=None):
         h = (1 - z) * n + z * h
         hs.append(h)
     return np.array(hs).reshape(-1, H), h
+
+
+def g(v):
+    """minGRU/minLSTM's positive activation (Feng et al. 2024): v + 0.5 for v >= 0, σ(v) else."""
+    return np.where(v >= 0, v + 0.5, sigmoid(v))
+
+
+def _min_rnn(params, xs, H, h0, update):
+    w_x, b = np.asarray(params["w_x"], np.float64), np.asarray(params["b"], np.float64)
+    h = np.zeros(H) if h0 is None else np.asarray(h0, np.float64)
+    hs = []
+    for x in np.asarray(xs, np.float64):
+        h = update(x @ w_x + b, h)
+        hs.append(h)
+    return np.array(hs).reshape(-1, H), h
+
+
+def min_gru(params, xs, H, h0=None):
+    """minGRU (Feng et al. 2024, Sec. 3.2): z_t = σ(Linear_z(x_t)), h~_t = g(Linear_h(x_t)),
+    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t. Blocks of w_x / b: (z, h)."""
+    def update(k, h):
+        z, h_tilde = sigmoid(k[:H]), g(k[H:])
+        return (1 - z) * h + z * h_tilde
+    return _min_rnn(params, xs, H, h0, update)
+
+
+def min_lstm(params, xs, H, h0=None):
+    """minLSTM (Feng et al. 2024, Sec. 3.1): f_t = σ(Linear_f(x_t)), i_t = σ(Linear_i(x_t)),
+    h~_t = g(Linear_h(x_t)), f'_t = f_t / (f_t + i_t), i'_t = i_t / (f_t + i_t),
+    h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h~_t. Blocks of w_x / b: (f, i, h)."""
+    def update(k, h):
+        f, i, h_tilde = sigmoid(k[:H]), sigmoid(k[H:2 * H]), g(k[2 * H:])
+        return f / (f + i) * h + i / (f + i) * h_tilde
+    return _min_rnn(params, xs, H, h0, update)

@@ -1,13 +1,17 @@
 """minLSTM / minGRU: reference step, sequential and parallel (log-space) forms agree."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax import min_rnn, recurrence
+from lstmjax import dispatch, min_rnn, recurrence
 from lstmjax.cells import make_cell
+
+import reference
 
 B, T, D, H = 3, 9, 4, 5
 LENGTHS = jnp.array([9, 4, 1])
@@ -54,6 +58,32 @@ def test_forms_agree(cell_type, lengths, reverse):
             assert np.all(ys[~mask] == 0.0), name
 
 
+@pytest.mark.parametrize("cell_type", ["min_lstm", "min_gru"])
+@pytest.mark.parametrize("form", min_rnn.FORMS)
+def test_every_form_matches_the_papers_equations(cell_type, form):
+    """Each form against a NumPy loop of Feng et al.'s equations (tests/reference.py), run
+    on each sequence alone over its own length, forwards and reversed within length."""
+    cell = make_cell(cell_type, H)
+    shapes = cell.init(jax.random.key(1), D)
+    rng = np.random.default_rng(0)
+    params = {k: jnp.asarray(rng.normal(scale=0.8, size=v.shape), jnp.float32)
+              for k, v in shapes.items()}  # biases too: init has b = 0 (or 1)
+    xs = 2.0 * rng.normal(size=(B, T, D)).astype(np.float32)
+    h0 = rng.uniform(-1, 1, size=(B, H)).astype(np.float32)
+    ref = reference.min_lstm if cell_type == "min_lstm" else reference.min_gru
+    for reverse in (False, True):
+        ys, carry = min_rnn.scan(cell, params, jnp.asarray(xs), LENGTHS, form=form,
+                                 reverse=reverse, initial_carry=cell.zero_carry(B)._replace(
+                                     h=jnp.asarray(h0)), chunk=4)
+        for b, n in enumerate(np.asarray(LENGTHS)):
+            seq = xs[b, :n][::-1] if reverse else xs[b, :n]
+            hs, h_last = ref(params, seq, H, h0[b])
+            np.testing.assert_allclose(ys[b, :n], hs[::-1] if reverse else hs, atol=TOL,
+                                       rtol=TOL, err_msg=f"{form} reverse={reverse}")
+            np.testing.assert_array_equal(ys[b, n:], 0.0)
+            np.testing.assert_allclose(carry.h[b], h_last, atol=TOL, rtol=TOL)
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 8, 9, 64])
 @pytest.mark.parametrize("lengths,reverse", [(LENGTHS, True), (None, False)])
 def test_chunk_length_does_not_change_the_numbers(chunk, lengths, reverse):
@@ -89,22 +119,28 @@ def test_through_the_api():
     params = lstmjax.init(jax.random.key(0), cfg)
     xs = jax.random.normal(jax.random.key(1), (B, T, D))
     ys, state = lstmjax.apply(params, cfg, xs, LENGTHS)
-    ref_cfg = lstmjax.LSTMConfig(D, H, cell="min_lstm", bidirectional=True, num_layers=2,
-                                 implementation="reference")
+    ref_cfg = dataclasses.replace(cfg, implementation="reference")
     ys_ref, state_ref = lstmjax.apply(params, ref_cfg, xs, LENGTHS)
-    ys_par, _ = lstmjax.apply(params, cfg, xs, LENGTHS, scan_fn=min_rnn.driver("parallel"))
-    np.testing.assert_allclose(np.asarray(ys), np.asarray(ys_ref), atol=TOL)
-    np.testing.assert_allclose(np.asarray(ys_par), np.asarray(ys_ref), atol=TOL)
+    ys_par, _ = lstmjax.apply(params, dataclasses.replace(cfg, form="parallel"), xs, LENGTHS)
+    ys_chunk, _ = lstmjax.apply(params, dataclasses.replace(cfg, form="chunked", chunk=4), xs,
+                                LENGTHS)
+    for got in (ys, ys_par, ys_chunk):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ys_ref), atol=TOL)
     assert lstmjax.sentence_representation(state).shape == (B, 2 * H)
 
 
 def test_form_is_validated():
-    with pytest.raises(ValueError, match="form"):
-        min_rnn.resolve_form("fast")
-    assert min_rnn.resolve_form("auto") == ("chunked" if jax.default_backend() == "cpu"
-                                            else "parallel")
+    with pytest.raises(ValueError, match="form='fast' is not accepted"):
+        lstmjax.LSTMConfig(D, H, cell="min_gru", form="fast")
+    cell = make_cell("min_gru", H)
+    auto = dispatch.driver(cell, form="auto")
+    assert auto.func is min_rnn.scan
+    assert auto.keywords["form"] == ("chunked" if jax.default_backend() == "cpu" else "parallel")
+    assert dispatch.driver(cell, backend="gpu").keywords["form"] == "parallel"
+    assert dispatch.driver(cell, backend="gpu", remat=True).keywords["form"] == "chunked"
     xs = jnp.zeros((B, T, D))
     for bad in (0, -3, 2.5):
         with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
-            min_rnn.scan(make_cell("min_gru", H), make_cell("min_gru", H).init(
-                jax.random.key(0), D), xs, form="chunked", chunk=bad)
+            min_rnn.scan(cell, cell.init(jax.random.key(0), D), xs, form="chunked", chunk=bad)
+    with pytest.raises(ValueError, match="form='auto' is not accepted"):
+        min_rnn.scan(cell, cell.init(jax.random.key(0), D), xs, form="auto")
