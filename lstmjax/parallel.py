@@ -83,7 +83,8 @@ class DistributedError(RuntimeError):
 
 
 # what this module did to jax.distributed in this process
-_STATE = {"started": False, "broken": False, "atexit": False}
+_STATE = {"started": False, "broken": False, "atexit": False,
+          "exit_code": DistributedError.exit_code}
 
 
 def cluster_env(environ: Mapping[str, str] | None = None) -> str | None:
@@ -297,27 +298,62 @@ def _listening(address: str) -> bool:
 
 
 def peer_failure(e: BaseException) -> DistributedError | None:
-    """The :class:`DistributedError` that ``e`` means in a multi-process job (a collective
-    or the coordination service lost a peer), else None. Marks this process so that it
-    exits at interpreter exit without jax's shutdown barrier (which would wait for the
-    dead peer and then abort)."""
-    if isinstance(e, DistributedError):
-        return e
-    if not _STATE["started"] or not isinstance(e, (RuntimeError, ValueError)):
-        return None
-    text = str(e)
-    if not any(p in text for p in _PEER_SIGNS):
-        return None
+    """What an exception leaving the training loop means in a multi-process job.
+
+    Returns the :class:`DistributedError` that ``e`` stands for when a collective or the
+    coordination service lost a peer, else None (``e`` stands as it is). In a started job
+    either way this process is marked to leave at interpreter exit at once, without
+    ``jax.distributed.shutdown``: its barrier would keep this process's collectives open
+    while it waits for peers that are blocked in them (a process stopped alone by Ctrl-C
+    or by an error of its own would hang the others until ``shutdown_timeout_s`` and then
+    abort them all), or wait for a dead peer and abort. The exit status is
+    :attr:`DistributedError.exit_code` after a lost peer, else :func:`default_exit_code`
+    unless the caller sets its own with :func:`set_exit_code`.
+    """
+    if not _STATE["started"]:
+        return e if isinstance(e, DistributedError) else None
     _STATE["broken"] = True
-    me, n = jax.process_index(), jax.process_count()
-    peer = re.search(r"peer \[?([0-9A-Za-z_.:-]+?)\]?:(\d+)", text)
-    if n == 2:
-        whom = f"process {1 - me}" + (" (the coordinator)" if me == 1 else "")
+    text = str(e)
+    if isinstance(e, DistributedError):
+        lost = e
+    elif isinstance(e, (RuntimeError, ValueError)) and any(p in text for p in _PEER_SIGNS):
+        me, n = jax.process_index(), jax.process_count()
+        peer = re.search(r"peer \[?([0-9A-Za-z_.:-]+?)\]?:(\d+)", text)
+        if n == 2:
+            whom = f"process {1 - me}" + (" (the coordinator)" if me == 1 else "")
+        else:
+            whom = "a peer process" + (f" ({peer.group(1)}:{peer.group(2)})" if peer else "")
+        lost = DistributedError(
+            f"process {me} of {n} lost {whom}: {_first_line(e)[:200]}. This process stopped; "
+            "rerun the job on every host to resume from the last complete checkpoint")
     else:
-        whom = "a peer process" + (f" ({peer.group(1)}:{peer.group(2)})" if peer else "")
-    return DistributedError(
-        f"process {me} of {n} lost {whom}: {_first_line(e)[:200]}. This process stopped; "
-        "rerun the job on every host to resume from the last complete checkpoint")
+        lost = None
+    _STATE["exit_code"] = default_exit_code(lost or e)
+    return lost
+
+
+def default_exit_code(e: BaseException) -> int:
+    """The command line's exit status for ``e`` (see ``lstmjax.cli.EXIT_CODES``), used when
+    a process of a multi-process job leaves without jax's shutdown."""
+    if isinstance(e, KeyboardInterrupt):
+        return 130
+    if isinstance(e, DistributedError):
+        return DistributedError.exit_code
+    if isinstance(e, FloatingPointError):
+        return 1
+    if type(e).__name__ == "DataError":
+        return 4
+    if type(e).__name__ in ("CheckpointError", "RunDirError") or isinstance(e, OSError):
+        return 3
+    if isinstance(e, (ValueError, TypeError)):
+        return 2
+    return 1
+
+
+def set_exit_code(code: int) -> None:
+    """The status this process leaves with if :func:`peer_failure` marked it (the command
+    line passes the code it maps the error to)."""
+    _STATE["exit_code"] = int(code)
 
 
 _PEER_SIGNS = ("Gloo", "gloo", "Connection closed by peer", "Connection reset by peer",
@@ -338,16 +374,16 @@ def _register_atexit() -> None:
 
 
 def _exit_if_broken() -> None:
-    """At interpreter exit after a lost peer or a failed start: leave at once with
-    :attr:`DistributedError.exit_code`, skipping ``jax.distributed.shutdown`` whose barrier
-    would wait ``heartbeat_timeout_s`` for the dead peer and then abort the process."""
+    """At interpreter exit after :func:`peer_failure` or a failed start: leave at once
+    (status ``_STATE["exit_code"]``), skipping ``jax.distributed.shutdown`` whose barrier
+    would wait for peers that are dead or blocked, and then abort the process."""
     if _STATE["broken"]:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except Exception:  # noqa: BLE001
                 pass
-        os._exit(DistributedError.exit_code)
+        os._exit(_STATE["exit_code"])
 
 
 # --------------------------------------------------------------------------- layouts

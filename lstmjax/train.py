@@ -193,7 +193,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
       plots: write ``learning_curve.png`` (default ``config.plot``).
       progress: show a tqdm bar (steps/s, loss, ETA).
       handle_sigint: Ctrl-C saves a checkpoint and returns with ``status="interrupted"``
-        (default: when checkpoints are written).
+        (default: when checkpoints are written, in a job of one process).
     Returns:
       the summary (see the module docstring) plus ``history`` (every metrics record) and
       ``params`` (the final parameters, on the host).
@@ -215,17 +215,19 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     try:
         state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
         status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
-                               progress, ckpt is not None if handle_sigint is None
-                               else handle_sigint)
+                               progress, handle_sigint if handle_sigint is not None
+                               # several processes would not stop at the same step: there,
+                               # Ctrl-C stops at once and a rerun resumes (docs/cluster.md)
+                               else ckpt is not None and jax.process_count() == 1)
         params = job.fns.train.get_state(state).params
         if status in ("completed", "solved_early"):
             _final_evaluations(job, rundir, prog, params, ckpt)
     except NonFiniteLossError:
         _finish(job, rundir, prog, None, "non_finite", t_start, plots)
         raise
-    except (RuntimeError, ValueError) as e:  # a multi-process job that lost a peer
+    except BaseException as e:  # several processes: a lost peer, or this one leaving alone
         lost = parallel.peer_failure(e)
-        if lost is None:
+        if lost is None or lost is e:
             raise
         raise lost from e
     finally:

@@ -145,12 +145,18 @@ def test_peer_failure_only_in_a_started_job(monkeypatch):
     assert parallel.peer_failure(gloo) is None  # a single process: not ours to rename
     monkeypatch.setitem(parallel._STATE, "started", True)
     monkeypatch.setitem(parallel._STATE, "broken", False)
+    monkeypatch.setitem(parallel._STATE, "exit_code", 5)
     monkeypatch.setattr(parallel.jax, "process_count", lambda: 2)
     monkeypatch.setattr(parallel.jax, "process_index", lambda: 1)
+    # an error of this process alone: it stands, and the process leaves without jax's
+    # shutdown barrier (which would keep its peers blocked in their collectives)
     assert parallel.peer_failure(ValueError("shapes differ")) is None
+    assert parallel._STATE["broken"] and parallel._STATE["exit_code"] == 2
+    assert parallel.peer_failure(KeyboardInterrupt()) is None
+    assert parallel._STATE["exit_code"] == 130
     err = parallel.peer_failure(gloo)
     assert isinstance(err, parallel.DistributedError) and err.exit_code == 5
     assert str(err).startswith("process 1 of 2 lost process 0 (the coordinator): UNKNOWN: Gloo")
-    assert parallel._STATE["broken"]  # exits without jax's shutdown barrier
+    assert parallel._STATE["exit_code"] == 5
     monkeypatch.setattr(parallel.jax, "process_count", lambda: 4)
     assert "lost a peer process (127.0.0.1:35032)" in str(parallel.peer_failure(gloo))
