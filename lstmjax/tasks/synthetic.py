@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from types import ModuleType
 
-from lstmjax.tasks import adding, copy_memory, distant_recall, listops, temporal_order
+from lstmjax.tasks import adding, copy_memory, distant_recall, last_clue, listops, temporal_order
 from lstmjax.tasks.spec import GeneratorSource, TaskSpec, split_seed
 
 TASKS: dict[str, tuple[ModuleType, type]] = {
@@ -20,6 +20,7 @@ TASKS: dict[str, tuple[ModuleType, type]] = {
     "copy_memory": (copy_memory, copy_memory.CopyMemoryConfig),
     "temporal_order": (temporal_order, temporal_order.TemporalOrderConfig),
     "distant_recall": (distant_recall, distant_recall.DistantRecallConfig),
+    "last_clue": (last_clue, last_clue.LastClueConfig),
     "listops": (listops, listops.ListOpsConfig),
 }
 
@@ -51,12 +52,14 @@ def _primary(name: str, cfg) -> str:
         return f"{cfg.variant}_t{cfg.length}"
     if name == "distant_recall":
         return f"gap{cfg.gap}"
+    if name == "last_clue":
+        return f"t{cfg.length}"
     return f"len{cfg.min_length}-{cfg.max_length}"
 
 
 _PRIMARY_FIELDS = {"adding": ("variant", "length"), "copy_memory": ("length",),
                    "temporal_order": ("variant", "length"), "distant_recall": ("gap",),
-                   "listops": ("min_length", "max_length")}
+                   "last_clue": ("length",), "listops": ("min_length", "max_length")}
 
 
 def config_name(name: str, cfg, seed: int = 0, num_examples: int = COMMON_DEFAULTS["num_examples"],

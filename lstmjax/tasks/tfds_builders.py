@@ -1,8 +1,8 @@
 """TFDS builders for the synthetic tasks, without TensorFlow (array_record files).
 
 ``register()`` imports TFDS, defines the builders ``adding``, ``copy_memory``,
-``temporal_order``, ``distant_recall`` and ``listops`` and registers them with TFDS, so
-that after one build::
+``temporal_order``, ``distant_recall``, ``last_clue`` and ``listops`` and registers them
+with TFDS, so that after one build::
 
     from lstmjax.tasks import tfds_builders
     tfds_builders.register()             # or touch any builder: tfds_builders.Adding
@@ -28,7 +28,7 @@ from lstmjax.tasks.spec import MappedSource, split_seed
 VERSION = "1.0.0"
 FILE_FORMAT = "array_record"  # TFRECORD needs TensorFlow; parquet silently drops rows
 _LAZY = ("SyntheticConfig", "make_config", "Adding", "CopyMemory", "TemporalOrder", "DistantRecall",
-         "Listops", "BUILDERS")
+         "LastClue", "Listops", "BUILDERS")
 
 
 @functools.cache
@@ -132,13 +132,19 @@ def register() -> dict[str, Any]:
         TASK = "distant_recall"
         BUILDER_CONFIGS = _configs("distant_recall", [{"gap": g} for g in (10, 20, 50, 100, 200, 500, 1000)])
 
+    class LastClue(_SyntheticBuilder):
+        """Last clue wins: several clues among distractors, answer the last one."""
+        name = "last_clue"
+        TASK = "last_clue"
+        BUILDER_CONFIGS = _configs("last_clue", [{"length": t} for t in (50, 100, 200, 500, 1000)])
+
     class Listops(_SyntheticBuilder):
         """ListOps as in the Long Range Arena."""
         name = "listops"
         TASK = "listops"
         BUILDER_CONFIGS = _configs("listops", [{}, {"min_length": 100, "max_length": 500}])
 
-    BUILDERS = {cls.TASK: cls for cls in (Adding, CopyMemory, TemporalOrder, DistantRecall, Listops)}
+    BUILDERS = {cls.TASK: cls for cls in (Adding, CopyMemory, TemporalOrder, DistantRecall, LastClue, Listops)}
 
     return {name: value for name, value in locals().items() if name != "tfds"}
 
