@@ -69,6 +69,7 @@ def guarded(fn: Callable[[], int | None], verbose: bool) -> int:
         return fn() or 0
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - mapped or re-raised
         code = exit_code(e)
+        parallel.set_exit_code(code)  # the status of a multi-process job's early exit
         if verbose:
             traceback.print_exc()
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

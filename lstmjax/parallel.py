@@ -65,10 +65,11 @@ ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
 ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
 ENV_PROCESS_ID = "JAX_PROCESS_ID"
 DISTRIBUTED_MODES = ("auto", "on", "off")
-# config.distributed defaults (lstmjax.schema.DEFAULTS holds the same table)
+# the config.distributed section of lstmjax.schema.DEFAULTS (kept here, where it is read,
+# because schema sits above parallel); shutdown covers process 0's final writes
 DISTRIBUTED_DEFAULTS = {"mode": "auto", "coordinator": "", "num_processes": 0, "process_id": -1,
                         "initialization_timeout_s": 60, "heartbeat_timeout_s": 20,
-                        "shutdown_timeout_s": 20}
+                        "shutdown_timeout_s": 60}
 
 
 class DistributedError(RuntimeError):

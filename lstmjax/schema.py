@@ -26,7 +26,6 @@ import numpy as np
 from lstmjax import models, optim, parallel, step, tasks
 
 PAD_TO = ("max_length", "batch")
-DISTRIBUTED_MODES = ("auto", "on", "off")
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,                 # every key (init, dropout, data order) derives from it
@@ -48,15 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "solve_threshold": 0.0,    # solved at the first periodic validation >= it (0 = off)
     "stop_when_solved": True,
     "select_metric": "auto",   # validation metric that picks the best checkpoint
-    "distributed": {
-        "mode": "auto",        # auto: initialize when the environment describes a job
-        "coordinator": "",     # host:port of process 0 (or $JAX_COORDINATOR_ADDRESS)
-        "num_processes": 0,    # 0 = from the environment
-        "process_id": -1,      # -1 = from the environment
-        "initialization_timeout_s": 60,
-        "heartbeat_timeout_s": 20,
-        "shutdown_timeout_s": 20,
-    },
+    "distributed": parallel.DISTRIBUTED_DEFAULTS,  # mode, coordinator, process ids, timeouts
     "model": {
         "cell": "lstm", "gates": "standard", "hidden_size": 64, "num_layers": 1,
         "bidirectional": False, "pooling": "last", "embed_dim": 32, "dropout": 0.0,
@@ -77,18 +68,19 @@ CHOICES = {
     "pad_to": PAD_TO,
     "solve_metric": tuple(step.METRICS),
     "select_metric": ("auto",) + tuple(step.METRICS),
-    "distributed.mode": DISTRIBUTED_MODES,
+    "distributed.mode": parallel.DISTRIBUTED_MODES,
     "model.pooling": models.POOLINGS,
     "optimizer.name": tuple(sorted(optim.OPTIMIZERS)),
     "optimizer.schedule": tuple(sorted(optim.SCHEDULES)),
     "data.name": tasks.NAMES,
 }
 _AT_LEAST_ONE = {"steps", "batch_size", "pad_multiple", "keep_checkpoints", "model.hidden_size",
-                 "model.num_layers", "model.embed_dim", "model.unroll", "model.chunk"}
+                 "model.num_layers", "model.embed_dim", "model.unroll", "model.chunk",
+                 "distributed.initialization_timeout_s", "distributed.heartbeat_timeout_s",
+                 "distributed.shutdown_timeout_s"}
 _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batches", "eval_batch_size",
                  "checkpoint_every", "solve_threshold", "distributed.num_processes",
-                 "distributed.initialization_timeout_s", "distributed.heartbeat_timeout_s",
-                 "distributed.shutdown_timeout_s", "optimizer.warmup_steps",
+                 "optimizer.warmup_steps",
                  "optimizer.grad_clip", "optimizer.weight_decay", "optimizer.min_lr_ratio",
                  "optimizer.momentum", "model.chrono_max_len"}
 # Fields that may change when a run is resumed: they do not change what the state means.

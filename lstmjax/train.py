@@ -153,6 +153,8 @@ class _Progress:
         if threshold > 0:
             self.solved_at = next((r["step"] for r in history if r["split"] == "validation"
                                    and r.get(metric, -math.inf) >= threshold), None)
+            if self.solved_at is None:  # the log may be unreadable where the checkpoint is
+                self.solved_at = extra.get("solved_at")
 
 
 class _RunDir:
@@ -317,7 +319,7 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
                     ckpt.save(prog.step, _tree(fns.train.get_state(state)),
                               train_iter.get_state(), force=True,
                               extra={"window": prog.window, "window_n": prog.window_n,
-                                     "best": prog.best})
+                                     "best": prog.best, "solved_at": prog.solved_at})
                 if interrupt.flag and prog.step < cfg["steps"]:
                     return "interrupted", state
     finally:
