@@ -153,8 +153,8 @@ class _Progress:
         if threshold > 0:
             self.solved_at = next((r["step"] for r in history if r["split"] == "validation"
                                    and r.get(metric, -math.inf) >= threshold), None)
-            if self.solved_at is None:  # the log may be unreadable where the checkpoint is
-                self.solved_at = extra.get("solved_at")
+            if self.solved_at is None and extra.get("solve") == [metric, threshold]:
+                self.solved_at = extra.get("solved_at")  # a process that cannot see the log
 
 
 class _RunDir:
@@ -319,7 +319,8 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
                     ckpt.save(prog.step, _tree(fns.train.get_state(state)),
                               train_iter.get_state(), force=True,
                               extra={"window": prog.window, "window_n": prog.window_n,
-                                     "best": prog.best, "solved_at": prog.solved_at})
+                                     "best": prog.best, "solved_at": prog.solved_at,
+                                     "solve": [cfg["solve_metric"], cfg["solve_threshold"]]})
                 if interrupt.flag and prog.step < cfg["steps"]:
                     return "interrupted", state
     finally:
