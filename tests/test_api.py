@@ -22,6 +22,7 @@ XS = jnp.zeros((2, 5, 3))
     (dict(input_size=3, hidden_size=4, dropout=1.0), ValueError, r"dropout=1.0 must be in \[0, 1\)"),
     (dict(input_size=3, hidden_size=4, bidirectional="yes"), TypeError, r"bidirectional must be a bool"),
     (dict(input_size=3, hidden_size=4, chrono_max_len=1), ValueError, r"chrono_max_len=1"),
+    (dict(input_size=3, hidden_size=4, chrono_max_len=None), ValueError, r"chrono_max_len=None.*use 0"),
     (dict(input_size=3, hidden_size=4, recurrent_init="zeros"), ValueError, r"recurrent_init='zeros'"),
 ])
 def test_bad_config(kwargs, err, match):
@@ -46,7 +47,7 @@ def test_bad_inputs(xs, lengths, err, match):
 
 def test_params_from_another_config():
     uni = lstmjax.LSTMConfig(3, 4)
-    with pytest.raises(ValueError, match=r"\['bw'\].*not expected by this config.*bidirectional=False"):
+    with pytest.raises(ValueError, match=r"\['bw'\].*is not expected \(config: .*bidirectional=False"):
         lstmjax.apply(PARAMS, uni, XS)
     wide = lstmjax.LSTMConfig(3, 8, bidirectional=True)
     with pytest.raises(ValueError, match=r"params\[0\]\['bw'\]\['b'\] has shape \(16,\), expected \(32,\)"):
@@ -68,6 +69,7 @@ def test_bad_initial_state():
 
 
 def test_lengths_are_not_value_checked_under_jit_but_shape_checked():
+    """Unchecked (see apply_checked): lengths > T act as T, lengths < 1 give zero outputs."""
     f = jax.jit(lstmjax.apply, static_argnums=1)
     ys, _ = f(PARAMS, CONFIG, XS, jnp.array([5, 2]))
     assert ys.shape == (2, 5, 8)

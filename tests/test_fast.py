@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax import fast, recurrence
+from lstmjax import dispatch, fast, recurrence
 from lstmjax.cells import make_cell
 from lstmjax.gates import PRESETS
 
@@ -105,12 +105,22 @@ def test_padded_outputs_are_exactly_zero():
     assert np.all(np.asarray(ys)[~mask] == 0.0)
 
 
-def test_serves_and_falls_back():
+def test_serves_and_dispatch():
     assert fast.serves(make_cell("lstm", H))
     assert not fast.serves(make_cell("lstm", H, gates="fgr"))
     assert not fast.serves(make_cell("gru", H))
-    # cells it does not serve run on the reference driver, through the same API
-    _compare({"cell": "gru", "bidirectional": True}, LENGTHS)
+    assert dispatch.driver(make_cell("lstm", H)).func is fast.scan
+    # cells it does not serve: "auto" runs them on the reference driver; "fast" raises
+    for cell in (make_cell("gru", H), make_cell("lstm", H, gates="fgr")):
+        assert dispatch.driver(cell).func is recurrence.scan
+        with pytest.raises(ValueError, match="implementation='fast' has no driver for"):
+            dispatch.driver(cell, "fast")
+    with pytest.raises(ValueError, match="implementation='fast' has no driver for GRUCell"):
+        lstmjax.LSTMConfig(D, H, cell="gru", implementation="fast")
+    with pytest.raises(ValueError, match="fast.scan serves LSTM cells"):
+        fast.scan(make_cell("gru", H), {}, _xs())
+    with pytest.raises(TypeError, match="hoist"):  # it always projects inside the loop
+        fast.scan(make_cell("lstm", H), {}, _xs(), hoist=False)
 
 
 def test_implementation_is_validated():

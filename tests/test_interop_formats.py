@@ -290,10 +290,15 @@ def test_errors_name_the_key_and_shapes():
         interop.from_flax_linen(linen)
     linen[0]["bw"]["hf"]["bias"] = np.zeros(H, np.float32)
     linen[0]["bw"]["ii"]["bias"] = np.zeros(H, np.float32)
-    with pytest.raises(ValueError, match=r"unexpected key .*ii/bias.* with shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"key .*ii/bias.* with shape \(4,\) is not expected"):
         interop.from_flax_linen(linen)
-    with pytest.raises(ValueError, match=r"expected \['w', 'b'\]|has keys"):
+    with pytest.raises(ValueError, match=r"has shapes \{'lstm/linear/kernel': \(7, 16\)\}, expected w \[D\+H, 4H\]"):
         interop.from_haiku({"lstm/linear": {"kernel": np.zeros((7, 16), np.float32)}})
+    # w with a column count that is no multiple of 4: the message names the shapes (issue 14)
+    with pytest.raises(ValueError, match=r"haiku: params\['lstm/linear'\] has shapes \{'b': "
+                                         r"\(16,\), 'w': \(7, 10\)\}, expected w \[D\+H, 4H\] \(columns"):
+        interop.from_haiku({"lstm/linear": {"w": np.zeros((7, 10), np.float32),
+                                            "b": np.zeros(16, np.float32)}})
 
 
 @pytest.mark.parametrize("to", [interop.to_keras, interop.to_flax_linen, interop.to_flax_nnx,

@@ -174,7 +174,7 @@ def test_missing_extra_and_misshaped_keys():
     with pytest.raises(ValueError, match=r"'bias_hh_l1_reverse' is missing"):
         interop.from_torch(missing)
     extra = dict(sd, weight_ih_l2=np.zeros((16, 8), np.float32))
-    with pytest.raises(ValueError, match=r"unexpected key 'weight_ih_l2' with shape \(16, 8\).*num_layers=2"):
+    with pytest.raises(ValueError, match=r"key 'weight_ih_l2' with shape \(16, 8\) is not expected.*num_layers=2"):
         interop.from_torch(extra, config)
     wrong = dict(sd, weight_hh_l1=np.zeros((16, 5), np.float32))
     with pytest.raises(ValueError, match=r"'weight_hh_l1' has shape \(16, 5\), expected \(16, 4\)"):

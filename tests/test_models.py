@@ -105,17 +105,67 @@ def test_token_embedding_and_padding_invariance():
     np.testing.assert_array_equal(out, apply(params, x2))
 
 
+FIELDS = dict(cell="lstm", gates="standard", hidden_size=4, num_layers=1, bidirectional=False,
+              pooling="last", embed_dim=6, dropout=0.0, forget_bias=1.0, chrono_max_len=0.0,
+              recurrent_init="orthogonal", unroll=1, remat=False, implementation="auto",
+              form="auto", chunk=64)
+
+
 def test_from_task_and_errors():
+    assert tuple(FIELDS) == models.MODEL_FIELDS
     spec = TaskSpec("t", "tokens", "classify", max_length=9, vocab_size=11, num_classes=3)
-    cfg = models.from_task(spec, hidden_size=4, embed_dim=6, bidirectional=True, pooling="mean",
-                           recurrent_init="glorot")
+    cfg = models.from_task(spec, **{**FIELDS, "bidirectional": True, "pooling": "mean",
+                                    "recurrent_init": "glorot"})
     assert cfg.rnn.input_size == 6 and cfg.num_outputs == 3 and cfg.vocab_size == 11
     with pytest.raises(ValueError, match="pooling='max'.*accepted"):
-        models.from_task(spec, pooling="max")
+        models.from_task(spec, **{**FIELDS, "pooling": "max"})
     with pytest.raises(ValueError, match="cell='lstmx'"):
-        models.from_task(spec, cell="lstmx")
+        models.from_task(spec, **{**FIELDS, "cell": "lstmx"})
+    with pytest.raises(ValueError, match="gates='nog' applies only to cell='lstm'"):
+        models.from_task(spec, **{**FIELDS, "cell": "gru", "gates": "nog"})
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'chunk'"):
+        models.from_task(spec, **{k: v for k, v in FIELDS.items() if k != "chunk"})
     shapes = jax.eval_shape(lambda k: models.init(k, cfg), jax.random.key(0))
     assert shapes["embed"].shape == (11, 6) and shapes["head"]["w"].shape == (8, 3)
+
+
+@pytest.mark.parametrize("cell", lstmjax.CELL_TYPES)
+def test_every_cell_trains_through_models(cell):
+    """Two SGD steps on a tiny task lower the loss, for every registered cell."""
+    spec = TaskSpec("t", "features", "classify", max_length=6, input_dim=3, num_classes=2)
+    cfg = models.from_task(spec, **{**FIELDS, "cell": cell, "bidirectional": True,
+                                    "pooling": "bilstm"})
+    x, lengths = _batch()
+    y = jnp.array([0, 1, 1])
+
+    def loss(p):
+        logits = models.apply(p, cfg, x, lengths)
+        return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(3), y])
+
+    step = jax.jit(jax.value_and_grad(loss))
+    params = models.init(jax.random.key(0), cfg)
+    losses = []
+    for _ in range(3):
+        value, grads = step(params)
+        assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+        params = jax.tree.map(lambda p, g: p - 0.5 * g, params, grads)
+        losses.append(float(value))
+    assert losses[-1] < losses[0], (cell, losses)
+
+
+def test_bilstm_pooling_uses_the_last_layer():
+    """pooling="bilstm" (and sentence_representation's default) read the LAST layer's state."""
+    rnn = lstmjax.LSTMConfig(input_size=3, hidden_size=H, num_layers=2, bidirectional=True)
+    cfg = models.ModelConfig(rnn=rnn, output_kind="classify", num_outputs=4, pooling="bilstm")
+    params = models.init(jax.random.key(2), cfg)
+    x, lengths = _batch()
+    _, feats = models.apply(params, cfg, x, lengths, return_features=True)
+    ys, state = lstmjax.apply(params["rnn"], rnn, x, lengths)
+    for b, n in enumerate(lengths):  # the top layer's outputs are ys
+        np.testing.assert_array_equal(feats[b, :H], ys[b, n - 1, :H])
+        np.testing.assert_array_equal(feats[b, H:], ys[b, 0, H:])
+    np.testing.assert_array_equal(feats, lstmjax.sentence_representation(state, layer=1))
+    assert not np.allclose(feats, lstmjax.sentence_representation(state, layer=0))
 
 
 def test_init_is_seeded_by_fold_in():
