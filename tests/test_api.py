@@ -84,3 +84,15 @@ def test_same_key_same_params_and_fold_in_per_layer():
         np.testing.assert_array_equal(x, y)  # adding a layer keeps layer 0's init
     c = lstmjax.init(jax.random.key(1), CONFIG)
     assert not np.allclose(a[0]["fw"]["w_x"], c[0]["fw"]["w_x"])
+
+
+def test_sentence_representation_reads_the_last_layer_by_default():
+    deep = lstmjax.LSTMConfig(3, 4, num_layers=2, bidirectional=True)
+    params = lstmjax.init(jax.random.key(1), deep)
+    xs = jax.random.normal(jax.random.key(2), (2, 5, 3))
+    ys, state = lstmjax.apply(params, deep, xs, jnp.array([5, 2]))
+    sentence = np.asarray(lstmjax.sentence_representation(state))
+    np.testing.assert_array_equal(sentence[:, :4], np.asarray(ys)[[0, 1], [4, 1], :4])
+    np.testing.assert_array_equal(sentence[:, 4:], np.asarray(ys)[:, 0, 4:])
+    np.testing.assert_array_equal(sentence, lstmjax.sentence_representation(state, layer=1))
+    assert not np.allclose(sentence, lstmjax.sentence_representation(state, layer=0))

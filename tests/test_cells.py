@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax.cells import GRUCell, LSTMCell, RNNCell
+from lstmjax.cells import GRUCell, LSTMCell, RNNCarry, RNNCell
 from lstmjax.gates import PRESETS, GateConfig, get_gates
 
 import reference
@@ -154,3 +154,23 @@ def test_cifg_forget_bias_acts_through_the_input_gate():
         np.testing.assert_allclose(acts["f"], 1.0 / (1.0 + np.exp(-bias)), rtol=1e-6)
     chrono = LSTMCell(H, get_gates("cifg"), chrono_max_len=50.0).init(jax.random.key(0), D)
     assert np.all(np.asarray(chrono["b"])[:H] < 0)  # b_i = -log U[1, 49]
+
+
+def test_gru_keep_init():
+    """chrono_max_len > 0 on a GRU: b_z ~ log U[1, T_max - 1], so z = σ(b_z) starts in
+    [1/2, (T_max-1)/T_max] and h = (1 - z)·n + z·h_prev keeps the state; nothing else moves."""
+    plain = GRUCell(H).init(jax.random.key(0), D)
+    keep = GRUCell(H, chrono_max_len=100.0).init(jax.random.key(0), D)
+    b = np.asarray(keep["b"]).reshape(3, H)
+    assert np.all(b[1] >= 0.0) and np.all(b[1] <= np.log(99.0) + 1e-6) and np.std(b[1]) > 0.1
+    np.testing.assert_array_equal(b[[0, 2]], 0.0)
+    for name in ("w_x", "w_h", "b_hn"):
+        np.testing.assert_array_equal(keep[name], plain[name])
+    np.testing.assert_array_equal(np.asarray(plain["b"]), 0.0)
+    z = 1.0 / (1.0 + np.exp(-b[1]))  # the update gate at zero input and state
+    assert np.all(z >= 0.5) and np.all(z <= 99.0 / 100.0 + 1e-6)
+    # the step keeps h_prev with weight z: at x = 0, h_prev = 0 the keep init changes nothing
+    cell = GRUCell(H, chrono_max_len=100.0)
+    _, h = cell(keep, RNNCarry(jnp.zeros((B, H))), jnp.zeros((B, D)))
+    np.testing.assert_array_equal(h, 0.0)
+    assert lstmjax.make_cell("gru", H, chrono_max_len=100.0) == cell
