@@ -5,7 +5,7 @@
 
 Running the same command on an existing workdir resumes from its latest checkpoint.
 Exit codes: see ``lstmjax.cli.EXIT_CODES`` (0 done, 1 NaN/Inf loss, 2 config,
-3 run directory or checkpoint, 4 data, 130 interrupted).
+3 run directory or checkpoint, 4 data, 5 lost peer of a multi-process job, 130 interrupted).
 """
 
 import sys

@@ -210,7 +210,7 @@ def apply_checked(params, config: LSTMConfig, xs, lengths=None, **kwargs):
     """:func:`apply` with the lengths' values checked also under ``jit``.
 
     Returns ``(error, (outputs, final_state))``; ``error.throw()`` (outside ``jit``)
-    raises a ValueError if a length was outside [1, T]::
+    raises ``jax.errors.JaxRuntimeError`` (a RuntimeError) naming the bad length::
 
         f = jax.jit(lstmjax.apply_checked, static_argnums=1)
         error, (ys, state) = f(params, config, xs, lengths)

@@ -234,9 +234,10 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _evaluate(args, overrides) -> int:
-    cfg = apply_overrides(read_run(args.workdir), overrides)
-    job = train.build(cfg, args.data_dir)
-    params, which = load_params(args.workdir, job, args.params)
+    saved = read_run(args.workdir)
+    job = train.build(apply_overrides(saved, overrides), args.data_dir)
+    # the checkpoints were written under the run's own config, not the overridden one
+    params, which = load_params(args.workdir, job, args.params, run_config=saved)
     batches = evaluation.split_batches(job.sources[args.split], job.spec, job.cfg,
                                        job.eval_batch_size, len(job.devices))
     rec = {"split": args.split, "params": which,
@@ -250,12 +251,14 @@ def _evaluate(args, overrides) -> int:
     return 0
 
 
-def load_params(workdir: str, job, which: str = "best") -> tuple[Any, str]:
+def load_params(workdir: str, job, which: str = "best", run_config: dict | None = None
+                ) -> tuple[Any, str]:
     """A run's parameters: the best periodic validation's (``best/``) or the latest
-    checkpoint's; returns ``(params, "best@<step>" | "last@<step>")``."""
+    checkpoint's; returns ``(params, "best@<step>" | "last@<step>")``. ``run_config`` is the
+    config the run was trained with (default ``job.cfg``): the checkpoints must match it."""
     tx, _ = optim.make_optimizer(job.cfg["optimizer"], job.cfg["steps"])
     like = jax.eval_shape(lambda: step.init_state(0, job.model, tx))
-    fp = schema.fingerprint(job.cfg)
+    fp = schema.fingerprint(schema.resolve_config(run_config or job.cfg))
     for name, tree_of in ((train.BEST, lambda s: {"params": s.params}),
                           ("checkpoints", train._tree)):
         if which == "last" and name == train.BEST:

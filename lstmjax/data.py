@@ -19,7 +19,7 @@ being cut into batches, and the batches of the epoch are then shuffled again, so
 hold similar lengths (less padding) and the order is still a pure function of (seed, s).
 A resumed run therefore needs only the step (or the iterator state) to continue exactly.
 
-Measure it against a training step with ``python -m experiments.data_speed`` (README, "Data").
+Measure it against a training step with ``python -m experiments.data_speed`` (docs/data.md).
 """
 
 from __future__ import annotations

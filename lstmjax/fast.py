@@ -7,7 +7,7 @@ the semantics of :func:`lstmjax.recurrence.scan` and plugs into
 default). It has no ``hoist`` argument: it always projects inside the loop (below).
 
 What makes it fast (each idea kept only because it won a measurement, see
-``experiments/bench.py`` and the README's speed section):
+``experiments/bench.py`` and docs/speed.md):
 
 * the input projection W_x·x_t + b runs inside the forward loop (measured here: one
   [T·B, D] x [D, G·H] GEMM before the loop ran at a third of the per-step matmuls'

@@ -31,7 +31,7 @@ loop of the paper's equations):
 
 ``form="auto"`` is resolved in ``lstmjax.dispatch`` (the one place): "chunked" on CPU
 (measured fastest there: no parallel hardware to use, exp/log dominate the parallel forms,
-and chunking beats the one-GEMM sequential form; see the README's speed section) and
+and chunking beats the one-GEMM sequential form; see docs/speed.md) and
 "parallel" on GPU/TPU. Padding: padded steps get a = 1, b = 0 (exactly "keep the
 state"), outputs there are 0.
 """
@@ -47,7 +47,7 @@ from lstmjax.cells import MinGRUCell, MinLSTMCell, MinRNNCell, RNNCarry
 __all__ = ["FORMS", "CHUNK", "MinGRUCell", "MinLSTMCell", "serves", "scan"]
 
 FORMS = ("sequential", "chunked", "parallel", "parallel_linear")
-CHUNK = 64  # steps per chunk of the "chunked" form (measured on CPU, see the README)
+CHUNK = 64  # steps per chunk of the "chunked" form (measured on CPU, see docs/speed.md)
 _NEG = -1e30  # log of "b = 0" at padded steps: finite, so gradients stay NaN-free
 
 

@@ -1,6 +1,6 @@
 """IMDB sentiment with a BiLSTM and the seed's sentence vector [h_fw_last ; h_bw_first].
 
-Needs the TFDS imdb_reviews files (see README, Data).
+Needs the TFDS imdb_reviews files (see docs/data.md).
 """
 
 from lstmjax.schema import default_config

@@ -1,6 +1,6 @@
 """Sequential MNIST (Le et al. 2015): 784 pixels one by one; ``data.variant="permuted"`` for pMNIST.
 
-Needs the TFDS MNIST files (see README, Data).
+Needs the TFDS MNIST files (see docs/data.md).
 """
 
 from lstmjax.schema import default_config
