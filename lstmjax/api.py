@@ -210,7 +210,7 @@ def apply_checked(params, config: LSTMConfig, xs, lengths=None, **kwargs):
     """:func:`apply` with the lengths' values checked also under ``jit``.
 
     Returns ``(error, (outputs, final_state))``; ``error.throw()`` (outside ``jit``)
-    raises ``jax.errors.JaxRuntimeError`` (a RuntimeError) naming the bad length::
+    raises a ValueError (checkify's ``JaxRuntimeError``) naming the bad length::
 
         f = jax.jit(lstmjax.apply_checked, static_argnums=1)
         error, (ys, state) = f(params, config, xs, lengths)
