@@ -161,9 +161,14 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         try:
             rest = flags.FLAGS(args)
         except Exception as e:  # noqa: BLE001 - absl/config_flags raise many kinds
-            msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            msg = " ".join(str(e).split()) or type(e).__name__
             if "--verbose" in args:
                 traceback.print_exc()
+            overrides = [a for a in args[1:] if a.startswith("--config.")]
+            if isinstance(e, (KeyError, AttributeError, TypeError, ValueError)) and overrides:
+                _fail(f"invalid config override among {overrides}: {type(e).__name__}: {msg}. "
+                      "A field must exist in the config file (see docs/training.md) and keep "
+                      "its type.", 2)
             _fail(f"invalid command line or config file: {msg}", 2)
         value = config.value
         error = getattr(value, "_error", None)  # config_flags defers a load failure

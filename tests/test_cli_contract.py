@@ -188,7 +188,7 @@ def test_latin1_file_fails_in_one_line_and_works_with_its_encoding(tmp_path):
     code, _, err = lstmjax(*args, "--workdir", str(tmp_path / "a"))
     assert code == 4, err
     line = one_line_error(err)
-    assert "latin.csv" in line and "line" in line and "encoding=latin-1" in line
+    assert "latin.csv:2:" in line and "0xe9" in line and "encoding=latin-1" in line
     code, _, err = lstmjax(*args, "--workdir", str(tmp_path / "b"),
                            "--config.data.encoding=latin-1")
     assert code == 0, err

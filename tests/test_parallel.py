@@ -77,7 +77,7 @@ from lstmjax import parallel  # noqa: E402
 JOB = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:12377", "JAX_NUM_PROCESSES": "4",
        "JAX_PROCESS_ID": "2"}
 TIMEOUTS = {"initialization_timeout": 60, "heartbeat_timeout_seconds": 20,
-            "shutdown_timeout_seconds": 20}
+            "shutdown_timeout_seconds": 60}
 
 
 def test_env_vars_start_a_job_with_explicit_arguments():

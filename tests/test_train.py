@@ -38,7 +38,7 @@ def test_run_writes_the_run_dir(reference):
         assert key in on_disk, key
     # the reported hash is that of the parameters saved in the last checkpoint
     ck = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), schema.fingerprint(
-        schema.resolve_config(tiny())))
+        schema.resolve_config(tiny())), data_fingerprint=train.data.fingerprint(tiny()["data"]))
     saved, _, _ = ck.restore(30, checkpoint.abstract_of(train._tree(jax.device_get(
         train.build(tiny()).fns.init(np.int32(0))))))
     ck.close()
