@@ -14,7 +14,7 @@ CONFIG = "experiments/configs/adding.py"
 
 
 @pytest.mark.parametrize("override,expected", [
-    ("--config.model.cell=lstmx", "config.model: cell='lstmx' is not accepted"),
+    ("--config.model.cell=lstmx", "config.model: LSTMConfig.cell='lstmx' is not accepted"),
     ("--config.model.widht=3", "--config.model.widht=3"),
 ])
 def test_invalid_config_exits_before_compiling(tmp_path, override, expected):
