@@ -297,8 +297,8 @@ class Checkpointer:
             _write_files_list(os.path.join(self.directory, str(int(step))))
         return saved
 
-    def restore(self, step: int, abstract_state, *,
-                batches_consumed: int | None = None) -> tuple[Any, Any, dict]:
+    def restore(self, step: int, abstract_state, *, batches_consumed: int | None = None,
+                check_data: bool = True) -> tuple[Any, Any, dict]:
         """``(state, data_state, extra)`` from checkpoint ``step``; strict, see module doc.
 
         Args:
@@ -306,6 +306,8 @@ class Checkpointer:
           abstract_state: the target tree (:func:`abstract_of` of a fresh state).
           batches_consumed: if given, the data state must say that exactly this many
             batches were consumed (``next_index``); the training loop passes ``step``.
+          check_data: compare the data fingerprints (a resume must); reading a run's
+            parameters to evaluate or predict on other data passes False.
 
         Raises:
           CheckpointError: (one line, naming the checkpoint) files altered or missing,
@@ -352,13 +354,13 @@ class Checkpointer:
                 "Use another --workdir, or restore the original config. Left untouched.")
         stored_data = meta.get("data_fingerprint") or {}
         now_data = self.data_fingerprint or {}
-        if now_data and meta.get("data_fingerprint") is None:
+        if check_data and now_data and meta.get("data_fingerprint") is None:
             raise CheckpointError(
                 f"checkpoint {path} records no data fingerprint (written by an older lstmjax), "
                 "so the data it was trained on cannot be checked against this run's. Use "
                 "another --workdir (or move its checkpoints aside) to start over. Left "
                 "untouched.")
-        if stored_data != now_data:
+        if check_data and stored_data != now_data:
             diffs = diff_fingerprints(stored_data if isinstance(stored_data, dict)
                                       else {"data_fingerprint": stored_data}, now_data)
             raise CheckpointError(

@@ -278,7 +278,7 @@ def load_params(workdir: str, job, which: str = "best", run_config: dict | None 
                 continue
             abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype),
                                     tree_of(like))
-            tree, _, _ = ck.restore(at, abstract)
+            tree, _, _ = ck.restore(at, abstract, check_data=False)  # not a resume
         finally:
             ck.close()
         params = jax.tree.unflatten(jax.tree.structure(like.params),
