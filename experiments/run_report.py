@@ -1,0 +1,81 @@
+"""Commit a single training run's result: copy what judges it and write its Markdown.
+
+    python -m experiments.run_report --workdir runs/mnist_rows \\
+        --out experiments/results/mnist_rows --command "python -m lstmjax train ..." \\
+        [--wall "2:38"] [--note "..."]
+
+Copies ``summary.json``, ``config.json``, ``metrics.jsonl`` and ``learning_curve.png`` (not
+the checkpoints) into ``--out`` and writes ``result.md``: the command, the whole-split
+numbers (split, examples, metrics), steps and status, wall time, hardware and commit, all
+read from the run directory. A run that has not finished is labelled UNFINISHED with the
+command that continues it (the same command: a rerun resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+
+from experiments import report
+from lstmjax import runs
+
+FILES = ("summary.json", "config.json", "metrics.jsonl", "learning_curve.png")
+
+
+def _metrics(rec: dict | None) -> str:
+    if not rec:
+        return "–"
+    vals = ", ".join(f"{k} {v:.4f}" for k, v in rec.items() if isinstance(v, float))
+    return f"{rec['split']}, {rec['examples']} examples, step {rec['step']}: {vals}"
+
+
+def markdown(summary: dict, cfg: dict, command: str, wall: str | None, note: str | None,
+             finished: bool) -> str:
+    hw = report.hardware()
+    lines = [f"# {summary['task']}: {cfg['model']['cell']} ({'finished' if finished else 'UNFINISHED'})",
+             "", f"- command: `{command}`"]
+    if not finished:
+        lines.append(f"- **UNFINISHED** at step {summary['step']} of {cfg['steps']}: rerun the "
+                     "same command (with the same --workdir) to continue from its checkpoint")
+    lines += [
+        f"- status: {summary['status']}, step {summary['step']} of {summary['steps']}, "
+        f"seed {summary['seed']}",
+        f"- reported (whole splits): {_metrics(summary.get('test'))}; "
+        f"{_metrics(summary.get('final_eval'))}",
+        f"- best periodic validation: {summary.get('best')}; test with its parameters: "
+        f"{_metrics(summary.get('test_at_best'))}",
+        f"- wall time: {wall or format(summary['wall_time_s'] / 60, '.1f') + ' min'} "
+        f"(training process {summary['wall_time_s']:.0f} s)",
+        f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores), JAX backend {hw['jax_backend']}",
+        f"- git commit: {summary.get('git_commit')}; parameters: {summary.get('num_params')}",
+    ]
+    if note:
+        lines.append(f"- note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--command", required=True, help="the command that made (continues) it")
+    p.add_argument("--wall", help="wall time as measured outside (e.g. by /usr/bin/time)")
+    p.add_argument("--note")
+    args = p.parse_args(argv)
+    summary = runs.read_json(os.path.join(args.workdir, "summary.json"))
+    cfg = runs.read_json(os.path.join(args.workdir, "config.json"))
+    os.makedirs(args.out, exist_ok=True)
+    for name in FILES:
+        if os.path.exists(os.path.join(args.workdir, name)):
+            shutil.copyfile(os.path.join(args.workdir, name), os.path.join(args.out, name))
+    finished = summary["status"] in ("completed", "solved_early")
+    path = os.path.join(args.out, "result.md")
+    with open(path, "w") as f:
+        f.write(markdown(summary, cfg, args.command, args.wall, args.note, finished))
+    print(path)
+    return path
+
+
+if __name__ == "__main__":
+    main()
