@@ -7,8 +7,20 @@
     python -m experiments.gap_sweep ... --shard 2/4    # shard 2 of 4 (e.g. a job array)
 
 Models (``model_defs`` of the config): tanh RNN, LSTM with forget-gate bias 1, LSTM with
-chrono initialization (Tallec & Ollivier 2018, T_max = sequence length), GRU, and a BiLSTM
-whose sentence vector is [h_fw_last ; h_bw_first]. Task: distant recall ("I grew up in
+chrono initialization (Tallec & Ollivier 2018, T_max = sequence length), GRU with the
+default init, GRU with the "keep" init, minGRU and minLSTM (Feng et al. 2024, "Were RNNs
+all we needed?"), and a BiLSTM whose sentence vector is [h_fw_last ; h_bw_first].
+
+The GRU convention (``lstmjax.cells.GRUCell``, PyTorch / Flax): r = σ(W_xr x + b_r + W_hr
+h_prev), z = σ(W_xz x + b_z + W_hz h_prev), n = tanh(W_xn x + b_n + r ⊙ (W_hn h_prev +
+b_hn)), **h = (1 - z) ⊙ n + z ⊙ h_prev**: z = 1 keeps the state. The default init sets
+every bias to 0, so z starts near 1/2 and the state halves at every step (the clue fades
+within a few tokens). The keep init (``gru_keep``: ``chrono: True``, i.e.
+``chrono_max_len`` = the sequence length, as for ``lstm_chrono``) sets only the update
+gate's bias, **b_z ~ log U[1, T_max - 1]**, so z starts between 1/2 and (T_max-1)/T_max
+and the state is kept for about 1 to T_max steps; r, n and every weight are as in the
+default init. minGRU uses the opposite convention, h = (1 - z) ⊙ h_prev + z ⊙ h~, with
+its biases at 0; minLSTM starts its forget bias at 1 like the LSTM. Task: distant recall ("I grew up in
 France ... I speak fluent ___"): a clue token, ``gap`` distractor tokens, a query; 8 clues
 (chance 12.5%). With ``--config.tasks=adding,`` the sweep runs the adding problem instead
 (gap = sequence length T, accuracy = fraction of sequences with |error| < 0.04).
@@ -36,7 +48,9 @@ import numpy as np
 from experiments import report, sweep
 
 LABELS = {"rnn": "tanh RNN", "lstm": "LSTM (forget bias 1)", "lstm_chrono": "LSTM (chrono init)",
-          "gru": "GRU", "bilstm": "BiLSTM [h_fw_last ; h_bw_first]"}
+          "gru": "GRU (default init, b_z = 0)", "gru_keep": "GRU (keep init, b_z ~ log U[1, T-1])",
+          "min_gru": "minGRU", "min_lstm": "minLSTM (b_f = 1)",
+          "bilstm": "BiLSTM [h_fw_last ; h_bw_first]"}
 TASKS = ("distant_recall", "adding")
 GAP_FIELD = {"distant_recall": "gap", "adding": "length"}  # the data field the gap axis sets
 

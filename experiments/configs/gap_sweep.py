@@ -9,7 +9,8 @@ minutes on a CPU), ``standard`` (gaps 10-500, 3 seeds, 600 steps).
 The sweep: every task in ``tasks`` x gap x model in ``models`` x seed ``0..seeds-1``. A
 run's train config is ``train`` with the task's data section (``task_data``; its gap
 field set to the gap), the model's fields (``model_defs``; ``chrono: True`` = chrono
-initialization for the task's longest sequence) and the seed.
+initialization for the task's longest sequence; for ``cell="gru"`` it is the GRU's
+"keep" init, see ``experiments/gap_sweep.py``) and the seed.
 """
 
 import ml_collections
@@ -25,12 +26,19 @@ def get_config(size: str = "standard") -> ml_collections.ConfigDict:
     c.gaps = (3, 6) if tiny else (10, 30, 100) if quick else (10, 50, 100, 200, 500)
     c.adding_lengths = (20, 24) if tiny else (20, 50, 100) if quick else (20, 50, 100, 200)
     c.seeds = 1 if tiny else 2 if quick else 3
-    c.models = ("rnn", "lstm", "lstm_chrono", "gru", "bilstm")
+    c.models = ("rnn", "lstm", "lstm_chrono", "gru", "gru_keep", "min_gru", "min_lstm",
+                "bilstm")
     c.model_defs = dict(
         rnn=dict(cell="rnn"),
         lstm=dict(cell="lstm", forget_bias=1.0),
         lstm_chrono=dict(cell="lstm", chrono=True),
         gru=dict(cell="gru"),
+        # GRU "keep" init (the GRU counterpart of chrono): b_z ~ log U[1, T_max - 1] with
+        # T_max = the sequence length, so z = σ(b_z) starts near 1 and h = (1-z)·n + z·h_prev
+        # keeps the state; chrono=True sets chrono_max_len as for lstm_chrono
+        gru_keep=dict(cell="gru", chrono=True),
+        min_gru=dict(cell="min_gru"),      # Feng et al. 2024; form "auto" (parallel scan)
+        min_lstm=dict(cell="min_lstm"),    # b_f starts at 1
         bilstm=dict(cell="lstm", forget_bias=1.0, bidirectional=True, pooling="bilstm"),
     )
     # fixed data sets (seed-independent): 100k training and 2048 held-out sequences per
