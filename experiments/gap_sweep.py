@@ -104,7 +104,9 @@ def tables(records: list[dict], config) -> list[str]:
                      + (f"Chance: {100 * chance:.1f}%. " if chance else "")
                      + f"A run stops at the first periodic validation (a fixed sample of "
                      f"{report.examples_of(rs, 'curve')} validation sequences) with accuracy "
-                     f">= {100 * threshold:.0f}%.", ""]
+                     f">= {100 * threshold:.0f}%. Seeds per cell: "
+                     f"{max(len(v) for v in report.group(rs, 'model', 'gap').values())}; "
+                     f"budget: {max(r['steps_budget'] for r in rs)} steps.", ""]
         rows = [[m] + [report.fmt_mean_std([accuracy(r) for r in by.get((m, g), [])],
                                            scale=100) for g in gaps] for m in models]
         sections += [report.markdown_table(["model"] + [f"{unit}={g}" for g in gaps], rows), ""]
