@@ -410,12 +410,13 @@ def _label(v: str) -> str:
     return v.upper() if v in PRESETS and v not in ("standard", "vanilla") else f"`{v}`"
 
 
-def _severity(solved_gap: float, drop: float) -> str:
+def _severity(solved_gap: float, drop: float, slower: float) -> str:
     """How much a variant costs: by the share of runs it fails to solve beyond the
-    reference's (solved_gap, 0..1) and its mean score drop (points)."""
+    reference's (solved_gap, 0..1), its mean score drop (points) and how many times the
+    reference's median steps it needs where it solves (slower; nan if nowhere)."""
     if solved_gap >= 0.4 or drop > 20:
         return "most"
-    if solved_gap >= 0.1 or drop > 5:
+    if solved_gap >= 0.1 or drop > 5 or (slower >= 1.5 and not math.isnan(slower)):
         return "moderate"
     return "little"
 
@@ -449,10 +450,21 @@ def findings(records, config) -> str:
                solve_stats(by[(t, v)])["solved"] > solve_stats(by[(t, ref)])["solved"] + 1]
         gap = rate(ref) - rate(v)
         drop = float(np.mean(list(drops.values())))
+        # steps: the variant's median over the reference's, where both solved a seed
+        ratios = {t: solve_stats(by[(t, v)])["median"] / solve_stats(by[(t, ref)])["median"]
+                  for t in tasks if (t, v) in by and solve_stats(by[(t, v)])["solved"]
+                  and solve_stats(by.get((t, ref), []))["solved"]}
+        slower = float(np.exp(np.mean(np.log(list(ratios.values()))))) if ratios else math.nan
+        lost += [t for t, q in ratios.items() if q >= 2 and t not in lost]
         stats[v] = dict(rate=rate(v), drop=drop, lost=lost, won=won, drops=drops,
-                        severity=_severity(gap, drop))
+                        ratios=ratios, slower=slower, severity=_severity(gap, drop, slower))
     n = config.seeds
-    ranked = sorted(stats, key=lambda v: (stats[v]["rate"], -stats[v]["drop"]))
+    ranked = sorted(stats, key=lambda v: (stats[v]["rate"], -np.nan_to_num(
+        stats[v]["slower"], nan=np.inf), -stats[v]["drop"]))
+
+    def speed(v):
+        q = stats[v]["slower"]
+        return "" if math.isnan(q) else f"; {q:.2f}x steps"
 
     def cells(v, ts):
         return ", ".join(f"{t} {solve_stats(by[(t, v)])['solved']}/{n}" for t in ts)
@@ -460,16 +472,17 @@ def findings(records, config) -> str:
     parts = [f"Over {len(tasks)} tasks ({', '.join(tasks)}) x {n} seeds, the reference "
              f"`{ref}` solved {rate(ref) * len(tasks) * n:.0f}/{len(tasks) * n} runs within "
              "the caps. From most to least costly (share of runs solved; mean score drop "
-             "vs the reference in points): "
+             "vs the reference in points; median steps to solve as a multiple of the "
+             "reference's, geometric mean over the tasks both solved): "
              + ", ".join(f"{_label(v)} ({100 * stats[v]['rate']:.0f}%; "
-                         f"{stats[v]['drop']:+.1f})" for v in ranked) + "."]
+                         f"{stats[v]['drop']:+.1f}{speed(v)})" for v in ranked) + "."]
     parts.append("Greff et al. (2017, 'LSTM: A Search Space Odyssey') found that removing "
                  "the forget gate (NFG) or the output activation (NOAF) hurt most, that "
                  "coupling input and forget gate (CIFG) or removing peepholes (NP) cost "
                  "little, and that NIG, NOG and NIAF cost a moderate amount. Point by point "
                  "(a variant costs *most* when it solves >= 40% fewer runs than the "
-                 "reference or drops > 20 points, *moderate* at >= 10% or > 5 points, "
-                 "*little* otherwise):")
+                 "reference or drops > 20 points, *moderate* at >= 10% or > 5 points or "
+                 ">= 1.5x the reference's steps, *little* otherwise):")
     for v, theirs in GREFF.items():
         if v not in stats:
             continue
@@ -483,7 +496,7 @@ def findings(records, config) -> str:
                     f"has no peepholes), so the peepholes are measured by `vanilla` (with "
                     f"them) against `{ref}`: `vanilla` costs {stats[vp]['severity']} "
                     f"({100 * stats[vp]['rate']:.0f}% solved, {stats[vp]['drop']:+.1f} "
-                    f"points) — "
+                    f"points{speed(vp)}) — "
                     + ("agrees with Greff (peepholes matter little)."
                        if stats[vp]["severity"] == "little" else
                        "differs from Greff: here the peepholes change the outcome"
@@ -495,18 +508,22 @@ def findings(records, config) -> str:
         verdict = "agrees" if ours == theirs else "differs"
         why = []
         def evidence(t):
+            q = s["ratios"].get(t)
             return (f"{t}: solved {solve_stats(by[(t, v)])['solved']}/{n} vs "
-                    f"{solve_stats(by[(t, ref)])['solved']}/{n}, score "
-                    f"{-s['drops'][t]:+.1f} points; the task asks to {DEMANDS.get(t, t)}")
+                    f"{solve_stats(by[(t, ref)])['solved']}/{n}"
+                    + (f", {q:.1f}x the steps" if q is not None else "")
+                    + f", score {-s['drops'][t]:+.1f} points; the task asks to "
+                    f"{DEMANDS.get(t, t)}")
         if s["lost"]:
             why.append("it falls behind on " + "; ".join(f"{evidence(t)}" for t in s["lost"]))
         if s["won"]:
             why.append("it beats the reference on " + "; ".join(evidence(t)
                                                                  for t in s["won"]))
         if not why:
-            why.append("it solves as many seeds as the reference on every task")
+            why.append("it solves as many seeds as the reference on every task, in "
+                       "under 2x its steps")
         parts.append(f"{_label(v)}: Greff {theirs}, here {ours} ({100 * s['rate']:.0f}% "
-                     f"solved, {s['drop']:+.1f} points) — {verdict}; "
+                     f"solved, {s['drop']:+.1f} points{speed(v)}) — {verdict}; "
                      + "; ".join(why) + ".")
     for v in ("nfg", "lstm1997"):
         if v in stats and all((t, v) in by for t in ("distant_recall", "last_clue")):
