@@ -28,6 +28,25 @@ An experiment script says three things: how its config (``experiments/configs/<n
 
 Every run is a pure function of its config (the seed fixes init and data order), so the
 records do not depend on ``--jobs`` or ``--shard`` (tested); only ``wall_s`` does.
+
+A sweep config (``experiments/configs/<experiment>.py``, big_vision style)::
+
+    def get_config(size="standard"):               # "tiny" | "quick" | "standard"
+        c = ml_collections.ConfigDict()
+        c.size = size
+        c.seeds = 1 if size == "tiny" else 3         # the sweep's axes ...
+        c.models = ("rnn", "lstm")                   # ... which of model_defs run
+        c.model_defs = dict(rnn=dict(cell="rnn"), lstm=dict(cell="lstm", chrono=True))
+        c.train = lstmjax.schema.default_config()    # the one defaults table
+        c.train.steps = 4 if size == "tiny" else 600 # only what differs from it
+        return c
+
+The experiment's ``plan`` turns it into runs: ``train_config(config.train, seed=...,
+data=..., model=...)`` per point of the axes. A record (:func:`record`) holds the run's
+coordinates, ``status``, ``steps_run`` / ``steps_budget``, ``solved`` /
+``steps_to_solve``, ``validation`` and ``test`` (the whole splits at the last step, each
+with its ``examples`` count), ``curve`` (the periodic validations on a fixed sample of
+``curve_examples``), ``params_sha256``, ``wall_s`` and the complete train ``config``.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def _code_blocks(text: str, lang: str) -> list[str]:
 
 def _readme_front_door_lines(text: str) -> int:
     """README lines, not counting a generated results block still waiting to move to
-    docs/results.md (experiments/results_readme.py decides where it lives)."""
+    docs/results.md (experiments/results_page.py decides where it lives)."""
     if RESULTS_BEGIN in text and RESULTS_END in text:
         text = text[:text.index(RESULTS_BEGIN)] + text[text.index(RESULTS_END) + len(RESULTS_END):]
     return len(text.splitlines())
@@ -175,7 +175,7 @@ def test_docs_pages_exist_and_say_what_they_cover():
 
 def test_results_block_lives_in_one_place():
     """The generated results block exists once: in the README until
-    experiments/results_readme.py targets docs/results.md, then only there."""
+    experiments/results_page.py targets docs/results.md, then only there."""
     holders = [p for p in [README] + DOCS if RESULTS_BEGIN in _read(p)]
     assert len(holders) == 1, f"results block in {holders}"
 

@@ -189,7 +189,7 @@ def test_flags_are_validated(tmp_path, capsys):
         assert err.startswith("error: ") and message in err, err
     with pytest.raises(SystemExit):
         gap_sweep.main([_config("gap_sweep"), "--config.models=rnn,gpt"] + workdir)
-    assert "accepted: ['bilstm', 'gru', 'lstm', 'lstm_chrono', 'rnn']" in capsys.readouterr().err
+    assert "accepted: ['bilstm', 'gru', 'gru_keep', 'lstm', 'lstm_chrono', 'min_gru', 'min_lstm', 'rnn']" in capsys.readouterr().err
     assert sweep.resolve_jobs("auto", "tiny") == 1 and sweep.resolve_jobs(3, "tiny") == 3
     assert sweep.resolve_jobs("auto", "standard") == min(8, os.cpu_count())  # CPU backend
     with pytest.raises(ValueError, match="jobs must be >= 1"):
@@ -300,7 +300,7 @@ def test_sentiment_tiny(tmp_path):
     assert records[0]["num_params"] > records[1]["num_params"]  # two directions
     for r in records:
         assert 0.0 <= r["test"]["accuracy"] <= 1.0 and math.isfinite(r["test"]["loss"])
-        assert r["test"]["examples"] == 20 and r["curve_examples"] == 32
+        assert r["test"]["examples"] == 20 and r["curve_examples"] == 16
     _, text = _check_meta(workdir, "sentiment")
     rows = report.parse_markdown_table(text, "pooling")
     assert [row[0] for row in rows[1:]] == ["bilstm", "forward_last"]

@@ -4,7 +4,7 @@
         --workdir experiments/results/ablation_v2_quick --jobs 2
 
 Sizes: ``tiny`` (seconds, for the tests), ``quick`` (short sequences, hidden 32, 5 seeds;
-about half an hour with ``--jobs 2`` on 2 cores), ``standard`` (the full v2: the lengths
+405 runs of 30-60 s each: hours on 2 cores, resumable), ``standard`` (the full v2: the lengths
 of the literature's versions of the tasks, hidden 64, 5 seeds; many hours on 2 cores).
 
 Calibration (done by the script, recorded in ``calibration.json`` next to the results):
