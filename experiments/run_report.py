@@ -2,13 +2,16 @@
 
     python -m experiments.run_report --workdir runs/mnist_rows \\
         --out experiments/results/mnist_rows --command "python -m lstmjax train ..." \\
-        [--wall "2:38"] [--note "..."]
+        [--wall "2:38"] [--note "..."] [--evaluation runs/x/test_last.json]
 
 Copies ``summary.json``, ``config.json``, ``metrics.jsonl`` and ``learning_curve.png`` (not
 the checkpoints) into ``--out`` and writes ``result.md``: the command, the whole-split
 numbers (split, examples, metrics), steps and status, wall time, hardware and commit, all
 read from the run directory. A run that has not finished is labelled UNFINISHED with the
-command that continues it (the same command: a rerun resumes).
+command that continues it (the same command: a rerun resumes). An interrupted run has no
+whole-split numbers of its own; ``--evaluation`` adds what ``lstmjax evaluate --output``
+wrote for its latest checkpoint (copied as ``evaluation.json``), named by its split,
+example count and the step of the parameters it scored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from experiments import report
 from lstmjax import runs
 
 FILES = ("summary.json", "config.json", "metrics.jsonl", "learning_curve.png")
+EVALUATION = "evaluation.json"
 
 
 def _metrics(rec: dict | None) -> str:
@@ -30,8 +34,14 @@ def _metrics(rec: dict | None) -> str:
     return f"{rec['split']}, {rec['examples']} examples, step {rec['step']}: {vals}"
 
 
+def _evaluation(rec: dict) -> str:
+    vals = ", ".join(f"{k} {v:.4f}" for k, v in rec.items() if isinstance(v, float))
+    return (f"{rec['split']}, {rec['examples']} examples, parameters {rec['params']} "
+            f"(`lstmjax evaluate`): {vals}")
+
+
 def markdown(summary: dict, cfg: dict, command: str, wall: str | None, note: str | None,
-             finished: bool) -> str:
+             finished: bool, evaluation: dict | None = None) -> str:
     hw = report.hardware()
     lines = [f"# {summary['task']}: {cfg['model']['cell']} ({'finished' if finished else 'UNFINISHED'})",
              "", f"- command: `{command}`"]
@@ -45,6 +55,7 @@ def markdown(summary: dict, cfg: dict, command: str, wall: str | None, note: str
         f"{_metrics(summary.get('final_eval'))}",
         f"- best periodic validation: {summary.get('best')}; test with its parameters: "
         f"{_metrics(summary.get('test_at_best'))}",
+        *([f"- evaluated after the run: {_evaluation(evaluation)}"] if evaluation else []),
         f"- wall time: {wall or format(summary['wall_time_s'] / 60, '.1f') + ' min'} "
         f"(training process {summary['wall_time_s']:.0f} s)",
         f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores), JAX backend {hw['jax_backend']}",
@@ -62,6 +73,7 @@ def main(argv=None) -> str:
     p.add_argument("--command", required=True, help="the command that made (continues) it")
     p.add_argument("--wall", help="wall time as measured outside (e.g. by /usr/bin/time)")
     p.add_argument("--note")
+    p.add_argument("--evaluation", help="a JSON line written by `lstmjax evaluate --output`")
     args = p.parse_args(argv)
     summary = runs.read_json(os.path.join(args.workdir, "summary.json"))
     cfg = runs.read_json(os.path.join(args.workdir, "config.json"))
@@ -69,10 +81,15 @@ def main(argv=None) -> str:
     for name in FILES:
         if os.path.exists(os.path.join(args.workdir, name)):
             shutil.copyfile(os.path.join(args.workdir, name), os.path.join(args.out, name))
+    evaluation = None
+    if args.evaluation:
+        evaluation = runs.read_json(args.evaluation)
+        shutil.copyfile(args.evaluation, os.path.join(args.out, EVALUATION))
     finished = summary["status"] in ("completed", "solved_early")
     path = os.path.join(args.out, "result.md")
     with open(path, "w") as f:
-        f.write(markdown(summary, cfg, args.command, args.wall, args.note, finished))
+        f.write(markdown(summary, cfg, args.command, args.wall, args.note, finished,
+                         evaluation))
     print(path)
     return path
 

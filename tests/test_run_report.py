@@ -1,0 +1,94 @@
+"""experiments/run_report.py and experiments/pixel_mnist_report.py end to end: a tiny
+pixel-MNIST-shaped run trains from experiments/configs/pixel_mnist.py, is scored by
+`lstmjax evaluate`, committed by run_report, and tabulated beside the published numbers."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments import pixel_mnist_report, run_report
+from lstmjax import cli, runs, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _pixel_config(data_folder: str):
+    from experiments.configs import pixel_mnist
+
+    c = pixel_mnist.get_config("lstm")
+    c.data.path = os.path.join(data_folder, "{split}.npz")
+    c.steps, c.batch_size, c.log_every = 4, 8, 2
+    c.eval_every, c.eval_batches, c.eval_batch_size = 2, 1, 8
+    c.checkpoint_every, c.model.hidden_size = 2, 4
+    c.model.chrono_max_len = 12.0
+    return c
+
+
+def _write_npz(folder, sizes=(32, 12, 20)):
+    rng = np.random.default_rng(0)
+    os.makedirs(folder)
+    for split, n in zip(("train", "validation", "test"), sizes):
+        np.savez(os.path.join(folder, f"{split}.npz"),
+                 x=rng.uniform(0, 1, (n, 12, 1)).astype(np.float32),
+                 y=(np.arange(n) % 3).astype(np.int32))
+
+
+@pytest.mark.slow
+def test_finished_and_unfinished_runs_are_reported_with_split_and_examples(tmp_path):
+    data_dir = tmp_path / "data_permuted"
+    _write_npz(str(data_dir))
+    work = str(tmp_path / "run")
+    summary = train.run(_pixel_config(str(data_dir)), work, progress=False)
+    assert summary["status"] == "completed" and summary["test"]["examples"] == 20
+
+    # the finished run: run_report's result.md carries summary.json's whole-split numbers
+    out = str(tmp_path / "results" / "finished")
+    run_report.main(["--workdir", work, "--out", out, "--command", "python -m lstmjax train X"])
+    text = open(os.path.join(out, "result.md")).read()
+    assert "(finished)" in text and "UNFINISHED" not in text
+    test = summary["test"]
+    assert f"test, 20 examples, step 4: accuracy {test['accuracy']:.4f}" in text
+
+    # an interrupted run (as Ctrl-C leaves it: no whole-split numbers) plus what
+    # `lstmjax evaluate` measures on its latest checkpoint
+    evaluation = str(tmp_path / "evaluation.json")
+    assert cli.main(["lstmjax", "evaluate", "--workdir", work, "--params", "last",
+                     "--output", evaluation]) == 0
+    scored = runs.read_json(evaluation)
+    assert scored["examples"] == 20 and scored["params"] == "last@4"
+    # the latest checkpoint is the last step: the same parameters, the same number
+    assert scored["accuracy"] == pytest.approx(test["accuracy"])
+    interrupted = {k: v for k, v in summary.items()
+                   if k not in ("test", "final_eval", "test_at_best", "history", "params")}
+    interrupted.update(status="interrupted", step=2)
+    with open(os.path.join(work, "summary.json"), "w") as f:
+        json.dump(interrupted, f)
+    out2 = str(tmp_path / "results" / "unfinished")
+    run_report.main(["--workdir", work, "--out", out2, "--command", "python -m lstmjax train X",
+                     "--evaluation", evaluation])
+    text2 = open(os.path.join(out2, "result.md")).read()
+    assert "UNFINISHED** at step 2 of 4" in text2 and "rerun the same command" in text2
+    assert f"test, 20 examples, parameters last@4 (`lstmjax evaluate`): " in text2
+    assert os.path.exists(os.path.join(out2, "evaluation.json"))
+
+    # the table: one row per run, the variant read from the data path, published numbers
+    path = pixel_mnist_report.main(["--results", str(tmp_path / "results")])
+    table = open(path).read()
+    from experiments import report
+    rows = report.parse_markdown_table(table, "run")
+    assert [r[0] for r in rows[1:]] == ["finished", "unfinished"]
+    assert all(r[1] == "permuted" and r[2] == "lstm" for r in rows[1:])
+    assert rows[1][4] == "completed" and rows[2][4] == "UNFINISHED (interrupted)"
+    assert rows[1][5] == f"{100 * test['accuracy']:.2f}% (20 images, step 4)"
+    assert rows[2][5] == f"{100 * scored['accuracy']:.2f}% (20 images, step 4, latest checkpoint)"
+    assert "Arjovsky et al. 2016, Table 1 (LSTM): 88.0%" in rows[1][7]
+    assert "**Unfinished:** unfinished" in table
+
+
+def test_variant_is_read_from_the_data_path():
+    assert pixel_mnist_report.variant_of({"data": {"path": "data/mnist_permuted/{split}.npz"}}) \
+        == "permuted"
+    assert pixel_mnist_report.variant_of({"data": {"path": "data/mnist_pixels/{split}.npz"}}) \
+        == "sequential"
