@@ -345,7 +345,7 @@ def _read_inputs(args, cfg: dict, spec) -> dict:
         vocab = tasks.Vocabulary.load(vocab_path)
         texts = args.text if args.text else _read_texts(
             args.input, cfg["data"].get("text_column", "text"),
-            cfg["data"].get("encoding", "utf-8"))
+            cfg["data"].get("encoding", "utf-8"), cfg["data"].get("delimiter"))
         ids = [vocab.encode(t, spec.max_length) for t in texts]
         ids = [i if len(i) else np.array([1], np.int32) for i in ids]  # empty -> [unk]
         x = np.zeros((len(ids), spec.max_length), np.int32)
@@ -358,13 +358,16 @@ def _read_inputs(args, cfg: dict, spec) -> dict:
     return {"x": x, "lengths": np.full((len(x),), x.shape[1], np.int32)}
 
 
-def _read_texts(path: str, column: str, encoding: str) -> list[str]:
-    """Texts to classify: .txt one per line; .csv / .jsonl the run's text column."""
+def _read_texts(path: str, column: str, encoding: str, delimiter: str | None = None
+                ) -> list[str]:
+    """Texts to classify: .txt one per line; .csv / .tsv / .jsonl the run's text column
+    (CSV and TSV split by the run's ``data.delimiter`` when it set one)."""
+    ext = os.path.splitext(path)[1].lower()
     try:
         with open(path, encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8")
                   else encoding, newline="") as f:
-            if path.endswith(".csv"):
-                reader = csv.DictReader(f)
+            if ext in (".csv", ".tsv"):
+                reader = csv.DictReader(f, delimiter=delimiter or ("\t" if ext == ".tsv" else ","))
                 if column not in (reader.fieldnames or []):
                     raise tasks.DataError(f"{path}: no column {column!r} (header: "
                                           f"{reader.fieldnames})")
@@ -382,7 +385,7 @@ def _read_texts(path: str, column: str, encoding: str) -> list[str]:
     except UnicodeDecodeError as e:
         raise tasks.DataError(f"{path}: cannot decode byte {e.object[e.start]:#04x} as "
                               f"{encoding}") from None
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, json.JSONDecodeError, csv.Error) as e:
         raise tasks.DataError(f"{path}: {e}") from None
 
 

@@ -177,6 +177,16 @@ def test_csv_train_evaluate_predict_end_to_end(tmp_path):
     with open(tmp_path / "out.csv") as f:
         assert [r["label"] for r in csv.DictReader(f)] == [p["label"] for p in preds]
 
+    # a TSV input is read by its text column (a comma inside a text stays text), not
+    # line by line with the header as a text
+    (tmp_path / "in.tsv").write_text("id\ttext\n" + "".join(
+        f"{k}\t{t}\n" for k, t in enumerate(texts)))
+    code, _, err = lstmjax("predict", "--workdir", workdir, "--input", str(tmp_path / "in.tsv"),
+                           "--output", str(tmp_path / "out_tsv.csv"), "--params", "last")
+    assert code == 0, err
+    with open(tmp_path / "out_tsv.csv") as f:
+        assert [r["label"] for r in csv.DictReader(f)] == [p["label"] for p in preds]
+
 
 def test_latin1_file_fails_in_one_line_and_works_with_its_encoding(tmp_path):
     data = tmp_path / "latin.csv"

@@ -125,6 +125,16 @@ CASES = [
     ("holdout_one", _text("t.csv", OK_CSV, holdout=1.0), ValueError, "holdout=1.0; must be a fraction in [0, 1)"),
     ("encoding_unknown", _text("t.csv", OK_CSV, encoding="klingon"), ValueError, "encoding='klingon'"),
     ("format_unknown", _text("t.csv", OK_CSV, format="xml"), ValueError, "format='xml'; accepted"),
+    ("semicolon_csv", _text("t.csv", "text;label\ngood;pos\nbad;neg\n"), DataError,
+     "t.csv:1: missing column 'text' (columns: text;label); the header looks ';'-separated: "
+     "set --config.data.delimiter=';'"),
+    ("delimiter_two_chars", _text("t.csv", OK_CSV, delimiter=";;"), ValueError,
+     "delimiter=';;'; accepted: None"),
+    ("delimiter_quote", _text("t.csv", OK_CSV, delimiter='"'), ValueError, "delimiter='\"'; accepted"),
+    ("delimiter_jsonl_format", _text("t.csv", OK_CSV, delimiter=";", format="jsonl"), ValueError,
+     "a delimiter applies to csv and tsv only"),
+    ("delimiter_jsonl_extension", _text("t.jsonl", '{"text": "a", "label": "x"}\n', delimiter=";"),
+     DataError, "t.jsonl: delimiter=';' applies to CSV and TSV files, not JSONL"),
     ("labels_duplicate", _text("t.csv", OK_CSV, labels=["1", 1.0]), ValueError, "must be >= 2 distinct labels"),
     # ---- npz files
     ("npz_y_nan", _npz(x=X, y=np.array([0.1, np.nan, 0.3, 0.4])), DataError, "d.npz: key 'y' has 1 NaN or inf"),

@@ -210,6 +210,19 @@ def test_latin1_file_one_line_error_then_works_with_encoding(tmp_path):
         data.make_source(_text_cfg(str(path), encoding="klingon"))
 
 
+def test_semicolon_separated_file_reads_with_delimiter(tmp_path):
+    """A spreadsheet export with ';' (decimal-comma locales): the comma inside a text is
+    text, and the same rows read as the comma-separated file's."""
+    semi = _write(tmp_path / "semi.csv", "text;label\ngood, very good;pos\nbad film;neg\n")
+    comma = _write(tmp_path / "comma.csv", 'text,label\n"good, very good",pos\nbad film,neg\n')
+    _, a = data.make_source(_text_cfg(semi, delimiter=";"))
+    _, b = data.make_source(_text_cfg(comma))
+    assert len(a) == len(b) == 2 and a.labels == b.labels == ["neg", "pos"]
+    for i in range(2):
+        np.testing.assert_array_equal(a[i]["x"], b[i]["x"])
+        assert a[i]["y"] == b[i]["y"]
+
+
 def test_utf8_bom_is_skipped(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbftext,label\ncaf\xc3\xa9 au lait,pos\nno,neg\n")

@@ -57,7 +57,8 @@ from lstmjax.tasks.text import UNK, Vocabulary, tokenize
 
 TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 TEXT_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "text_column": "text",
-                 "label_column": "label", "labels": None, "format": None, "encoding": "utf-8",
+                 "label_column": "label", "labels": None, "format": None, "delimiter": None,
+                 "encoding": "utf-8",
                  "vocab_size": 20_000, "min_count": 1, "max_length": 500, "vocab_path": None,
                  "holdout": 0.2, "seed": 0}
 NPZ_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "target": "auto",
@@ -241,14 +242,21 @@ def _format(path: str, fmt: str | None) -> str:
 
 
 def read_text_rows(path: str, text_column: str = "text", label_column: str = "label",
-                   fmt: str | None = None, encoding: str = "utf-8") -> TextRows:
+                   fmt: str | None = None, encoding: str = "utf-8",
+                   delimiter: str | None = None) -> TextRows:
     """Read, decode, tokenise and label every row of a CSV, TSV or JSONL file.
+
+    ``delimiter`` (one character) replaces the format's own: ``,`` for CSV, tab for TSV
+    (e.g. ``;`` for a spreadsheet exported with a decimal comma).
 
     Raises ``DataError`` naming ``path:line`` for: undecodable bytes, a missing column or
     key, a CSV/TSV row with more or fewer fields than the header, invalid JSON, a null or
     non-string text, a null/empty/list label, an empty file.
     """
     fmt = _format(path, fmt)
+    if delimiter is not None and fmt == "jsonl":
+        raise DataError(f"{path}: delimiter={delimiter!r} applies to CSV and TSV files, not "
+                        "JSONL; unset --config.data.delimiter")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -279,7 +287,8 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
             texts.append(value if isinstance(value, str) else str(value))
             labels.append(_label(path, line_no, record[label_column], label_column))
     else:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if fmt == "csv" else "\t")
+        sep = delimiter or ("," if fmt == "csv" else "\t")
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
         try:
             header = next(reader, None)
             while header is not None and not header:  # leading blank lines
@@ -291,7 +300,7 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
             for key in (text_column, label_column):
                 if key not in header:
                     raise DataError(f"{path}:{reader.line_num}: missing column {key!r} "
-                                    f"(columns: {', '.join(header)})")
+                                    f"(columns: {', '.join(header)}){_delimiter_hint(header, sep)}")
             ti, li, width = header.index(text_column), header.index(label_column), len(header)
             memo: dict[str, str] = {}  # labels repeat: normalise each distinct one once
             for row in reader:
@@ -317,6 +326,18 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
     return TextRows(np.asarray(lines, np.int64), [tokenize(t) for t in texts], labels)
 
 
+def _delimiter_hint(header: list[str], sep: str) -> str:
+    """A header read as one column that holds another common delimiter: say which field
+    reads it (spreadsheets export ';'-separated files where the decimal mark is a comma)."""
+    if len(header) != 1:
+        return ""
+    for other in (";", "\t", ",", "|"):
+        if other != sep and other in header[0]:
+            return (f"; the header looks {other!r}-separated: set "
+                    f"--config.data.delimiter={other!r}")
+    return ""
+
+
 def _label(path: str, line: int, value: Any, column: str) -> str:
     try:
         return normalize_label(value)
@@ -338,10 +359,10 @@ def _no_gc():
 
 @functools.lru_cache(maxsize=8)
 def _read_text_cached(key: tuple, text_column: str, label_column: str, fmt: str | None,
-                      encoding: str) -> TextRows:
-    # one parse per (file version, columns, format, encoding): train/validation/test share it
+                      encoding: str, delimiter: str | None) -> TextRows:
+    # one parse per (file version, columns, format, encoding, delimiter): the splits share it
     with _no_gc():
-        return read_text_rows(key[0], text_column, label_column, fmt, encoding)
+        return read_text_rows(key[0], text_column, label_column, fmt, encoding, delimiter)
 
 
 class TokenSource:
@@ -392,6 +413,15 @@ def _text_fields(fields: dict) -> dict:
     _encoding(fields["encoding"])
     if fields["format"] not in (None, "csv", "tsv", "jsonl"):
         raise ValueError(f"{kind}: format={fields['format']!r}; accepted: None (by extension), csv, tsv, jsonl")
+    delimiter = fields["delimiter"]
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1
+                                  or delimiter in "\"\r\n"):
+        raise ValueError(f"{kind}: delimiter={delimiter!r}; accepted: None (the format's own: "
+                         "',' for csv, tab for tsv) or one character other than a quote or "
+                         "a line break, e.g. ';'")
+    if delimiter is not None and fields["format"] == "jsonl":
+        raise ValueError(f"{kind}: delimiter={delimiter!r} with format='jsonl'; a delimiter "
+                         "applies to csv and tsv only")
     for name in ("text_column", "label_column"):
         if not isinstance(fields[name], str) or not fields[name]:
             raise ValueError(f"{kind}: {name}={fields[name]!r}; must be a non-empty column name")
@@ -411,7 +441,7 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
     plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
                       f"{fields['text_column']!r} and {fields['label_column']!r}")
     read = lambda p: _read_text_cached(_file_key(p), fields["text_column"], fields["label_column"],
-                                       fields["format"], fields["encoding"])
+                                       fields["format"], fields["encoding"], fields["delimiter"])
     train_path = plan.files["train"]
     train_all = read(train_path)
     train_idx = _rows_for("text_file", fields, plan, "train", len(train_all.labels), train_path)
