@@ -29,7 +29,7 @@ PUBLISHED = {
     ("sequential", "rnn"): [("Le et al. 2015 (IRNN: ReLU, identity init; not a tanh RNN)", 97.0)],
     ("permuted", "rnn"): [("Le et al. 2015 (IRNN: ReLU, identity init; not a tanh RNN)", 82.0)],
 }
-NOT_PUBLISHED = "none found (Feng et al. 2024 do not report pixel MNIST)"
+NOT_PUBLISHED = "no published number quoted here"
 
 
 def variant_of(cfg: dict) -> str:
@@ -87,8 +87,8 @@ def markdown(rows: list[dict], results: str) -> str:
              "Every accuracy is on the whole MNIST test split (10,000 images); the step is "
              "the training step of the parameters scored.", "", table, ""]
     if unfinished:
-        lines += [f"**Unfinished:** {', '.join(unfinished)} stopped before their step "
-                  "budget (the session ended); the accuracy is that of the latest "
+        lines += [f"**Unfinished:** {', '.join(unfinished)}: stopped before the step "
+                  "budget; the accuracy is that of the latest "
                   "checkpoint and says nothing about where the run converges. Rerunning "
                   "the run's command (in its `result.md`) resumes it.", ""]
     return "\n".join(lines)
