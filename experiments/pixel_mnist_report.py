@@ -63,7 +63,9 @@ def row(run_dir: str) -> dict:
     variant = variant_of(cfg)
     published = PUBLISHED.get((variant, cell))
     return dict(
-        name=os.path.basename(run_dir), variant=variant, cell=cell,
+        name=os.path.basename(run_dir), variant=variant, cell=cell, finished=finished,
+        step=summary["step"], budget=cfg["steps"],
+        accuracy=test["accuracy"] if test else None,
         steps=f"{summary['step']:,} / {cfg['steps']:,}",
         status=summary["status"] if finished else f"UNFINISHED ({summary['status']})",
         test=_acc(test), test_at_best=_acc(at_best),

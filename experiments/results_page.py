@@ -1,12 +1,16 @@
-"""Regenerate docs/results.md, the page of committed results, from experiments/results/.
+"""Regenerate docs/results.md and the README's headline results from experiments/results/.
 
-    python -m experiments.results_page            # rewrites docs/results.md between the markers
-    python -m experiments.results_page --check    # exit 1 if docs/results.md is out of date
+    python -m experiments.results_page            # rewrites both between their markers
+    python -m experiments.results_page --check    # exit 1 if either is out of date
 
+docs/results.md, between ``<!-- results:begin -->`` and ``<!-- results:end -->``:
 For every results directory (sorted by name) it takes the report each experiment script
 generated (``<experiment>.md``): its title, command, hardware and wall-time lines, and its
 first table with the lines that say what the table's numbers are (split, example counts).
 Nothing in the block is typed by hand.
+
+README.md, between ``<!-- headlines:begin -->`` and ``<!-- headlines:end -->``: one bullet
+per experiment whose numbers :mod:`experiments.headlines` computes from the records.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import argparse
 import glob
 import os
 import sys
+
+from experiments import headlines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "experiments", "results")
@@ -60,23 +66,40 @@ def block() -> str:
     return "\n\n".join([BEGIN, note] + parts + [END])
 
 
+def _replace(path: str, begin: str, end: str, new_block: str) -> tuple[str, str] | None:
+    """(old text, new text) of ``path`` with its ``begin ... end`` block replaced."""
+    text = open(path, encoding="utf-8").read()
+    if begin not in text or end not in text:
+        print(f"error: {path} has no {begin} ... {end} markers", file=sys.stderr)
+        return None
+    return text, text[:text.index(begin)] + new_block + text[text.index(end) + len(end):]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--page", default=os.path.join(ROOT, "docs", "results.md"))
-    p.add_argument("--check", action="store_true", help="only report whether it is up to date")
+    p.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
+    p.add_argument("--check", action="store_true", help="only report whether both are up to date")
     args = p.parse_args(argv)
-    text = open(args.page, encoding="utf-8").read()
-    if BEGIN not in text or END not in text:
-        print(f"error: {args.page} has no {BEGIN} ... {END} markers", file=sys.stderr)
-        return 2
-    new = text[:text.index(BEGIN)] + block() + text[text.index(END) + len(END):]
-    if args.check:
-        print(f"{os.path.relpath(args.page, ROOT)} results block is", "up to date" if new == text else "OUT OF DATE")
-        return 0 if new == text else 1
-    with open(args.page, "w", encoding="utf-8") as f:
-        f.write(new)
-    print(f"wrote the results block of {args.page}")
-    return 0
+    targets = [(args.page, BEGIN, END, block()),
+               (args.readme, headlines.BEGIN, headlines.END, headlines.block(RESULTS))]
+    stale = 0
+    for path, begin, end, new_block in targets:
+        texts = _replace(path, begin, end, new_block)
+        if texts is None:
+            return 2
+        old, new = texts
+        name = os.path.relpath(path, ROOT)
+        if args.check:
+            print(f"{name}: generated block is", "up to date" if new == old else "OUT OF DATE")
+            stale += new != old
+        elif new != old:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+            print(f"wrote the generated block of {name}")
+        else:
+            print(f"{name}: generated block already up to date")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

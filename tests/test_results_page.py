@@ -1,11 +1,27 @@
-"""docs/results.md's block of committed results is generated from the reports, not typed."""
+"""docs/results.md's block and the README's headline bullets are generated from the
+committed records, not typed."""
 
-from experiments import results_page
+import json
+
+from experiments import headlines, results_page
 
 
-def test_results_page_matches_the_committed_reports():
+def test_results_page_and_readme_match_the_committed_records():
     assert results_page.main(["--check"]) == 0, (
-        "docs/results.md is out of date: run `python -m experiments.results_page`")
+        "docs/results.md or README.md is out of date: run `python -m experiments.results_page`")
+
+
+def test_check_fails_on_a_hand_edited_readme_and_the_rewrite_restores_it(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{headlines.BEGIN}\n* **Gap sweep**: 99.9%\n{headlines.END}\n")
+    page = tmp_path / "results.md"
+    page.write_text(f"{results_page.BEGIN}\n{results_page.END}\n")
+    args = ["--readme", str(readme), "--page", str(page)]
+    assert results_page.main(args + ["--check"]) == 1
+    assert results_page.main(args) == 0
+    assert results_page.main(args + ["--check"]) == 0
+    text = readme.read_text()
+    assert "99.9%" not in text and text.startswith("# x\n\n") and "**Speed**" in text
 
 
 def test_summary_takes_header_and_first_table(tmp_path):
@@ -19,3 +35,29 @@ def test_summary_takes_header_and_first_table(tmp_path):
     assert "- other" not in text and "**First**" in text and "| 1 | 2 |" in text
     assert "Whole test split (64 examples)." in text
     assert "Second" not in text and "| 3 |" not in text
+
+
+def _rec(gap, solved, acc=1.0):
+    return {"gap": gap, "solved": solved, "accuracy": acc}
+
+
+def test_all_solved_up_to_stops_at_the_first_gap_a_seed_missed():
+    by_gap = {10: [_rec(10, True)] * 3, 50: [_rec(50, True), _rec(50, False)],
+              100: [_rec(100, True)] * 3}
+    assert headlines._all_solved_up_to(by_gap) == 10   # gap 100 solved again: not counted
+    assert headlines._all_solved_up_to({10: [_rec(10, False)]}) is None
+    assert headlines._upto({10: [_rec(10, False)]}) == "no gap"
+
+
+def test_bench_bullet_computes_the_ratio_ranges(tmp_path):
+    rows = [{"mode": "fwdbwd", "ms": {"lstmjax": 10.0, "lstmjax-reference": 15.0},
+             "speedup_vs_faster_anchor": 0.8},
+            {"mode": "fwdbwd", "ms": {"lstmjax": 10.0, "lstmjax-reference": 12.0},
+             "speedup_vs_faster_anchor": 1.25},
+            {"mode": "fwd", "ms": {"lstmjax": 1.0, "lstmjax-reference": 9.0},
+             "speedup_vs_faster_anchor": 3.0}]
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "bench.json").write_text(json.dumps({"backend": "cpu", "lstm": rows}))
+    text = headlines.bench(str(tmp_path))
+    assert "2 shapes and directions" in text and "1.20-1.50x faster than the reference" in text
+    assert "0.80-1.25x the faster of Flax and PyTorch" in text
