@@ -343,7 +343,7 @@ def _read_inputs(args, cfg: dict, spec) -> dict:
             raise runs.RunDirError(f"{args.workdir} has no {train.VOCAB}: predict reads text "
                                    "only for runs trained on text_file/imdb")
         vocab = tasks.Vocabulary.load(vocab_path)
-        texts = args.text if args.text else _read_texts(
+        texts = args.text if args.text else tasks.read_texts(
             args.input, cfg["data"].get("text_column", "text"),
             cfg["data"].get("encoding", "utf-8"), cfg["data"].get("delimiter"))
         ids = [vocab.encode(t, spec.max_length) for t in texts]
@@ -356,37 +356,6 @@ def _read_inputs(args, cfg: dict, spec) -> dict:
         raise UsageError("--text needs a run trained on text; give --input FILE.npz")
     x = _read_features(args.input, spec)
     return {"x": x, "lengths": np.full((len(x),), x.shape[1], np.int32)}
-
-
-def _read_texts(path: str, column: str, encoding: str, delimiter: str | None = None
-                ) -> list[str]:
-    """Texts to classify: .txt one per line; .csv / .tsv / .jsonl the run's text column
-    (CSV and TSV split by the run's ``data.delimiter`` when it set one)."""
-    ext = os.path.splitext(path)[1].lower()
-    try:
-        with open(path, encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8")
-                  else encoding, newline="") as f:
-            if ext in (".csv", ".tsv"):
-                reader = csv.DictReader(f, delimiter=delimiter or ("\t" if ext == ".tsv" else ","))
-                if column not in (reader.fieldnames or []):
-                    raise tasks.DataError(f"{path}: no column {column!r} (header: "
-                                          f"{reader.fieldnames})")
-                return [row[column] or "" for row in reader]
-            if path.endswith((".jsonl", ".json")):
-                out = []
-                for n, line in enumerate(f, 1):
-                    if line.strip():
-                        value = json.loads(line).get(column)
-                        if not isinstance(value, str):
-                            raise tasks.DataError(f"{path}:{n}: {column!r} is not a text")
-                        out.append(value)
-                return out
-            return [line.rstrip("\r\n") for line in f if line.strip()]
-    except UnicodeDecodeError as e:
-        raise tasks.DataError(f"{path}: cannot decode byte {e.object[e.start]:#04x} as "
-                              f"{encoding}") from None
-    except (OSError, json.JSONDecodeError, csv.Error) as e:
-        raise tasks.DataError(f"{path}: {e}") from None
 
 
 def _read_features(path: str, spec) -> np.ndarray:

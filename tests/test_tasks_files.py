@@ -15,6 +15,11 @@ def _write(path, text):
     return str(path)
 
 
+def _write_bytes(path, raw):
+    path.write_bytes(raw)
+    return str(path)
+
+
 def _text_cfg(path, **kw):
     return {"name": "text_file", "path": path, "holdout": 0.0, **kw}
 
@@ -228,6 +233,62 @@ def test_utf8_bom_is_skipped(tmp_path):
     path.write_bytes(b"\xef\xbb\xbftext,label\ncaf\xc3\xa9 au lait,pos\nno,neg\n")
     _, src = data.make_source(_text_cfg(str(path)))
     assert len(src) == 2 and src.vocabulary.decode(src[0]["x"]) == "café au lait"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_with_a_bom_read_as_their_utf8_twin(tmp_path, codec):
+    """Excel's "Unicode text" export is UTF-16 with a BOM (tab-separated): the BOM says the
+    encoding, so the default encoding reads it; without a BOM it is the one-line error."""
+    body = "text\tlabel\ncafé au lait\tpos\nno\tneg\n"
+    bom = {"utf-16-be": b"\xfe\xff"}.get(codec, b"")
+    wide = _write_bytes(tmp_path / "wide.tsv", bom + body.encode(codec))
+    narrow = _write_bytes(tmp_path / "narrow.tsv", body.encode("utf-8"))
+    _, a = data.make_source(_text_cfg(wide))
+    _, b = data.make_source(_text_cfg(narrow))
+    assert len(a) == 2 and a.labels == b.labels
+    assert a.vocabulary.decode(a[0]["x"]) == b.vocabulary.decode(b[0]["x"]) == "café au lait"
+    no_bom = _write_bytes(tmp_path / "nobom.tsv", body.encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"nobom.tsv:2: cannot decode byte 0xe9 as 'utf-8' .*"
+                                        r"encoding=utf-16-le$"):
+        data.make_source(_text_cfg(no_bom))
+    ascii_no_bom = _write_bytes(tmp_path / "ascii.tsv",  # decodes as UTF-8, NULs between
+                                "text\tlabel\nno\tneg\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match=r"ascii.tsv:1: a NUL character .* UTF-16 or UTF-32 "
+                                        r"without a BOM: set it, e.g. "
+                                        r"--config.data.encoding=utf-16-le$"):
+        data.make_source(_text_cfg(ascii_no_bom))
+    _, c = data.make_source(_text_cfg(no_bom, encoding="utf-16-le"))
+    assert c.labels == b.labels
+
+
+def test_a_column_that_differs_in_case_names_the_field_to_set(tmp_path):
+    path = _write(tmp_path / "c.csv", "Text,Label\nhi,pos\nho,neg\n")
+    with pytest.raises(DataError, match=r"c.csv:1: missing column 'text' \(columns: Text, Label\); "
+                                        r"set --config.data.text_column='Text'$"):
+        data.make_source(_text_cfg(path))
+    body = json.dumps({"Sentence": "hi", "label": "pos"}) + "\n"
+    with pytest.raises(DataError, match=r"missing key 'sentence' .*text_column='Sentence'"):
+        data.make_source(_text_cfg(_write(tmp_path / "c.jsonl", body), text_column="sentence"))
+    _, src = data.make_source(_text_cfg(path, text_column="Text", label_column="Label"))
+    assert src.labels == ["neg", "pos"]
+
+
+def test_read_texts_reads_inputs_as_training_reads_files(tmp_path):
+    """predict's reader: the same decode, delimiter and one-line errors as training."""
+    from lstmjax.tasks import read_texts
+    assert read_texts(_write(tmp_path / "a.txt", "one\n\n  \ntwo, three\n")) == \
+        ["one", "two, three"]
+    assert read_texts(_write(tmp_path / "a.csv", 'id,text\n1,"a, b"\n2,c\n')) == ["a, b", "c"]
+    assert read_texts(_write(tmp_path / "a.tsv", "text\tid\na, b\t1\n")) == ["a, b"]
+    assert read_texts(_write(tmp_path / "s.csv", "text;id\na, b;1\n"), delimiter=";") == ["a, b"]
+    assert read_texts(_write(tmp_path / "a.jsonl", '{"body": "x y"}\n'), "body") == ["x y"]
+    assert read_texts(_write_bytes(tmp_path / "w.txt", "é\n".encode("utf-16"))) == ["é"]
+    with pytest.raises(DataError, match=r"b.csv:3: 3 fields, more than the header's 2"):
+        read_texts(_write(tmp_path / "b.csv", "id,text\n1,fine\n2,loved it, a lot\n"))
+    with pytest.raises(DataError, match=r"n.jsonl:1: 'text' is null"):
+        read_texts(_write(tmp_path / "n.jsonl", '{"text": null}\n'))
+    with pytest.raises(DataError, match=r"l.txt:1: cannot decode byte 0xe9 as 'utf-8'"):
+        read_texts(_write_bytes(tmp_path / "l.txt", "caf\u00e9\n".encode("latin-1")))
 
 
 def test_labels_are_normalised(tmp_path):

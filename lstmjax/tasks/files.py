@@ -48,6 +48,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -223,14 +224,33 @@ def _encoding(encoding: Any) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
+# a file that starts with one of these BOMs says its own encoding (e.g. Excel's "Unicode
+# text" export is UTF-16 with a BOM); UTF-32 first: its LE BOM starts with UTF-16's
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def _decode(path: str, raw: bytes, encoding: str) -> str:
+    """``raw`` decoded with ``encoding``; with the default UTF-8, a UTF-16/32 BOM at the start
+    decodes the file as what it says it is (a UTF-8 BOM is skipped)."""
+    codec = _encoding(encoding)
+    if codec == "utf-8-sig":
+        codec = next((name for bom, name in _BOMS if raw.startswith(bom)), codec)
+    # NUL bytes: UTF-16/32 without a BOM (no text file holds NUL), else a one-byte codepage
+    suggest = "utf-16-le" if b"\x00" in raw[:4096] else "latin-1"
     try:
-        return raw.decode(_encoding(encoding))
+        text = raw.decode(codec)
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataError(f"{path}:{line}: cannot decode byte 0x{raw[e.start]:02x} as {encoding!r} "
                         f"({e.reason}); if the file is in another encoding, set it, e.g. "
-                        "--config.data.encoding=latin-1") from None
+                        f"--config.data.encoding={suggest}") from None
+    if "\x00" in text:  # ASCII in UTF-16 without a BOM decodes as UTF-8 with NULs between
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataError(f"{path}:{line}: a NUL character in the text read as {encoding!r}; the "
+                        "file looks UTF-16 or UTF-32 without a BOM: set it, e.g. "
+                        "--config.data.encoding=utf-16-le")
+    return text
 
 
 def _format(path: str, fmt: str | None) -> str:
@@ -241,19 +261,26 @@ def _format(path: str, fmt: str | None) -> str:
     return fmt
 
 
-def read_text_rows(path: str, text_column: str = "text", label_column: str = "label",
-                   fmt: str | None = None, encoding: str = "utf-8",
-                   delimiter: str | None = None) -> TextRows:
-    """Read, decode, tokenise and label every row of a CSV, TSV or JSONL file.
+def _column_hint(header: Sequence[str], key: str, field: str) -> str:
+    """A column that differs from ``key`` only in case or spaces: name the field to set."""
+    near = [h for h in header if h.strip().lower() == key.strip().lower()]
+    return f"; set --config.data.{field}={near[0]!r}" if near else ""
 
-    ``delimiter`` (one character) replaces the format's own: ``,`` for CSV, tab for TSV
-    (e.g. ``;`` for a spreadsheet exported with a decimal comma).
 
-    Raises ``DataError`` naming ``path:line`` for: undecodable bytes, a missing column or
-    key, a CSV/TSV row with more or fewer fields than the header, invalid JSON, a null or
-    non-string text, a null/empty/list label, an empty file.
+def read_columns(path: str, columns: Sequence[str], fmt: str | None = None,
+                 encoding: str = "utf-8", delimiter: str | None = None,
+                 fields: Sequence[str] | None = None) -> tuple[np.ndarray, list[list[Any]]]:
+    """The line number of every data row ``[N]`` and, per name in ``columns``, its N raw
+    values (CSV/TSV: strings; JSONL: JSON values), from one decode of the file.
+
+    ``delimiter`` (one character) replaces the format's own: ``,`` for CSV, tab for TSV.
+    ``fields`` names the config field of each column, for the hint when a header differs
+    only in case. Raises ``DataError`` naming ``path:line`` for undecodable bytes, a
+    missing column or key, a CSV/TSV row with more or fewer fields than the header,
+    invalid JSON, an empty file.
     """
     fmt = _format(path, fmt)
+    fields = fields or [f"{c}_column" for c in columns]
     if delimiter is not None and fmt == "jsonl":
         raise DataError(f"{path}: delimiter={delimiter!r} applies to CSV and TSV files, not "
                         "JSONL; unset --config.data.delimiter")
@@ -263,7 +290,8 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     text = _decode(path, raw, encoding)
-    lines, texts, labels = [], [], []
+    lines: list[int] = []
+    values: list[list[Any]] = [[] for _ in columns]
     if fmt == "jsonl":
         for line_no, line in enumerate(text.split("\n"), 1):
             if not line.strip():
@@ -274,18 +302,13 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
                 raise DataError(f"{path}:{line_no}: not valid JSON ({e.msg})") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-            for key in (text_column, label_column):
+            for key, field in zip(columns, fields):
                 if key not in record:
-                    raise DataError(f"{path}:{line_no}: missing key {key!r} (keys: {', '.join(record)})")
-            value = record[text_column]
-            if value is None:
-                raise DataError(f"{path}:{line_no}: {text_column!r} is null; expected a string")
-            if isinstance(value, (dict, list)):
-                raise DataError(f"{path}:{line_no}: {text_column!r} is a JSON {type(value).__name__}; "
-                                "expected a string")
+                    raise DataError(f"{path}:{line_no}: missing key {key!r} (keys: "
+                                    f"{', '.join(record)}){_column_hint(record, key, field)}")
             lines.append(line_no)
-            texts.append(value if isinstance(value, str) else str(value))
-            labels.append(_label(path, line_no, record[label_column], label_column))
+            for out, key in zip(values, columns):
+                out.append(record[key])
     else:
         sep = delimiter or ("," if fmt == "csv" else "\t")
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
@@ -294,15 +317,16 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
             while header is not None and not header:  # leading blank lines
                 header = next(reader, None)
             if not header:
-                raise DataError(f"{path}: empty file (expected a header row with "
-                                f"{text_column!r} and {label_column!r} columns)")
+                raise DataError(f"{path}: empty file (expected a header row with the columns "
+                                f"{', '.join(map(repr, columns))})")
             header = [h.strip() for h in header]
-            for key in (text_column, label_column):
+            for key, field in zip(columns, fields):
                 if key not in header:
                     raise DataError(f"{path}:{reader.line_num}: missing column {key!r} "
-                                    f"(columns: {', '.join(header)}){_delimiter_hint(header, sep)}")
-            ti, li, width = header.index(text_column), header.index(label_column), len(header)
-            memo: dict[str, str] = {}  # labels repeat: normalise each distinct one once
+                                    f"(columns: {', '.join(header)})"
+                                    f"{_column_hint(header, key, field)}"
+                                    f"{_delimiter_hint(header, sep)}")
+            index, width = [header.index(c) for c in columns], len(header)
             for row in reader:
                 if len(row) != width:
                     if not row:
@@ -313,17 +337,67 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
                     raise DataError(f"{path}:{reader.line_num}: {len(row)} fields, {what} than the "
                                     f"header's {width} ({', '.join(header)}){hint}")
                 lines.append(reader.line_num)
-                texts.append(row[ti])
-                raw_label = row[li]
-                label = memo.get(raw_label)
-                if label is None:
-                    label = memo[raw_label] = _label(path, reader.line_num, raw_label, label_column)
-                labels.append(label)
+                for out, i in zip(values, index):
+                    out.append(row[i])
         except csv.Error as e:
             raise DataError(f"{path}:{reader.line_num}: not valid {fmt.upper()} ({e})") from None
     if not lines:
         raise DataError(f"{path}: empty file (no data rows)")
-    return TextRows(np.asarray(lines, np.int64), [tokenize(t) for t in texts], labels)
+    return np.asarray(lines, np.int64), values
+
+
+def _texts(path: str, lines: np.ndarray, values: list[Any], column: str) -> list[str]:
+    """Text values as strings; a JSON null, object or list is an error naming the line."""
+    out = []
+    for line_no, value in zip(lines, values):
+        if isinstance(value, str):
+            out.append(value)
+        elif value is None:
+            raise DataError(f"{path}:{line_no}: {column!r} is null; expected a string")
+        elif isinstance(value, (dict, list)):
+            raise DataError(f"{path}:{line_no}: {column!r} is a JSON {type(value).__name__}; "
+                            "expected a string")
+        else:
+            out.append(str(value))
+    return out
+
+
+def read_text_rows(path: str, text_column: str = "text", label_column: str = "label",
+                   fmt: str | None = None, encoding: str = "utf-8",
+                   delimiter: str | None = None) -> TextRows:
+    """Read, decode, tokenise and label every row of a CSV, TSV or JSONL file
+    (:func:`read_columns`); also a ``DataError`` naming ``path:line`` for a null or
+    non-string text and a null/empty/list label."""
+    lines, (texts, raw_labels) = read_columns(path, (text_column, label_column), fmt, encoding,
+                                              delimiter, ("text_column", "label_column"))
+    texts = _texts(path, lines, texts, text_column)
+    memo: dict[Any, str] = {}  # labels repeat: normalise each distinct one once
+    labels = []
+    for line_no, raw in zip(lines, raw_labels):
+        key = (type(raw), raw) if isinstance(raw, (str, int, float, bool)) else None
+        label = memo.get(key) if key is not None else None
+        if label is None:
+            label = _label(path, int(line_no), raw, label_column)
+            if key is not None:
+                memo[key] = label
+        labels.append(label)
+    return TextRows(lines, [tokenize(t) for t in texts], labels)
+
+
+def read_texts(path: str, text_column: str = "text", encoding: str = "utf-8",
+               delimiter: str | None = None) -> list[str]:
+    """Texts to classify (``predict --input``): a ``.txt`` file one per non-blank line; a
+    CSV, TSV or JSONL file its ``text_column``, read as training reads it."""
+    if os.path.splitext(path)[1].lower() != ".txt":
+        lines, (texts,) = read_columns(path, (text_column,), None, encoding, delimiter,
+                                       ("text_column",))
+        return _texts(path, lines, texts, text_column)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    return [line for line in _decode(path, raw, encoding).splitlines() if line.strip()]
 
 
 def _delimiter_hint(header: list[str], sep: str) -> str:
