@@ -161,6 +161,13 @@ CASES = [
      "d.npz: not a readable .npz file"),
     ("npz_missing_y", _npz(x=X), DataError, "d.npz: missing key 'y' (keys: x)"),
     ("npz_x_4d", _npz(x=np.zeros((2, 3, 4, 5)), y=np.array([0, 1])), DataError, "key 'x' has shape (2, 3, 4, 5)"),
+    ("npz_y_one_hot", _npz(x=X, y=np.eye(2)[[0, 1, 1, 0]]), DataError,
+     "key 'y' has shape (4, 2); expected [4] to match x (one-hot rows? store the class "
+     "indices y.argmax(axis=1))"),
+    ("npz_y_column", _npz(x=X, y=np.array([[0], [1], [1], [0]])), DataError,
+     "key 'y' has shape (4, 1); expected [4] to match x (store y[:, 0])"),
+    ("npz_y_too_short", _npz(x=X, y=np.array([0, 1, 1])), DataError,
+     "key 'y' has shape (3,); expected [4] to match x"),
     ("npz_lengths_float", _npz(x=X, y=Y, lengths=np.array([1.0, 2, 3, 3])), DataError,
      "key 'lengths' must be integers"),
     ("npz_lengths_zero", _npz(x=X, y=Y, lengths=np.array([0, 2, 3, 3])), DataError, "in [1, 3]"),

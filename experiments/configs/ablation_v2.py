@@ -102,7 +102,7 @@ def get_config(size: str = "standard") -> ml_collections.ConfigDict:
     # experiments/ablation_v2.py: the default-init LSTM does not solve every seed at gap 100)
     c.gap_axis = dict(
         data=dict(dr, num_examples=100_000, num_eval_examples=held_out),
-        gaps=(3,) if tiny else (20, 50, 100) if quick else (100, 500, 1000),
+        gaps=(3,) if tiny else (20, 50, 100, 500, 1000) if quick else (100, 500, 1000),
         variants=(("standard", "nfg") if tiny else
                   ("standard", "chrono", "nfg", "lstm1997", "cifg", "nig", "nog")),
         reference="chrono",

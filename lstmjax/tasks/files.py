@@ -642,7 +642,13 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: key 'x' has values beyond the float32 range (max |x| = {big:.3g} > 3.4e38); "
                         "rescale x")
     if y.ndim != 1 or len(y) != n:
-        raise DataError(f"{path}: key 'y' has shape {y.shape}; expected [{n}] to match x")
+        hint = ""
+        if y.ndim == 2 and len(y) == n and y.shape[1] == 1:
+            hint = " (store y[:, 0])"
+        elif y.ndim == 2 and len(y) == n and np.all((y == 0) | (y == 1)) and \
+                np.all(y.sum(axis=1) == 1):  # one-hot rows
+            hint = " (one-hot rows? store the class indices y.argmax(axis=1))"
+        raise DataError(f"{path}: key 'y' has shape {y.shape}; expected [{n}] to match x{hint}")
     _finite_or_raise(path, "y", y, "every target must be a finite number")
     lengths = arrays.get("lengths")
     if lengths is None:
