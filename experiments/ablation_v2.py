@@ -552,6 +552,19 @@ def findings(records, config) -> str:
                 parts.append(f"{_label(v)} solves more seeds than `standard` at "
                              + ("gap " + "/".join(map(str, edge)) if edge
                                 else "none of these gaps") + ".")
+        # does the edge of a cell that cannot forget survive long gaps? against the init
+        # meant for them (the gap axis's reference, chrono)
+        gref = config.gap_axis.reference
+        for v in ("nfg", "lstm1997"):
+            if v in gv and gref in gv:
+                behind = [g for g in gaps if solve_stats(gby.get((v, g), []))["solved"]
+                          < solve_stats(gby.get((gref, g), []))["solved"]]
+                parts.append(f"Against `{gref}`, {_label(v)} "
+                             + (f"falls behind at gap {'/'.join(map(str, behind))} ("
+                                + ", ".join(f"{solve_stats(gby.get((v, g), []))['solved']} "
+                                            f"vs {solve_stats(gby.get((gref, g), []))['solved']}"
+                                            f" of {n}" for g in behind) + ")"
+                                if behind else "solves as many seeds at every gap") + ".")
     parts.append("Caveats: one hyperparameter setting for all variants (Greff et al. tuned "
                  "each by random search and measured converged error on speech, handwriting "
                  "and music); steps to solve are counted at the validation interval; a "

@@ -82,6 +82,32 @@ def test_decide_is_a_function_of_the_calibration_records():
 
 
 @pytest.mark.slow
+def test_findings_say_where_the_no_forget_edge_ends_on_the_gap_axis():
+    """The gap-axis sentences are computed from the records: where NFG beats `standard`,
+    and where it falls behind the gap reference (chrono)."""
+    from experiments import ablation_v2
+    from experiments.configs import ablation_v2 as cfg_module
+    config = cfg_module.get_config("tiny")
+    config.gap_axis.variants = ("standard", "chrono", "nfg")
+
+    def rec(axis, variant, solved, **kw):
+        return {"axis": axis, "variant": variant, "solved": solved,
+                "steps_to_solve": 10 if solved else None, "score": float(solved), **kw}
+    records = [rec("tasks", v, True, task=t, seed=s) for t in ("distant_recall", "last_clue")
+               for v in ("standard", "nfg") for s in (0, 1)]
+    solved = {("standard", 100): 0, ("chrono", 100): 2, ("nfg", 100): 2,
+              ("standard", 500): 0, ("chrono", 500): 2, ("nfg", 500): 1,
+              ("standard", 1000): 0, ("chrono", 1000): 2, ("nfg", 1000): 0}
+    records += [rec("gap", v, s < k, gap=g, seed=s) for (v, g), k in solved.items()
+                for s in (0, 1)]
+    text = ablation_v2.findings(records, config)
+    assert "Gap axis (distant recall, solved/N at gap 100/500/1000): `standard` 0/0/0 of 2, " \
+           "`chrono` 2/2/2 of 2, NFG 2/1/0 of 2." in text
+    assert "NFG solves more seeds than `standard` at gap 100/500." in text
+    assert "Against `chrono`, NFG falls behind at gap 500/1000 (1 vs 2 of 2, 0 vs 2 of 2)." \
+        in text
+
+
 def test_ablation_v2_tiny(tmp_path, capsys):
     from experiments import ablation_v2
     workdir = str(tmp_path / "v2")
