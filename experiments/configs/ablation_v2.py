@@ -4,7 +4,8 @@
         --workdir experiments/results/ablation_v2_quick --jobs 2
 
 Sizes: ``tiny`` (seconds, for the tests), ``quick`` (short sequences, hidden 32, 5 seeds;
-405 runs of 30-60 s each: hours on 2 cores, resumable), ``standard`` (the full v2: the lengths
+475 runs of 30 s to 6 min each, gap axis 20/50/100/500/1000: about 5 h summed on 2 cores,
+resumable), ``standard`` (the full v2: the lengths
 of the literature's versions of the tasks, hidden 64, 5 seeds; many hours on 2 cores).
 
 Calibration (done by the script, recorded in ``calibration.json`` next to the results):
