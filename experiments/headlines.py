@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
 from experiments import pixel_mnist_report, report
+from experiments.ablation_v2 import solve_stats
 
 BEGIN, END = "<!-- headlines:begin -->", "<!-- headlines:end -->"
 
@@ -63,8 +62,8 @@ def gap_sweep(results: str) -> str:
     rnn_far, chrono_far = _gaps(far, "rnn")[1000], _gaps(far, "lstm_chrono")[1000]
     top = max(rnn)
     after = [g for g in sorted(rnn) if g > (_all_solved_up_to(rnn) or 0)]
-    falls = ", ".join(f"{_pct(rnn[g])} at gap {g}" for g in after[:1] + after[-1:]
-                      if g in rnn) if after else "no gap unsolved"
+    falls = ", ".join(f"{_pct(rnn[g])} at gap {g}" for g in sorted({after[0], after[-1]})
+                      ) if after else "no gap unsolved"
     return (f"**Gap sweep** (distant recall, {s['num_clues']} clues: chance "
             f"{100 / s['num_clues']:.1f}%; {s['seeds']} seeds, ≤ {s['steps']} steps): the "
             f"tanh RNN solves every seed up to {_upto(rnn)}, then falls ({falls}). The "
@@ -122,13 +121,11 @@ def ablation_v2(results: str) -> str:
     worst = min(share.values())
     weakest = sorted(v for v, x in share.items() if x == worst)
 
-    def median_steps(variant, task):
-        steps = [r["steps_to_solve"] for r in tasks
-                 if r["variant"] == variant and r["task"] == task and r["solved"]]
-        return float(np.median(steps)) if steps else None
+    last_clue = {v: solve_stats(rs) for (t, v), rs in report.group(tasks, "task", "variant")
+                 .items() if t == "last_clue"}
     no_forget = [v for v in ("nfg", "lstm1997") if v in share]
-    slower = [median_steps(v, "last_clue") / median_steps(ref, "last_clue")
-              for v in no_forget if median_steps(v, "last_clue")]
+    slower = [last_clue[v]["median"] / last_clue[ref]["median"]
+              for v in no_forget if last_clue[v]["solved"]]
     gap_recs = [r for r in recs if r["axis"] == "gap"]
     by_gap = {k: sum(r["solved"] for r in rs)
               for k, rs in report.group(gap_recs, "variant", "gap").items()}

@@ -253,6 +253,16 @@ def _decode(path: str, raw: bytes, encoding: str) -> str:
     return text
 
 
+def _read_decoded(path: str, encoding: str) -> str:
+    """The whole file, read once and decoded by :func:`_decode`."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    return _decode(path, raw, encoding)
+
+
 def _format(path: str, fmt: str | None) -> str:
     fmt = fmt or TEXT_FORMATS.get(os.path.splitext(path)[1].lower())
     if fmt not in ("csv", "tsv", "jsonl"):
@@ -267,29 +277,23 @@ def _column_hint(header: Sequence[str], key: str, field: str) -> str:
     return f"; set --config.data.{field}={near[0]!r}" if near else ""
 
 
-def read_columns(path: str, columns: Sequence[str], fmt: str | None = None,
-                 encoding: str = "utf-8", delimiter: str | None = None,
-                 fields: Sequence[str] | None = None) -> tuple[np.ndarray, list[list[Any]]]:
+def read_columns(path: str, columns: Sequence[str], fields: Sequence[str],
+                 fmt: str | None = None, encoding: str = "utf-8",
+                 delimiter: str | None = None) -> tuple[np.ndarray, list[list[Any]]]:
     """The line number of every data row ``[N]`` and, per name in ``columns``, its N raw
     values (CSV/TSV: strings; JSONL: JSON values), from one decode of the file.
 
     ``delimiter`` (one character) replaces the format's own: ``,`` for CSV, tab for TSV.
-    ``fields`` names the config field of each column, for the hint when a header differs
-    only in case. Raises ``DataError`` naming ``path:line`` for undecodable bytes, a
+    ``fields`` names the config field that sets each column (``text_column``, ...), for
+    the hint when a header differs only in case. Raises ``DataError`` naming ``path:line`` for undecodable bytes, a
     missing column or key, a CSV/TSV row with more or fewer fields than the header,
     invalid JSON, an empty file.
     """
     fmt = _format(path, fmt)
-    fields = fields or [f"{c}_column" for c in columns]
     if delimiter is not None and fmt == "jsonl":
         raise DataError(f"{path}: delimiter={delimiter!r} applies to CSV and TSV files, not "
                         "JSONL; unset --config.data.delimiter")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    text = _decode(path, raw, encoding)
+    text = _read_decoded(path, encoding)
     lines: list[int] = []
     values: list[list[Any]] = [[] for _ in columns]
     if fmt == "jsonl":
@@ -368,8 +372,9 @@ def read_text_rows(path: str, text_column: str = "text", label_column: str = "la
     """Read, decode, tokenise and label every row of a CSV, TSV or JSONL file
     (:func:`read_columns`); also a ``DataError`` naming ``path:line`` for a null or
     non-string text and a null/empty/list label."""
-    lines, (texts, raw_labels) = read_columns(path, (text_column, label_column), fmt, encoding,
-                                              delimiter, ("text_column", "label_column"))
+    lines, (texts, raw_labels) = read_columns(path, (text_column, label_column),
+                                              ("text_column", "label_column"), fmt, encoding,
+                                              delimiter)
     texts = _texts(path, lines, texts, text_column)
     memo: dict[Any, str] = {}  # labels repeat: normalise each distinct one once
     labels = []
@@ -389,15 +394,10 @@ def read_texts(path: str, text_column: str = "text", encoding: str = "utf-8",
     """Texts to classify (``predict --input``): a ``.txt`` file one per non-blank line; a
     CSV, TSV or JSONL file its ``text_column``, read as training reads it."""
     if os.path.splitext(path)[1].lower() != ".txt":
-        lines, (texts,) = read_columns(path, (text_column,), None, encoding, delimiter,
-                                       ("text_column",))
+        lines, (texts,) = read_columns(path, (text_column,), ("text_column",), None,
+                                       encoding, delimiter)
         return _texts(path, lines, texts, text_column)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    return [line for line in _decode(path, raw, encoding).splitlines() if line.strip()]
+    return [line for line in _read_decoded(path, encoding).splitlines() if line.strip()]
 
 
 def _delimiter_hint(header: list[str], sep: str) -> str:
