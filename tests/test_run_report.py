@@ -92,3 +92,36 @@ def test_variant_is_read_from_the_data_path():
         == "permuted"
     assert pixel_mnist_report.variant_of({"data": {"path": "data/mnist_pixels/{split}.npz"}}) \
         == "sequential"
+
+
+@pytest.mark.slow
+def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
+    """--resumable commits the checkpoint: copied back, the same config continues the run to
+    the same parameters as the uninterrupted one (bitwise: params_sha256)."""
+    import shutil
+
+    data_dir = tmp_path / "data"
+    _write_npz(str(data_dir))
+    whole = train.run(_pixel_config(str(data_dir)), str(tmp_path / "whole"), progress=False)
+    first = _pixel_config(str(data_dir))
+    first.steps = 2  # a constant schedule: steps is not part of what a resume must match
+    work = str(tmp_path / "run")
+    assert train.run(first, work, progress=False)["step"] == 2
+    out = str(tmp_path / "results" / "half")
+    run_report.main(["--workdir", work, "--out", out, "--command", "X", "--resumable"])
+    assert os.path.isdir(os.path.join(out, "checkpoints"))
+    shutil.rmtree(work)  # the fresh clone: only the committed folder is left
+    clone = str(tmp_path / "clone")
+    shutil.copytree(out, clone)
+    # the committed checkpoint is the step-2 state (a resume starts there, not from step 0)
+    scored = str(tmp_path / "scored.json")
+    assert cli.main(["lstmjax", "evaluate", "--workdir", clone, "--params", "last",
+                     "--output", scored]) == 0
+    assert runs.read_json(scored)["params"] == "last@2"
+    resumed = train.run(_pixel_config(str(data_dir)), clone, progress=False)
+    assert resumed["step"] == 4 and resumed["params_sha256"] == whole["params_sha256"]
+    # without --resumable nothing a resume needs is committed, and result.md says how
+    out2 = str(tmp_path / "results" / "plain")
+    run_report.main(["--workdir", clone, "--out", out2, "--command", "X"])
+    assert not os.path.exists(os.path.join(out2, "checkpoints"))
+    assert "cp -r" not in open(os.path.join(out2, "result.md")).read()
