@@ -14,7 +14,9 @@ Table 1... their LSTM baseline: ~98.2% sequential, ~88% permuted), Le et al. 201
 97% / 82%), Tallec & Ollivier 2018 (chrono LSTM on pixel MNIST).
 
 The runs take hours on 2 CPU cores: checkpoints every 250 steps (one kept), resumable by
-rerunning the same command.
+rerunning the same command. ``python -m experiments.run_report --resumable`` commits the
+latest checkpoint with the records, so that a later session (a fresh clone) continues the
+run: ``cp -r experiments/results/pixel_mnist/<run> runs/<run>``, then the same command.
 """
 
 from lstmjax.schema import default_config
