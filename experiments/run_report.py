@@ -11,7 +11,7 @@ numbers (split, examples, metrics), steps and status, wall time, hardware and co
 read from the run directory. A run that has not finished is labelled UNFINISHED with the
 command that continues it (the same command: a rerun resumes). With ``--resumable`` the
 committed folder is itself a run directory: ``cp -r OUT runs/NAME`` on a fresh clone and the
-same command continues the run bitwise from its latest checkpoint. An interrupted run has no
+same command continues the run from its latest checkpoint (bitwise on the same machine). An interrupted run has no
 whole-split numbers of its own; ``--evaluation`` adds what ``lstmjax evaluate --output``
 wrote for its latest checkpoint (copied as ``evaluation.json``), named by its split,
 example count and the step of the parameters it scored.
@@ -24,14 +24,14 @@ import os
 import shutil
 
 from experiments import report
-from lstmjax import runs
+from lstmjax import runs, train
 
 FILES = ("summary.json", "config.json", "metrics.jsonl", "learning_curve.png")
 EVALUATION = "evaluation.json"
 # what a resume reads besides FILES (--resumable): the orbax checkpoints (about 0.8 MB for
 # a 68k-parameter LSTM with its Adam state), the TaskSpec, the timing log, a text task's
 # vocabulary and labels. Committing them lets a fresh clone continue an unfinished run.
-RESUME_FILES = ("task.json", "timing.jsonl", "vocab.json", "labels.json")
+RESUME_FILES = (train.TASK, runs.TIMING, train.VOCAB, train.LABELS)
 RESUME_DIRS = ("checkpoints",)
 
 
@@ -94,13 +94,10 @@ def main(argv=None) -> str:
     summary = runs.read_json(os.path.join(args.workdir, "summary.json"))
     cfg = runs.read_json(os.path.join(args.workdir, "config.json"))
     os.makedirs(args.out, exist_ok=True)
-    for name in FILES:
+    for name in FILES + (RESUME_FILES if args.resumable else ()):
         if os.path.exists(os.path.join(args.workdir, name)):
             shutil.copyfile(os.path.join(args.workdir, name), os.path.join(args.out, name))
     if args.resumable:
-        for name in RESUME_FILES:
-            if os.path.exists(os.path.join(args.workdir, name)):
-                shutil.copyfile(os.path.join(args.workdir, name), os.path.join(args.out, name))
         for name in RESUME_DIRS:
             src, dst = os.path.join(args.workdir, name), os.path.join(args.out, name)
             if os.path.isdir(src):

@@ -4,6 +4,7 @@ pixel-MNIST-shaped run trains from experiments/configs/pixel_mnist.py, is scored
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -98,8 +99,6 @@ def test_variant_is_read_from_the_data_path():
 def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
     """--resumable commits the checkpoint: copied back, the same config continues the run to
     the same parameters as the uninterrupted one (bitwise: params_sha256)."""
-    import shutil
-
     data_dir = tmp_path / "data"
     _write_npz(str(data_dir))
     whole = train.run(_pixel_config(str(data_dir)), str(tmp_path / "whole"), progress=False)
@@ -110,6 +109,11 @@ def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
     out = str(tmp_path / "results" / "half")
     run_report.main(["--workdir", work, "--out", out, "--command", "X", "--resumable"])
     assert os.path.isdir(os.path.join(out, "checkpoints"))
+    # an unfinished run's result.md names the copy that continues it
+    summary, cfg = runs.read_json(os.path.join(out, "summary.json")), first.to_dict()
+    text = run_report.markdown(dict(summary, status="interrupted"), dict(cfg, steps=4), "X",
+                               None, None, False, resume_from=(out, work))
+    assert f"`cp -r {out} {work}` and then the command above continues it" in text
     shutil.rmtree(work)  # the fresh clone: only the committed folder is left
     clone = str(tmp_path / "clone")
     shutil.copytree(out, clone)
@@ -120,7 +124,7 @@ def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
     assert runs.read_json(scored)["params"] == "last@2"
     resumed = train.run(_pixel_config(str(data_dir)), clone, progress=False)
     assert resumed["step"] == 4 and resumed["params_sha256"] == whole["params_sha256"]
-    # without --resumable nothing a resume needs is committed, and result.md says how
+    # without --resumable nothing a resume needs is committed, and result.md offers no copy
     out2 = str(tmp_path / "results" / "plain")
     run_report.main(["--workdir", clone, "--out", out2, "--command", "X"])
     assert not os.path.exists(os.path.join(out2, "checkpoints"))
