@@ -149,17 +149,25 @@ def ablation_v2(results: str) -> str:
 
 
 def pixel_mnist(results: str) -> str:
+    """Per (variant, model) the run trained furthest (the report lists every run)."""
     folder = os.path.join(results, "pixel_mnist")
     rows = [pixel_mnist_report.row(os.path.join(folder, d)) for d in sorted(os.listdir(folder))
             if os.path.exists(os.path.join(folder, d, "summary.json"))]
+    furthest = {}
+    for r in rows:
+        key = (r["variant"], r["cell"])
+        if key not in furthest or r["step"] > furthest[key]["step"]:
+            furthest[key] = r
     parts = [f"{r['variant']} {r['cell']} "
              + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%")
              + f" at step {r['step']:,} of {r['budget']:,}"
-             + ("" if r["finished"] else " (unfinished)") for r in rows]
+             + ("" if r["finished"] else " (unfinished)") + f" [`{r['name']}`]"
+             for _, r in sorted(furthest.items())]
     published = "; ".join(f"{v} {a:.1f}% ({source})" for (v, cell), quoted
                           in pixel_mnist_report.PUBLISHED.items() if cell == "lstm"
                           for source, a in quoted)
-    return ("**Pixel MNIST** (784 steps, all 10,000 test images; "
+    return ("**Pixel MNIST** (784 steps, all 10,000 test images; per variant and model the "
+            f"run trained furthest of the {len(rows)} in the "
             "[report](experiments/results/pixel_mnist/pixel_mnist.md)): "
             + "; ".join(parts) + f". Published for a converged LSTM: {published}.")
 

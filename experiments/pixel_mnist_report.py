@@ -11,6 +11,12 @@ run reports ``summary.json``'s ``test`` (last step) and ``test_at_best``; an unf
 one reports what ``lstmjax evaluate`` measured on its latest checkpoint and is marked
 UNFINISHED, with the command that continues it. Published numbers are quoted from the
 papers named in :data:`PUBLISHED` (not computed here). Writes ``pixel_mnist.md``.
+
+Runs stop at different steps (an unfinished LSTM beside a finished min-RNN), so the report
+also compares them *at equal steps*: per variant, a table and a plot
+(``curves_<variant>.png``) of each run's periodic validation accuracy from its
+``metrics.jsonl``. That periodic evaluation covers part of the validation split (the table
+names how many images); it is a learning curve, not the reported result.
 """
 
 from __future__ import annotations
@@ -73,7 +79,42 @@ def row(run_dir: str) -> dict:
         else NOT_PUBLISHED)
 
 
-def markdown(rows: list[dict], results: str) -> str:
+def curve(run_dir: str) -> list[dict]:
+    """The run's periodic validation records ``{step, accuracy, examples}``, by step."""
+    recs = runs.read_jsonl(os.path.join(run_dir, runs.METRICS))
+    return sorted((r for r in recs if r.get("split") == "validation" and "accuracy" in r),
+                  key=lambda r: r["step"])
+
+
+def curves_section(rows: list[dict], curves: dict[str, list[dict]], results: str,
+                   variant: str) -> list[str]:
+    """One variant's equal-step table (rows: eval steps; columns: runs) and its plot."""
+    names = [r["name"] for r in rows if r["variant"] == variant and curves[r["name"]]]
+    if not names:
+        return []
+    by_run = {n: {c["step"]: c for c in curves[n]} for n in names}
+    steps = sorted({s for n in names for s in by_run[n]})
+    examples = sorted({c["examples"] for n in names for c in curves[n]})
+    cells = [[f"{s:,}"] + [f"{100 * by_run[n][s]['accuracy']:.2f}%" if s in by_run[n] else "–"
+                           for n in names] for s in steps]
+    png = f"curves_{variant}.png"
+    report.plot_lines(
+        os.path.join(results, png),
+        {n: ([c["step"] for c in curves[n]], [100 * c["accuracy"] for c in curves[n]],
+             [0.0] * len(curves[n])) for n in names},
+        xlabel="training step", ylabel="validation accuracy (%)",
+        title=f"{variant} MNIST: periodic validation "
+              f"({'/'.join(f'{e:,}' for e in examples)} images)", ylim=(0, 100))
+    return [f"### {variant.capitalize()} MNIST at equal steps", "",
+            f"Periodic validation accuracy on {' or '.join(f'{e:,}' for e in examples)} of "
+            "the validation images (`eval_batches` × `eval_batch_size`, the same images at "
+            "every step); a learning curve to compare runs at the same step, not the "
+            "reported result (that is the test column above). Plot: "
+            f"[{png}]({png}).", "",
+            report.markdown_table(["step"] + names, cells), ""]
+
+
+def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | None = None) -> str:
     header = ["run", "variant", "model", "steps / budget", "status",
               "test accuracy (whole test split)", "test at best validation", "published"]
     table = report.markdown_table(header, [[r["name"], r["variant"], r["cell"], r["steps"],
@@ -93,6 +134,10 @@ def markdown(rows: list[dict], results: str) -> str:
                   "budget; the accuracy is that of the latest "
                   "checkpoint and says nothing about where the run converges. Rerunning "
                   "the run's command (in its `result.md`) resumes it.", ""]
+    if curves:
+        lines += ["## Validation accuracy at equal steps", ""]
+        for variant in ("sequential", "permuted"):
+            lines += curves_section(rows, curves, results, variant)
     return "\n".join(lines)
 
 
@@ -108,7 +153,8 @@ def main(argv=None) -> str:
         raise SystemExit(2)
     path = os.path.join(args.results, "pixel_mnist.md")
     with open(path, "w") as f:
-        f.write(markdown([row(d) for d in dirs], args.results))
+        f.write(markdown([row(d) for d in dirs], args.results,
+                         {os.path.basename(d): curve(d) for d in dirs}))
     print(path)
     return path
 

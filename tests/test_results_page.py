@@ -61,3 +61,28 @@ def test_bench_bullet_computes_the_ratio_ranges(tmp_path):
     text = headlines.bench(str(tmp_path))
     assert "2 shapes and directions" in text and "1.20-1.50x faster than the reference" in text
     assert "0.80-1.25x the faster of Flax and PyTorch" in text
+
+
+def _pixel_run(folder, name, *, step, budget, accuracy, permuted=False):
+    run = folder / "pixel_mnist" / name
+    run.mkdir(parents=True)
+    status = "completed" if step == budget else "interrupted"
+    test = {"split": "test", "examples": 10000, "step": step, "accuracy": accuracy}
+    (run / "summary.json").write_text(json.dumps(
+        {"status": status, "step": step, **({"test": test} if status == "completed" else {})}))
+    path = f"data/mnist_{'permuted' if permuted else 'pixels'}/{{split}}.npz"
+    (run / "config.json").write_text(json.dumps(
+        {"steps": budget, "data": {"path": path}, "model": {"cell": "lstm"}}))
+    if status != "completed":
+        (run / "evaluation.json").write_text(json.dumps(dict(test, params=f"last@{step}")))
+
+
+def test_pixel_bullet_takes_the_furthest_trained_run_per_variant_and_model(tmp_path):
+    _pixel_run(tmp_path, "old", step=7000, budget=20000, accuracy=0.88)
+    _pixel_run(tmp_path, "rerun", step=3000, budget=20000, accuracy=0.69)
+    _pixel_run(tmp_path, "perm", step=20000, budget=20000, accuracy=0.9, permuted=True)
+    text = headlines.pixel_mnist(str(tmp_path))
+    assert "the run trained furthest of the 3" in text
+    assert "sequential lstm 88.00% at step 7,000 of 20,000 (unfinished) [`old`]" in text
+    assert "permuted lstm 90.00% at step 20,000 of 20,000 [`perm`]" in text
+    assert "rerun" not in text and "69.00%" not in text

@@ -86,6 +86,17 @@ def test_finished_and_unfinished_runs_are_reported_with_split_and_examples(tmp_p
     assert rows[2][5] == f"{100 * scored['accuracy']:.2f}% (20 images, step 4, latest checkpoint)"
     assert "Arjovsky et al. 2016, Table 1 (LSTM): 88.0%" in rows[1][7]
     assert "**Unfinished:** unfinished" in table
+    # at equal steps: each run's periodic validation (eval_every=2: steps 2 and 4) from its
+    # metrics.jsonl, the image count named, and the plot written beside the table
+    curves = table[table.index("### Permuted MNIST at equal steps"):]
+    assert "on 8 of the validation images" in curves
+    steps = report.parse_markdown_table(curves, "step")
+    assert steps[0] == ["step", "finished", "unfinished"] and [r[0] for r in steps[1:]] == ["2", "4"]
+    val = [r for r in runs.read_jsonl(os.path.join(work, "metrics.jsonl"))
+           if r["split"] == "validation"]
+    assert steps[2][1] == f"{100 * val[-1]['accuracy']:.2f}%"
+    assert os.path.getsize(tmp_path / "results" / "curves_permuted.png") > 0
+    assert "### Sequential" not in table   # no sequential run: no empty section
 
 
 def test_variant_is_read_from_the_data_path():
