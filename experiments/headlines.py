@@ -153,16 +153,11 @@ def pixel_mnist(results: str) -> str:
     folder = os.path.join(results, "pixel_mnist")
     rows = [pixel_mnist_report.row(os.path.join(folder, d)) for d in sorted(os.listdir(folder))
             if os.path.exists(os.path.join(folder, d, "summary.json"))]
-    furthest = {}
-    for r in rows:
-        key = (r["variant"], r["cell"])
-        if key not in furthest or r["step"] > furthest[key]["step"]:
-            furthest[key] = r
     parts = [f"{r['variant']} {r['cell']} "
              + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%")
              + f" at step {r['step']:,} of {r['budget']:,}"
              + ("" if r["finished"] else " (unfinished)") + f" [`{r['name']}`]"
-             for _, r in sorted(furthest.items())]
+             for r in pixel_mnist_report.furthest(rows).values()]
     published = "; ".join(f"{v} {a:.1f}% ({source})" for (v, cell), quoted
                           in pixel_mnist_report.PUBLISHED.items() if cell == "lstm"
                           for source, a in quoted)

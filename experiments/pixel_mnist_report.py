@@ -16,7 +16,13 @@ Runs stop at different steps (an unfinished LSTM beside a finished min-RNN), so 
 also compares them *at equal steps*: per variant, a table and a plot
 (``curves_<variant>.png``) of each run's periodic validation accuracy from its
 ``metrics.jsonl``. That periodic evaluation covers part of the validation split (the table
-names how many images); it is a learning curve, not the reported result.
+names how many images); it is a learning curve, not the reported result. Under each
+table a generated sentence ranks the runs at the furthest step all of them reached.
+
+``--test_npz VARIANT=PATH`` (e.g. ``sequential=data/mnist_pixels/test.npz``) adds where
+the evidence lies in each variant's inputs: the number of steps from an image's last
+non-zero pixel to the end of its sequence (median and IQR over the test images). A
+recurrent net must carry what it read across that many steps to the readout at step 784.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+import numpy as np
 
 from experiments import report
 from lstmjax import runs
@@ -86,6 +94,53 @@ def curve(run_dir: str) -> list[dict]:
                   key=lambda r: r["step"])
 
 
+def steps_after_last_ink(x: np.ndarray) -> np.ndarray:
+    """``x [N, T, 1]`` (or ``[N, T]``) -> ``[N]``: steps from each sequence's last non-zero
+    input to its end (T - 1 - last index; T when a sequence is all zeros)."""
+    nz = x.reshape(len(x), -1) != 0
+    t = nz.shape[1]
+    last = np.where(nz.any(1), t - 1 - np.argmax(nz[:, ::-1], axis=1), -1)
+    return t - 1 - last
+
+
+def evidence_section(test_npz: dict[str, str]) -> list[str]:
+    """Per variant: median [IQR] steps between the last ink pixel and the readout."""
+    cells = []
+    for variant, path in test_npz.items():
+        with np.load(path) as f:
+            gap = steps_after_last_ink(f["x"])
+        q1, med, q3 = np.percentile(gap, [25, 50, 75])
+        cells.append([variant, f"{len(gap):,}", f"{med:g} [{q1:g}-{q3:g}]", f"`{path}`"])
+    return ["## Where the evidence lies", "",
+            "Steps from an image's last non-zero pixel to the end of its sequence, where the "
+            "classifier reads the state: what the net has to carry, and for how long.", "",
+            report.markdown_table(["variant", "test images", "steps after the last ink "
+                                   "pixel: median [IQR]", "file"], cells), ""]
+
+
+def furthest(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """(variant, model) -> the row of its run trained furthest (a rerun and its first try
+    are two runs of one model; the comparisons take one of them)."""
+    best = {}
+    for r in rows:
+        key = (r["variant"], r["cell"])
+        if key not in best or r["step"] > best[key]["step"]:
+            best[key] = r
+    return dict(sorted(best.items()))
+
+
+def ranking(names: list[str], by_run: dict[str, dict[int, dict]]) -> str:
+    """At the furthest step all these runs reached: the runs by validation accuracy."""
+    common = set.intersection(*(set(by_run[n]) for n in names))
+    if len(names) < 2 or not common:
+        return ""
+    step = max(common)
+    ranked = sorted(names, key=lambda n: -by_run[n][step]["accuracy"])
+    return (f"At step {step:,}, the furthest step reached by all {len(names)} models (each "
+            "by its run trained furthest): "
+            + ", ".join(f"{n} {100 * by_run[n][step]['accuracy']:.2f}%" for n in ranked) + ".")
+
+
 def curves_section(rows: list[dict], curves: dict[str, list[dict]], results: str,
                    variant: str) -> list[str]:
     """One variant's equal-step table (rows: eval steps; columns: runs) and its plot."""
@@ -111,10 +166,13 @@ def curves_section(rows: list[dict], curves: dict[str, list[dict]], results: str
             "every step); a learning curve to compare runs at the same step, not the "
             "reported result (that is the test column above). Plot: "
             f"[{png}]({png}).", "",
-            report.markdown_table(["step"] + names, cells), ""]
+            report.markdown_table(["step"] + names, cells), "",
+            ranking([r["name"] for r in furthest(rows).values() if r["name"] in names],
+                    by_run), ""]
 
 
-def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | None = None) -> str:
+def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | None = None,
+             test_npz: dict[str, str] | None = None) -> str:
     header = ["run", "variant", "model", "steps / budget", "status",
               "test accuracy (whole test split)", "test at best validation", "published"]
     table = report.markdown_table(header, [[r["name"], r["variant"], r["cell"], r["steps"],
@@ -122,7 +180,9 @@ def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | Non
                                             r["published"]] for r in rows])
     unfinished = [r["name"] for r in rows if r["status"].startswith("UNFINISHED")]
     lines = ["# Pixel MNIST: sequential and permuted, 784 steps of one pixel", "",
-             f"- command: `python -m experiments.pixel_mnist_report --results {results}`",
+             "- command: `" + " ".join(["python -m experiments.pixel_mnist_report --results",
+                                        results] + [f"--test_npz {v}={p}" for v, p in
+                                                    (test_npz or {}).items()]) + "`",
              "- runs: `python -m lstmjax train --config experiments/configs/pixel_mnist.py:"
              "<model>[,permuted] --workdir runs/<run>` (each run's `result.md` has its own "
              "command, hardware, wall time and commit)", "",
@@ -138,13 +198,25 @@ def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | Non
         lines += ["## Validation accuracy at equal steps", ""]
         for variant in ("sequential", "permuted"):
             lines += curves_section(rows, curves, results, variant)
+    if test_npz:
+        lines += evidence_section(test_npz)
     return "\n".join(lines)
 
 
 def main(argv=None) -> str:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--results", required=True, help="a folder of run_report outputs")
+    p.add_argument("--test_npz", action="append", default=[], metavar="VARIANT=PATH",
+                   help="a variant's test.npz: adds where the evidence lies in its inputs")
     args = p.parse_args(argv)
+    test_npz = {}
+    for item in args.test_npz:
+        variant, sep, path = item.partition("=")
+        if not sep or variant not in ("sequential", "permuted") or not os.path.isfile(path):
+            print(f"error: --test_npz {item!r}: expected sequential=PATH or permuted=PATH "
+                  "naming an existing npz file", file=sys.stderr)
+            raise SystemExit(2)
+        test_npz[variant] = path
     dirs = sorted(d for d in (os.path.join(args.results, n) for n in os.listdir(args.results))
                   if os.path.exists(os.path.join(d, "summary.json")))
     if not dirs:
@@ -154,7 +226,7 @@ def main(argv=None) -> str:
     path = os.path.join(args.results, "pixel_mnist.md")
     with open(path, "w") as f:
         f.write(markdown([row(d) for d in dirs], args.results,
-                         {os.path.basename(d): curve(d) for d in dirs}))
+                         {os.path.basename(d): curve(d) for d in dirs}, test_npz))
     print(path)
     return path
 

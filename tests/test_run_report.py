@@ -140,3 +140,46 @@ def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
     run_report.main(["--workdir", clone, "--out", out2, "--command", "X"])
     assert not os.path.exists(os.path.join(out2, "checkpoints"))
     assert "cp -r" not in open(os.path.join(out2, "result.md")).read()
+
+
+def test_steps_after_last_ink_counts_to_the_end_of_the_sequence():
+    x = np.zeros((3, 6, 1), np.float32)
+    x[0, 5, 0] = 0.5          # ink at the last step: 0 steps to carry
+    x[1, 1, 0] = x[1, 2, 0] = 1.0   # last ink at index 2 of 6: 3 steps after it
+    # x[2] is blank: nothing to carry, counted as the whole length
+    assert pixel_mnist_report.steps_after_last_ink(x).tolist() == [0, 3, 6]
+
+
+def _curve_rows():
+    rows = [dict(name="old", variant="sequential", cell="lstm", step=7000),
+            dict(name="rerun", variant="sequential", cell="lstm", step=3000),
+            dict(name="rnn", variant="sequential", cell="rnn", step=2000)]
+    by_run = {"old": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.4}, 7000: {"accuracy": 0.9}},
+              "rerun": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.5}, 3000: {"accuracy": 0.7}},
+              "rnn": {1000: {"accuracy": 0.1}, 2000: {"accuracy": 0.6}}}
+    return rows, by_run
+
+
+def test_ranking_is_at_the_furthest_common_step_of_each_models_furthest_run():
+    rows, by_run = _curve_rows()
+    best = pixel_mnist_report.furthest(rows)
+    assert [r["name"] for r in best.values()] == ["old", "rnn"]
+    text = pixel_mnist_report.ranking([r["name"] for r in best.values()], by_run)
+    assert text.startswith("At step 2,000, the furthest step reached by all 2 models")
+    assert text.endswith("rnn 60.00%, old 40.00%.")  # ranked by accuracy, not by name
+    assert pixel_mnist_report.ranking(["old"], by_run) == ""
+
+
+def test_evidence_section_from_test_npz_and_a_bad_flag_is_refused(tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    _write_npz(str(data_dir))
+    path = str(data_dir / "test.npz")
+    text = "\n".join(pixel_mnist_report.evidence_section({"permuted": path}))
+    gap = pixel_mnist_report.steps_after_last_ink(np.load(path)["x"])
+    q1, med, q3 = np.percentile(gap, [25, 50, 75])
+    assert f"| permuted | 20 | {med:g} [{q1:g}-{q3:g}] |" in text
+    for bad in ("permuted", f"rowwise={path}", "sequential=/no/such.npz"):
+        with pytest.raises(SystemExit) as e:
+            pixel_mnist_report.main(["--results", str(tmp_path), "--test_npz", bad])
+        assert e.value.code == 2
+        assert "--test_npz" in capsys.readouterr().err
