@@ -150,9 +150,8 @@ def ablation_v2(results: str) -> str:
 
 def pixel_mnist(results: str) -> str:
     """Per (variant, model) the run trained furthest (the report lists every run)."""
-    folder = os.path.join(results, "pixel_mnist")
-    rows = [pixel_mnist_report.row(os.path.join(folder, d)) for d in sorted(os.listdir(folder))
-            if os.path.exists(os.path.join(folder, d, "summary.json"))]
+    rows = [pixel_mnist_report.row(d)
+            for d in pixel_mnist_report.run_dirs(os.path.join(results, "pixel_mnist"))]
     parts = [f"{r['variant']} {r['cell']} "
              + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%")
              + f" at step {r['step']:,} of {r['budget']:,}"

@@ -44,6 +44,7 @@ PUBLISHED = {
     ("permuted", "rnn"): [("Le et al. 2015 (IRNN: ReLU, identity init; not a tanh RNN)", 82.0)],
 }
 NOT_PUBLISHED = "no published number quoted here"
+VARIANTS = ("sequential", "permuted")
 
 
 def variant_of(cfg: dict) -> str:
@@ -61,6 +62,12 @@ def _acc(rec: dict | None) -> str:
     else:
         where = f"step {rec['step']:,}"
     return f"{100 * rec['accuracy']:.2f}% ({rec['examples']:,} images, {where})"
+
+
+def run_dirs(results: str) -> list[str]:
+    """The run directories (those with a ``summary.json``) in ``results``, by name."""
+    return sorted(d for d in (os.path.join(results, n) for n in os.listdir(results))
+                  if os.path.exists(os.path.join(d, "summary.json")))
 
 
 def row(run_dir: str) -> dict:
@@ -98,9 +105,8 @@ def steps_after_last_ink(x: np.ndarray) -> np.ndarray:
     """``x [N, T, 1]`` (or ``[N, T]``) -> ``[N]``: steps from each sequence's last non-zero
     input to its end (T - 1 - last index; T when a sequence is all zeros)."""
     nz = x.reshape(len(x), -1) != 0
-    t = nz.shape[1]
-    last = np.where(nz.any(1), t - 1 - np.argmax(nz[:, ::-1], axis=1), -1)
-    return t - 1 - last
+    # the first non-zero of the reversed sequence is the number of steps after the last one
+    return np.where(nz.any(1), np.argmax(nz[:, ::-1], axis=1), nz.shape[1])
 
 
 def evidence_section(test_npz: dict[str, str]) -> list[str]:
@@ -131,8 +137,10 @@ def furthest(rows: list[dict]) -> dict[tuple[str, str], dict]:
 
 def ranking(names: list[str], by_run: dict[str, dict[int, dict]]) -> str:
     """At the furthest step all these runs reached: the runs by validation accuracy."""
+    if len(names) < 2:
+        return ""
     common = set.intersection(*(set(by_run[n]) for n in names))
-    if len(names) < 2 or not common:
+    if not common:
         return ""
     step = max(common)
     ranked = sorted(names, key=lambda n: -by_run[n][step]["accuracy"])
@@ -196,7 +204,7 @@ def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | Non
                   "the run's command (in its `result.md`) resumes it.", ""]
     if curves:
         lines += ["## Validation accuracy at equal steps", ""]
-        for variant in ("sequential", "permuted"):
+        for variant in VARIANTS:
             lines += curves_section(rows, curves, results, variant)
     if test_npz:
         lines += evidence_section(test_npz)
@@ -212,13 +220,12 @@ def main(argv=None) -> str:
     test_npz = {}
     for item in args.test_npz:
         variant, sep, path = item.partition("=")
-        if not sep or variant not in ("sequential", "permuted") or not os.path.isfile(path):
+        if not sep or variant not in VARIANTS or not os.path.isfile(path):
             print(f"error: --test_npz {item!r}: expected sequential=PATH or permuted=PATH "
                   "naming an existing npz file", file=sys.stderr)
             raise SystemExit(2)
         test_npz[variant] = path
-    dirs = sorted(d for d in (os.path.join(args.results, n) for n in os.listdir(args.results))
-                  if os.path.exists(os.path.join(d, "summary.json")))
+    dirs = run_dirs(args.results)
     if not dirs:
         print(f"error: --results {args.results}: no run directories with summary.json",
               file=sys.stderr)
