@@ -1,7 +1,8 @@
 """lstmjax: functional LSTMs and BiLSTMs in JAX.
 
-The public entry points are :class:`LSTMConfig`, :func:`init` and :func:`apply`;
-cells, gate presets and the scan drivers are importable for research use.
+The public entry points are :class:`LSTMConfig`, :func:`init` and :func:`apply`, and
+``load_run(workdir).predict([...])`` for a trained run; cells, gate presets and the scan
+drivers are importable for research use.
 Imports run downward: gates, cells; recurrence; fast, min_rnn; dispatch; api; models,
 interop, nnx (tests/test_imports.py checks it).
 """
@@ -30,10 +31,12 @@ __version__ = "0.1.0"
 # `lstmjax.nnx.LSTM(...)` still works after it. Not a cycle breaker: none of them is
 # imported by a module below it.
 _LAZY = ("nnx", "data", "tasks", "train", "parallel", "checkpoint", "runs", "schema", "optim",
-         "step", "evaluation", "cli")
+         "step", "evaluation", "inference", "cli")
 
 
 def __getattr__(name):
     if name in _LAZY:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "load_run":  # lstmjax.load_run(workdir).predict([...]): see lstmjax.inference
+        return importlib.import_module(f"{__name__}.inference").load_run
     raise AttributeError(f"module 'lstmjax' has no attribute {name!r}")

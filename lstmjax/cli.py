@@ -16,18 +16,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 import traceback
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
-import jax
 import numpy as np
-from tqdm.auto import tqdm
 
-from lstmjax import (checkpoint, evaluation, models, optim, parallel, runs, schema, step, tasks,
-                     train)
+from lstmjax import checkpoint, evaluation, inference, parallel, runs, schema, tasks, train
 
 EXIT_CODES = {
     0: "done",
@@ -88,11 +84,7 @@ def check_workdir(path: str) -> str:
 
 def read_run(workdir: str) -> dict:
     """The resolved config of a finished (or running) run directory."""
-    path = os.path.join(workdir, runs.CONFIG)
-    if not os.path.isfile(path):
-        raise runs.RunDirError(f"{workdir} is not a run directory (no {runs.CONFIG}); "
-                               "give the --workdir of a training run")
-    return runs.read_json(path)
+    return inference.read_config(workdir)
 
 
 def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
@@ -242,7 +234,8 @@ def _evaluate(args, overrides) -> int:
     saved = read_run(args.workdir)
     job = train.build(apply_overrides(saved, overrides), args.data_dir)
     # the checkpoints were written under the run's own config, not the overridden one
-    params, which = load_params(args.workdir, job, args.params, run_config=saved)
+    params, which = inference.load_params(args.workdir, job.cfg, job.model, args.params,
+                                          run_config=saved)
     batches = evaluation.split_batches(job.sources[args.split], job.spec, job.cfg,
                                        job.eval_batch_size, len(job.devices))
     rec = {"split": args.split, "params": which,
@@ -254,38 +247,6 @@ def _evaluate(args, overrides) -> int:
         with open(args.output, "w") as f:
             f.write(line + "\n")
     return 0
-
-
-def load_params(workdir: str, job, which: str = "best", run_config: dict | None = None
-                ) -> tuple[Any, str]:
-    """A run's parameters: the best periodic validation's (``best/``) or the latest
-    checkpoint's; returns ``(params, "best@<step>" | "last@<step>")``. ``run_config`` is the
-    config the run was trained with (default ``job.cfg``): the checkpoints must match it."""
-    tx, _ = optim.make_optimizer(job.cfg["optimizer"], job.cfg["steps"])
-    like = jax.eval_shape(lambda: step.init_state(0, job.model, tx))
-    fp = schema.fingerprint(schema.resolve_config(run_config or job.cfg))
-    for name, tree_of in ((train.BEST, lambda s: {"params": s.params}),
-                          ("checkpoints", train._tree)):
-        if which == "last" and name == train.BEST:
-            continue
-        path = os.path.join(workdir, name)
-        if not os.path.isdir(path):
-            continue
-        ck = checkpoint.Checkpointer(path, fp, keep=1 if name == train.BEST else 10**6)
-        try:
-            at = ck.latest_step()
-            if at is None:
-                continue
-            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype),
-                                    tree_of(like))
-            tree, _, _ = ck.restore(at, abstract, check_data=False)  # not a resume
-        finally:
-            ck.close()
-        params = jax.tree.unflatten(jax.tree.structure(like.params),
-                                    jax.tree.leaves(tree["params"]))
-        return params, f"{'best' if name == train.BEST else 'last'}@{at}"
-    raise checkpoint.CheckpointError(f"{workdir} holds no checkpoint to read parameters from "
-                                     "(train with checkpoint_every > 0)")
 
 
 # --------------------------------------------------------------------------- predict
@@ -314,48 +275,22 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
 def _predict(args) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
-    cfg = read_run(args.workdir)
-    spec = tasks.TaskSpec(**runs.read_json(os.path.join(args.workdir, train.TASK)))
-    model = models.from_task(spec, **cfg["model"])
-    job = train.Job(cfg, spec, {}, model, None, jax.local_devices()[:1], args.batch_size)
-    params, which = load_params(args.workdir, job, args.params)
-    inputs = _read_inputs(args, cfg, spec)
-    labels = _labels(args.workdir, spec)
-    apply = jax.jit(lambda p, x, n: models.apply(p, model, x, n))
-    rows = []
-    n = len(inputs["lengths"])
-    for start in tqdm(range(0, n, args.batch_size), unit="batch", disable=n <= args.batch_size,
-                      desc="predict"):
-        sl = slice(start, start + args.batch_size)
-        out = np.asarray(apply(params, inputs["x"][sl], inputs["lengths"][sl]))
-        rows += _rows(out, spec, labels)
-    _write(rows, args.output, inputs.get("text"))
-    print(f"{n} predictions with {which} parameters"
+    run = inference.load_run(args.workdir, args.params)  # the Python API, the same numbers
+    if run.spec.input_kind == "tokens":
+        data = run.config["data"]
+        texts = args.text if args.text else tasks.read_texts(
+            args.input, data.get("text_column", "text"), data.get("encoding", "utf-8"),
+            data.get("delimiter"))
+        inputs = texts
+    elif args.text:
+        raise UsageError("--text needs a run trained on text; give --input FILE.npz")
+    else:
+        texts, inputs = None, _read_features(args.input, run.spec)
+    rows = run.rows(run.outputs(inputs, batch_size=args.batch_size, progress=True))
+    _write(rows, args.output, texts)
+    print(f"{len(rows)} predictions with {run.checkpoint} parameters"
           + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
     return 0
-
-
-def _read_inputs(args, cfg: dict, spec) -> dict:
-    """``{"x", "lengths"[, "text"]}`` padded to the run's ``max_length``."""
-    if spec.input_kind == "tokens":
-        vocab_path = os.path.join(args.workdir, train.VOCAB)
-        if not os.path.isfile(vocab_path):
-            raise runs.RunDirError(f"{args.workdir} has no {train.VOCAB}: predict reads text "
-                                   "only for runs trained on text_file/imdb")
-        vocab = tasks.Vocabulary.load(vocab_path)
-        texts = args.text if args.text else tasks.read_texts(
-            args.input, cfg["data"].get("text_column", "text"),
-            cfg["data"].get("encoding", "utf-8"), cfg["data"].get("delimiter"))
-        ids = [vocab.encode(t, spec.max_length) for t in texts]
-        ids = [i if len(i) else np.array([1], np.int32) for i in ids]  # empty -> [unk]
-        x = np.zeros((len(ids), spec.max_length), np.int32)
-        for k, i in enumerate(ids):
-            x[k, :len(i)] = i
-        return {"x": x, "lengths": np.array([len(i) for i in ids], np.int32), "text": texts}
-    if args.text:
-        raise UsageError("--text needs a run trained on text; give --input FILE.npz")
-    x = _read_features(args.input, spec)
-    return {"x": x, "lengths": np.full((len(x),), x.shape[1], np.int32)}
 
 
 def _read_features(path: str, spec) -> np.ndarray:
@@ -371,23 +306,6 @@ def _read_features(path: str, spec) -> np.ndarray:
     if not np.isfinite(x).all():
         raise tasks.DataError(f"{path}: x holds NaN or Inf")
     return x
-
-
-def _labels(workdir: str, spec) -> list[str]:
-    path = os.path.join(workdir, train.LABELS)
-    if os.path.isfile(path):
-        return [str(v) for v in runs.read_json(path)]
-    return [str(k) for k in range(spec.num_classes or 0)]
-
-
-def _rows(out: np.ndarray, spec, labels: list[str]) -> list[dict]:
-    if spec.output_kind == "regress":
-        return [{"prediction": float(v)} for v in out.reshape(-1)]
-    if spec.output_kind == "classify_per_step":
-        return [{"labels": [labels[k] for k in np.argmax(o, -1)]} for o in out]
-    probs = np.asarray(jax.nn.softmax(out, axis=-1))
-    return [{"label": labels[int(np.argmax(p))],
-             **{f"p_{name}": round(float(v), 6) for name, v in zip(labels, p)}} for p in probs]
 
 
 def _write(rows: list[dict], path: str | None, texts=None) -> None:

@@ -477,6 +477,24 @@ def encode_rows(vocab: Vocabulary, tokens: list[list[str]], max_length: int) -> 
     return ids, offsets
 
 
+def encode_texts(vocab: Vocabulary, texts: Sequence[str], max_length: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Texts -> ``(x int32 [N, max_length], lengths int32 [N])``, right-padded with 0.
+
+    Tokenised and encoded exactly as training encodes its files (:func:`tokenize`, then
+    :func:`encode_rows`: the first ``max_length`` tokens, unknown words -> ``<unk>``, an
+    empty text -> ``[<unk>]``); ``lstmjax.load_run(...).predict`` and ``lstmjax predict``
+    read new texts through it.
+    """
+    ids, offsets = encode_rows(vocab, [tokenize(t) for t in texts], max_length)
+    lengths = np.diff(offsets).astype(np.int32)
+    x = np.zeros((len(texts), max_length), np.int32)
+    # scatter the flat ids into their rows: row r holds ids[offsets[r]:offsets[r + 1]]
+    rows = np.repeat(np.arange(len(texts)), lengths)
+    x[rows, np.arange(len(ids)) - offsets[:-1][rows]] = ids
+    return x, lengths
+
+
 def _text_fields(fields: dict) -> dict:
     kind = "text_file"
     out = dict(fields)
