@@ -193,19 +193,56 @@ def _train(config, workdir, progress, checkpoints, data_dir) -> int:
               f"{os.path.join(workdir, 'checkpoints')}. Rerun the same command to resume.",
               file=sys.stderr)
         return 130
+    at_best = summary.get("test_at_best")
+    best = (f"; {_describe(at_best)}" if at_best and at_best["step"] != summary["step"]
+            else "")
     print(f"done: step {summary['step']} ({summary['status']}); "
-          f"{_describe(summary['final_eval'])}; {_describe(summary['test'])}; "
-          f"params_sha256 {summary['params_sha256']}, {summary['wall_time_s']:.1f} s "
+          f"{_describe(summary['final_eval'])}; {_describe(summary['test'])}{best}"
+          f"{_baseline(summary['test'])}; params_sha256 {summary['params_sha256']}, {summary['wall_time_s']:.1f} s "
           f"-> {workdir}")
     return 0
 
 
 def _describe(rec: dict | None) -> str:
+    """``"last@2000 validation (500 examples): loss=..., accuracy=..."``: which
+    parameters, which split, how many examples, the metrics."""
     if not rec:
         return "no evaluation"
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in rec.items()
                         if isinstance(v, float) and k != "step")
-    return f"{rec['split']} ({rec['examples']} examples): {metrics}"
+    at = f"{rec['params']} " if "params" in rec else ""
+    return f"{at}{rec['split']} ({rec['examples']} examples): {metrics}"
+
+
+def _baseline(rec: dict | None) -> str:
+    """``"; majority-class baseline 'ham': accuracy=0.868 on test"`` (classification)."""
+    base = (rec or {}).get("majority_baseline")
+    if not base:
+        return ""
+    return (f"; majority-class baseline {base['label']!r}: accuracy={base['accuracy']:.4g} "
+            f"on {rec['split']}")
+
+
+def class_table(rec: dict) -> str:
+    """Per-class precision / recall / F1 / support and the confusion matrix, as text."""
+    per = rec.get("per_class")
+    if not per:
+        return ""
+    width = max(8, *(len(k) for k in per))
+    lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+    lines += [f"{name:<{width}}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:5.4f}  "
+              f"{m['support']:7d}" for name, m in per.items()]
+    lines.append(f"{'macro':<{width}}  {'':9}  {'':6}  {rec['macro_f1']:5.4f}  "
+                 f"{rec['examples']:7d}")
+    conf = rec.get("confusion")
+    if conf:
+        cell = max(5, *(len(str(v)) for row in conf["matrix"] for v in row),
+                   *(len(k) for k in conf["labels"]))
+        lines.append(f"confusion (rows: true, columns: predicted)")
+        lines.append(" " * width + "  " + " ".join(f"{k:>{cell}}" for k in conf["labels"]))
+        lines += [f"{k:<{width}}  " + " ".join(f"{v:>{cell}}" for v in row)
+                  for k, row in zip(conf["labels"], conf["matrix"])]
+    return "\n".join(lines)
 
 
 def _fail(message: str, code: int):
@@ -240,9 +277,14 @@ def _evaluate(args, overrides) -> int:
                                        job.eval_batch_size, len(job.devices))
     rec = {"split": args.split, "params": which,
            **evaluation.evaluate(job.fns.evaluate, job.fns.evaluate.put_state(params), batches,
-                                 job.baseline)}
+                                 job.baseline, **job.report_kwargs())}
     line = json.dumps(rec)
     print(line)
+    # for a reader: which parameters and split, then the per-class table (stdout stays
+    # the one JSON line that scripts parse)
+    table = class_table(rec)
+    print(f"{_describe(rec)}{_baseline(rec)}" + (f"\n{table}" if table else ""),
+          file=sys.stderr)
     if args.output:
         with open(args.output, "w") as f:
             f.write(line + "\n")

@@ -44,12 +44,20 @@ def split_batches(source, spec, cfg: Mapping, batch_size: int, multiple_of: int)
         pad_multiple=cfg["pad_multiple"], multiple_of=multiple_of)]
 
 
-def evaluate(mapped_eval, params, batches: Iterable[dict], baseline_loss=None) -> dict:
+def evaluate(mapped_eval, params, batches: Iterable[dict], baseline_loss=None, *,
+             labels=None, majority_class: int | None = None) -> dict:
     """Metrics (:data:`lstmjax.step.METRICS` that apply, and ``examples``) of ``params``
-    (already placed by ``mapped_eval``) over ``batches``."""
-    totals: dict[str, float] = {}
+    (already placed by ``mapped_eval``) over ``batches``.
+
+    With ``labels`` (class names) a classification split also gets
+    :func:`lstmjax.step.class_report`: ``per_class``, ``confusion``, ``majority_baseline``.
+    """
+    totals: dict[str, np.ndarray] = {}
     for b in batches:
         sums = jax.device_get(mapped_eval.unreplicate(mapped_eval(params, mapped_eval.put_batch(b))))
-        for k, v in sums.items():
-            totals[k] = totals.get(k, 0.0) + float(np.asarray(v))
-    return step.metrics_from_sums(totals, baseline_loss)
+        for k, v in sums.items():  # float64 on the host: exact counts over any split size
+            totals[k] = totals.get(k, 0.0) + np.asarray(v, np.float64)
+    out = step.metrics_from_sums(totals, baseline_loss)
+    if labels is not None and "class_true" in totals:
+        out.update(step.class_report(totals, labels, majority_class))
+    return out

@@ -10,6 +10,7 @@ Layout of ``workdir``::
                          records past checkpoint <step> (only when there were any)
     timing.jsonl         wall-clock fields (steps/s, seconds) kept apart from metrics
     learning_curve.png   train / eval loss and accuracy against step
+    confusion_matrix.png the test split's confusion matrix (classification, <= 50 classes)
     checkpoints/         orbax CheckpointManager directory (see lstmjax.checkpoint)
     summary.json         final eval metrics, wall time, devices, versions, git commit,
                          params_sha256
@@ -35,6 +36,7 @@ TIMING = "timing.jsonl"
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 CURVE = "learning_curve.png"
+CONFUSION = "confusion_matrix.png"
 
 
 class RunDirError(RuntimeError):
@@ -362,6 +364,36 @@ def plot_learning_curve(records: Iterable[dict], path: str, title: str = "") -> 
         axes[0, 1].legend()
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_confusion(confusion: dict, path: str, title: str = "") -> None:
+    """The confusion matrix ``{"labels": [C], "matrix": [C][C]}`` (rows: target, columns:
+    prediction) as a heat map with the counts written in, rows normalised for the colour."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    labels, m = confusion["labels"], np.asarray(confusion["matrix"], np.float64)
+    rate = m / np.maximum(m.sum(1, keepdims=True), 1)  # recall per row: comparable colours
+    size = 2.5 + 0.45 * len(labels)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 4 else 0,
+                  ha="right" if len(labels) > 4 else "center")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(labels) <= 20:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=8,
+                        color="white" if rate[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -19,7 +19,14 @@ whatever its batching):
   ``|prediction - y| < tolerance`` (regress, when the task has a tolerance);
 * ``recall_accuracy`` (per step): accuracy over the scored steps whose target is not 0
   (copy memory: the recall steps);
-* ``mean_abs_error`` and ``r2 = 1 - MSE / baseline_loss`` (regress).
+* ``mean_abs_error`` and ``r2 = 1 - MSE / baseline_loss`` (regress);
+* ``macro_f1`` (classify, evaluation only): the unweighted mean over classes of
+  ``F1 = 2·TP / (2·TP + FP + FN)``, over the classes that occur in the split's targets or
+  predictions (scikit-learn's ``f1_score(average="macro")``; an undefined ratio is 0).
+
+Evaluation also sums per-class counts (:func:`class_counts`), from which
+:func:`class_report` gives per-class precision, recall, F1, support, the confusion matrix
+and the majority-class baseline of a whole split.
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from lstmjax import models, optim, parallel
 
 # metric -> True when higher is better
 METRICS = {"loss": False, "accuracy": True, "recall_accuracy": True, "mean_abs_error": False,
-           "r2": True}
+           "r2": True, "macro_f1": True}
+# the confusion matrix is summed (and reported) up to this many classes; above it, only the
+# per-class true / predicted / correct counts (O(C), enough for precision, recall and F1)
+CONFUSION_MAX_CLASSES = 50
 # fold_in streams of the run's root key
 INIT_STREAM, DROPOUT_STREAM, DATA_STREAM, EVAL_STREAM = 0, 1, 2, 3
 
@@ -102,7 +112,70 @@ def metrics_from_sums(sums: Mapping[str, float], baseline_loss: float | None = N
         out["mean_abs_error"] = float(sums["abs_err_sum"]) / count
         if baseline_loss:
             out["r2"] = 1.0 - out["loss"] / float(baseline_loss)
+    if "class_true" in sums:
+        out["macro_f1"] = float(np.mean(_f1(sums)[_present(sums)]))
     out["examples"] = int(round(float(sums["examples"])))
+    return out
+
+
+def class_counts(outputs, batch, num_classes: int) -> dict:
+    """Per-class sums over a classify batch (weighted by ``weight``): ``class_true``,
+    ``class_pred``, ``class_hit`` ``[C]`` (examples whose target / prediction is the class,
+    and both), and ``confusion`` ``[C, C]`` (rows: target, columns: prediction) up to
+    :data:`CONFUSION_MAX_CLASSES` classes."""
+    w = batch.get("weight")
+    w = jnp.ones(batch["y"].shape[0], jnp.float32) if w is None else w
+    true = jax.nn.one_hot(batch["y"], num_classes, dtype=jnp.float32) * w[:, None]
+    pred = jax.nn.one_hot(jnp.argmax(outputs, -1), num_classes, dtype=jnp.float32)
+    out = {"class_true": true.sum(0), "class_pred": (pred * w[:, None]).sum(0),
+           "class_hit": (true * pred).sum(0)}
+    if num_classes <= CONFUSION_MAX_CLASSES:
+        out["confusion"] = true.T @ pred
+    return out
+
+
+def _f1(sums) -> np.ndarray:
+    hit, true, pred = (np.asarray(sums[k], np.float64) for k in
+                       ("class_hit", "class_true", "class_pred"))
+    return np.divide(2 * hit, true + pred, out=np.zeros_like(hit), where=true + pred > 0)
+
+
+def _present(sums) -> np.ndarray:
+    """The classes that occur among the targets or the predictions (at least one)."""
+    present = (np.asarray(sums["class_true"]) > 0) | (np.asarray(sums["class_pred"]) > 0)
+    return present if present.any() else np.ones_like(present)
+
+
+def class_report(sums: Mapping[str, Any], labels, majority_class: int | None = None) -> dict:
+    """What practitioners read about a split, from its summed :func:`class_counts`.
+
+    Args:
+      sums: the split's summed counts (``class_true`` ``[C]``, ...; ``confusion`` optional).
+      labels: ``C`` class names.
+      majority_class: the class of the input-blind baseline (the train split's most
+        frequent); default this split's most frequent class.
+    Returns:
+      ``{"per_class": {name: {"precision", "recall", "f1", "support"}}, "confusion":
+      {"labels", "matrix" [C][C] (rows: target, columns: prediction)} (up to
+      CONFUSION_MAX_CLASSES classes), "majority_baseline": {"label", "accuracy"}}``.
+    """
+    hit, true, pred = (np.asarray(sums[k], np.float64) for k in
+                       ("class_hit", "class_true", "class_pred"))
+    labels = [str(v) for v in labels]
+    if len(labels) != len(true):
+        raise ValueError(f"labels has {len(labels)} names for {len(true)} classes")
+    f1 = _f1(sums)
+    per_class = {name: {"precision": float(hit[k] / pred[k]) if pred[k] else 0.0,
+                        "recall": float(hit[k] / true[k]) if true[k] else 0.0,
+                        "f1": float(f1[k]), "support": int(round(true[k]))}
+                 for k, name in enumerate(labels)}
+    top = int(np.argmax(true)) if majority_class is None else int(majority_class)
+    out = {"per_class": per_class,
+           "majority_baseline": {"label": labels[top],
+                                 "accuracy": float(true[top] / max(true.sum(), 1.0))}}
+    if "confusion" in sums:
+        out["confusion"] = {"labels": labels, "matrix": np.rint(np.asarray(
+            sums["confusion"], np.float64)).astype(int).tolist()}
     return out
 
 
@@ -138,7 +211,10 @@ def train_step(state: TrainState, batch, axis_name, *, model_config, optimizer, 
 def eval_step(params, batch, axis_name, *, model_config, tolerance):
     """Global :func:`score` sums over the batch (summed over devices and processes)."""
     out = models.apply(params, model_config, batch["x"], batch["lengths"])
-    return parallel.psum(score(out, batch, model_config.output_kind, tolerance), axis_name)
+    sums = score(out, batch, model_config.output_kind, tolerance)
+    if model_config.output_kind == "classify":
+        sums.update(class_counts(out, batch, model_config.num_outputs))
+    return parallel.psum(sums, axis_name)
 
 
 def init_state(seed, model_config, optimizer) -> TrainState:

@@ -77,6 +77,19 @@ class Job:
         return getattr(self.spec, "baseline_loss", None)
 
     @property
+    def labels(self) -> list[str] | None:
+        """Class id -> name (the task's own names, else the ids); None unless classify."""
+        if self.spec.output_kind != "classify":
+            return None
+        names = getattr(self.sources["train"], "labels", None)
+        return [str(v) for v in names] if names is not None else [
+            str(k) for k in range(int(self.spec.num_classes))]
+
+    def report_kwargs(self) -> dict:
+        """What a whole-split evaluation needs for its per-class report."""
+        return {"labels": self.labels, "majority_class": self.spec.majority_class}
+
+    @property
     def select(self) -> tuple[str, bool]:
         """(metric, higher is better) that picks the best checkpoint."""
         name = self.cfg["select_metric"]
@@ -421,18 +434,23 @@ def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt)
     def score(split, p):
         batches = evaluation.split_batches(job.sources[split], job.spec, job.cfg,
                                            job.eval_batch_size, multiple)
-        return evaluation.evaluate(ev, ev.put_state(p), batches, job.baseline)
+        return evaluation.evaluate(ev, ev.put_state(p), batches, job.baseline,
+                                   **job.report_kwargs())
 
-    prog.final_eval = {"step": prog.step, "split": "validation", **score("validation", params)}
-    prog.test = {"step": prog.step, "split": "test", **score("test", params)}
+    # "params" says which parameters each number comes from (as `lstmjax evaluate` does)
+    last = f"last@{prog.step}"
+    prog.final_eval = {"step": prog.step, "split": "validation", "params": last,
+                       **score("validation", params)}
+    prog.test = {"step": prog.step, "split": "test", "params": last, **score("test", params)}
     if prog.best is not None:
+        at_best = {"step": prog.best["step"], "split": "test",
+                   "params": f"best@{prog.best['step']}"}
         if prog.best["step"] == prog.step:
-            prog.test_at_best = dict(prog.test)
+            prog.test_at_best = {**prog.test, **at_best}
         else:
             best = _best_params(job, rundir, prog, params)
             if best is not None:
-                prog.test_at_best = {"step": prog.best["step"], "split": "test",
-                                     **score("test", best)}
+                prog.test_at_best = {**at_best, **score("test", best)}
 
 
 def _non_finite(loss: float, at: int, ckpt) -> NonFiniteLossError:
@@ -508,6 +526,9 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
         "git_commit": runs.git_commit(),
         "baseline_loss": job.baseline,
         "chance": spec.chance,
+        # the input-blind baseline by name: always answer the train split's majority class
+        "majority_class": None if spec.majority_class is None or job.labels is None else {
+            "label": job.labels[spec.majority_class], "train_rate": spec.chance},
         "seed": cfg["seed"],
     }
     if rundir.root is not None and rundir.is_main:
@@ -515,10 +536,19 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
         if (cfg["plot"] if plots is None else plots) and prog.history:
             try:
                 runs.plot_learning_curve(prog.history, rundir.path(runs.CURVE),
-                                         title=f"{spec.name}: {job.model.rnn.cell}, "
-                                               f"seed {cfg['seed']}")
+                                         title=f"{spec.name}: "
+                                               f"{'bi' * job.model.rnn.bidirectional}"
+                                               f"{job.model.rnn.cell}, seed {cfg['seed']}")
             except Exception as e:  # noqa: BLE001 - a plot must never lose a run
                 print(f"warning: could not draw the learning curve: {e}")
+        shown = prog.test_at_best or prog.test  # the parameters `evaluate` uses by default
+        if (cfg["plot"] if plots is None else plots) and shown and "confusion" in shown:
+            try:
+                runs.plot_confusion(shown["confusion"], rundir.path(runs.CONFUSION),
+                                    title=f"{spec.name}: {shown['split']} split, "
+                                          f"{shown['params']} parameters")
+            except Exception as e:  # noqa: BLE001 - a plot must never lose a run
+                print(f"warning: could not draw the confusion matrix: {e}")
     summary["history"] = prog.history
     summary["params"] = params
     return summary

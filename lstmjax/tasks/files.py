@@ -565,12 +565,25 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
         y[j] = label_ids[label]
     with _no_gc():
         ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in idx], fields["max_length"])
+    # the input-blind baseline: always answer the train split's most frequent class
+    train_labels = train_all.labels if train_idx is None else [train_all.labels[i] for i in train_idx]
+    majority, share = majority_class(np.array([label_ids.get(v, -1) for v in train_labels]), len(labels))
     spec = TaskSpec("text_file", "tokens", "classify", max_length=fields["max_length"], vocab_size=len(vocab),
-                    num_classes=len(labels), chance=1 / len(labels),
+                    num_classes=len(labels), chance=share, majority_class=majority,
                     description=f"text classification from {fields['path']}")
     source = TokenSource(ids, offsets, y, rows.lines[idx])
     source.vocabulary, source.labels = vocab, labels
     return spec, source
+
+
+def majority_class(y: np.ndarray, num_classes: int) -> tuple[int, float]:
+    """``(class id, its share)`` of the most frequent class in int ``y [N]`` (ties: the
+    lowest id; ids outside ``[0, num_classes)`` are counted in N only): the accuracy of
+    the best input-blind guess, reported as the baseline."""
+    y = np.asarray(y)
+    counts = np.bincount(y[(y >= 0) & (y < num_classes)], minlength=num_classes)
+    top = int(np.argmax(counts))
+    return top, float(counts[top]) / max(len(y), 1)
 
 
 # ----------------------------------------------------------------------------- npz
@@ -760,8 +773,14 @@ def make_npz(fields: dict, split: str, data_dir: str | None = None):
     idx = _rows_for("npz_file", fields, plan, split, n, path) if path == train_path else None
     if idx is None:
         idx = np.arange(n)
+    majority = share = None
+    if target == "classify":  # the input-blind baseline: the train split's most frequent class
+        train_y = _npz_y(train_path, train["y"], target, num_classes)
+        train_idx = _rows_for("npz_file", fields, plan, "train", len(train_y), train_path)
+        majority, share = majority_class(train_y if train_idx is None else train_y[train_idx],
+                                         num_classes)
     spec = TaskSpec("npz_file", "features", target, max_length=int(max_t), input_dim=int(d),
-                    num_classes=num_classes, chance=(1 / num_classes) if num_classes else None,
+                    num_classes=num_classes, chance=share, majority_class=majority,
                     description=f"sequences from {fields['path']}")
     return spec, NpzSource(data["x"], data["lengths"], y, idx)
 

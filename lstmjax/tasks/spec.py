@@ -54,7 +54,10 @@ class TaskSpec:
       num_classes: number of classes (``None`` for regression).
       max_length: the longest T any example of this task can have (pad-to-fixed-shape
         callers use it).
-      chance: accuracy of the best input-blind guess (``None`` where not meaningful).
+      chance: accuracy of the best input-blind guess (``None`` where not meaningful); for
+        the user's own files, the train split's majority-class rate.
+      majority_class: the class id that guess answers (the train split's most frequent
+        class; ``None`` where all classes are equally likely by construction).
       tolerance: regression: a prediction counts as correct when
         ``|prediction - y| < tolerance`` (adding problem: 0.04).
       baseline_loss: loss of the best memoryless predictor (copy memory:
@@ -72,6 +75,7 @@ class TaskSpec:
     input_dim: int | None = None
     num_classes: int | None = None
     chance: float | None = None
+    majority_class: int | None = None
     tolerance: float | None = None
     baseline_loss: float | None = None
     target_step: str | None = "last"
