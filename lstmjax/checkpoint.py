@@ -22,6 +22,9 @@ fingerprint and (on request) the data position *before* touching arrays; a check
 written by another config or for other data, or one whose files are truncated, altered or
 missing, raises :class:`CheckpointError` naming the path and what differs. Nothing is ever
 deleted or overwritten to recover from such an error: the user moves the directory aside.
+A save cut short (:func:`incomplete_entries`) is different: it holds nothing to restore,
+so the training loop moves it aside (:func:`set_aside`) and resumes from the last
+complete checkpoint.
 """
 
 from __future__ import annotations
@@ -149,6 +152,62 @@ def _verify_files(step_dir: str) -> bool:
         raise CheckpointError(f"checkpoint {step_dir}: file {rel} {what}. It was left "
                               "untouched; move it away (or use another workdir) to start over.")
     return True
+
+
+TMP_MARKER = ".orbax-checkpoint-tmp"   # orbax writes <step>.orbax-checkpoint-tmp[-<ts>] first
+COMMITTED = "commit_success.txt"       # orbax's completion marker, in every finished step
+ITEMS = ("state", "meta")              # the items every lstmjax checkpoint holds
+
+
+def incomplete_entries(directory: str) -> list[str]:
+    """Names in a checkpoint directory that are saves cut short (sorted).
+
+    A save interrupted at any point (SIGKILL, a full disk, a folder deleted under it)
+    leaves one of: orbax's temporary ``<step>.orbax-checkpoint-tmp*`` folder; a ``<step>``
+    folder without orbax's ``commit_success.txt``; or a ``<step>`` folder missing one of
+    its items (``state``, ``meta``). None of them can be restored, and orbax would count
+    the last two as steps (and refuse to save that step again), so the training loop
+    moves them aside (:func:`set_aside`) before opening the directory. A complete step
+    whose files differ from its ``lstmjax_files.json`` is *not* listed here: that is
+    damage, refused by :meth:`Checkpointer.restore`, never moved silently.
+    """
+    if not os.path.isdir(directory):
+        return []
+    out = []
+    for name in sorted(os.listdir(directory)):
+        full = os.path.join(directory, name)
+        if TMP_MARKER in name:
+            out.append(name)
+        elif name.isdigit() and os.path.isdir(full) and (
+                not os.path.isfile(os.path.join(full, COMMITTED))
+                or not all(os.path.isdir(os.path.join(full, i)) for i in ITEMS)):
+            out.append(name)
+    return out
+
+
+def steps_after(directory: str, step: int) -> list[str]:
+    """Step folders of ``directory`` above ``step`` (e.g. ``best/`` written after the
+    checkpoint a run resumes from: the resumed run will write those steps again)."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted((n for n in os.listdir(directory)
+                   if n.isdigit() and int(n) > step and os.path.isdir(os.path.join(directory, n))),
+                  key=int)
+
+
+def set_aside(directory: str, names: Iterable[str], aside: str) -> list[str]:
+    """Move ``directory/<name>`` to ``aside/<name>`` (``.2``, ``.3``... if taken); nothing is
+    deleted. Returns the new paths."""
+    moved = []
+    for name in names:
+        os.makedirs(aside, exist_ok=True)
+        target = os.path.join(aside, name)
+        n = 2
+        while os.path.lexists(target):
+            target, n = os.path.join(aside, f"{name}.{n}"), n + 1
+        os.replace(os.path.join(directory, name), target)
+        moved.append(target)
+    return moved
 
 
 def check_data_state(data_state, batches_consumed: int, path: str = "checkpoint") -> None:

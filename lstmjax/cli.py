@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import sys
 import traceback
 from typing import Callable, Sequence
@@ -32,7 +33,12 @@ EXIT_CODES = {
     3: "unusable run directory or checkpoint (nothing was changed)",
     4: "missing, unreadable or invalid data (files, or a dataset not prepared offline)",
     5: "a multi-process job lost a peer or cannot reach its coordinator (rerun to resume)",
-    130: "interrupted (Ctrl-C; a checkpoint was saved: rerun the same command to resume)",
+    130: "interrupted by Ctrl-C (SIGINT); a checkpoint was saved at the step boundary: rerun "
+         "the same command to resume",
+    138: "stopped by SIGUSR1 (SLURM --signal=USR1@...); a checkpoint was saved: rerun (or "
+         "requeue) the same command to resume",
+    143: "stopped by SIGTERM (a scheduler's preemption or time limit); a checkpoint was saved: "
+         "rerun (or requeue) the same command to resume",
 }
 
 
@@ -42,8 +48,8 @@ class UsageError(ValueError):
 
 def exit_code(e: BaseException) -> int:
     """The documented exit code of an exception (see :data:`EXIT_CODES`)."""
-    if isinstance(e, KeyboardInterrupt):
-        return 130
+    if isinstance(e, KeyboardInterrupt):  # a second signal (train.Interrupted), or Ctrl-C
+        return 128 + getattr(e, "signum", 2)  # before training began: 128 + the signal
     if isinstance(e, train.NonFiniteLossError):
         return 1
     if isinstance(e, parallel.DistributedError):
@@ -189,10 +195,11 @@ def _train(config, workdir, progress, checkpoints, data_dir) -> int:
     summary = train.run(config, workdir, progress=progress, checkpoints=checkpoints,
                         data_dir=data_dir)
     if summary["status"] == "interrupted":
-        print(f"interrupted at step {summary['step']}; checkpoint saved in "
+        name = summary.get("signal") or "SIGINT"
+        print(f"interrupted at step {summary['step']} ({name}); checkpoint saved in "
               f"{os.path.join(workdir, 'checkpoints')}. Rerun the same command to resume.",
               file=sys.stderr)
-        return 130
+        return 128 + int(signal.Signals[name])
     at_best = summary.get("test_at_best")
     best = (f"; {_describe(at_best)}" if at_best and at_best["step"] != summary["step"]
             else "")

@@ -31,6 +31,7 @@ says how many ``examples`` it covers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -50,6 +51,7 @@ VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
 TASK = "task.json"    # the TaskSpec, so that a run's model can be rebuilt without its data
 LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
+INCOMPLETE = "incomplete"  # <workdir>/incomplete: checkpoint folders set aside, never read
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -120,27 +122,67 @@ def build(config, data_dir: str | None = None) -> Job:
     return Job(cfg, spec, sources, model, fns, devices, eval_bs)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A second stop signal arrived outside a save: the run stopped at once, unsaved.
+    ``signum`` is the signal (the command line exits with 128 + signum)."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+# What a scheduler sends before it kills a job: Ctrl-C, SIGTERM (SLURM at the time limit
+# or on preemption, Kubernetes, docker stop), SIGUSR1 (SLURM's --signal=USR1@<seconds>).
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGUSR1", None))
+                     if s is not None)
+
+
 class _Interrupt:
-    """SIGINT -> a flag checked after each step (a second Ctrl-C aborts at once)."""
+    """A stop signal (:data:`STOP_SIGNALS`) -> a flag the loop checks at each step boundary,
+    where it saves a checkpoint and returns ``"interrupted"``.
+
+    A second signal while a checkpoint is being written waits for the save (a save cut
+    short is what blocks a rerun); anywhere else it raises :class:`Interrupted` at once:
+    the directory then holds the previous complete checkpoints only.
+    """
 
     def __init__(self, enabled: bool):
-        self.flag = False
-        self._prev = None
+        self.signum = None    # the first stop signal received
+        self.saving = False   # inside protect(): a second signal waits for the save
+        self._prev = {}
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
+
+    @property
+    def flag(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self):
         if self.enabled:
-            self._prev = signal.signal(signal.SIGINT, self._handle)
+            for s in STOP_SIGNALS:
+                self._prev[s] = signal.signal(s, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.flag:
-            raise KeyboardInterrupt
-        self.flag = True
+        if self.signum is None:
+            self.signum = signum
+        elif not self.saving:
+            raise Interrupted(f"{signal.Signals(signum).name} again before the checkpoint "
+                              "save began: stopped at once without saving; rerun the same "
+                              "command to resume from the last complete checkpoint", signum)
+
+    @contextlib.contextmanager
+    def protect(self):
+        """A section that a second signal must not cut (a checkpoint save)."""
+        saving, self.saving = self.saving, True
+        try:
+            yield
+        finally:
+            self.saving = saving
 
     def __exit__(self, *exc):
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._prev)
+        for s, prev in self._prev.items():
+            signal.signal(s, prev)
+        self._prev = {}
 
 
 @dataclasses.dataclass
@@ -207,8 +249,11 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
       checkpoints: save orbax checkpoints every ``config.checkpoint_every`` steps.
       plots: write ``learning_curve.png`` (default ``config.plot``).
       progress: show a tqdm bar (steps/s, loss, ETA).
-      handle_sigint: Ctrl-C saves a checkpoint and returns with ``status="interrupted"``
-        (default: when checkpoints are written, in a job of one process).
+      handle_sigint: a stop signal (Ctrl-C, SIGTERM, SIGUSR1: :data:`STOP_SIGNALS`) saves a
+        checkpoint at the next step boundary and returns with ``status="interrupted"`` and
+        ``signal`` (its name) in the returned summary (default: when checkpoints are
+        written, in a job of one process). Checkpoint folders of a save cut short are moved
+        to ``<workdir>/incomplete/`` first, with one line, and never counted.
     Returns:
       the summary (see the module docstring) plus ``history`` (every metrics record) and
       ``params`` (the final parameters, on the host).
@@ -220,6 +265,9 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     job = build(config, data_dir)
     cfg = job.cfg
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
+    if rundir.root is not None and rundir.is_main:
+        _set_aside(rundir, {d: ckpt_lib.incomplete_entries(rundir.path(d))
+                            for d in ("checkpoints", BEST)}, "an interrupted save")
     ckpt = None
     if checkpoints and rundir.root is not None and cfg["checkpoint_every"] > 0:
         # the data fingerprint (file hashes, or the generating fields) is stored with every
@@ -227,16 +275,20 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         ckpt = ckpt_lib.Checkpointer(rundir.path("checkpoints"), schema.fingerprint(cfg),
                                      keep=cfg["keep_checkpoints"],
                                      data_fingerprint=data.fingerprint(cfg["data"], data_dir))
+    # several processes would not stop at the same step: there, a signal stops at once and
+    # a rerun resumes from the last complete checkpoint (docs/cluster.md)
+    interrupt = _Interrupt(handle_sigint if handle_sigint is not None
+                           else ckpt is not None and jax.process_count() == 1)
     try:
-        state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
-        status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
-                               progress, handle_sigint if handle_sigint is not None
-                               # several processes would not stop at the same step: there,
-                               # Ctrl-C stops at once and a rerun resumes (docs/cluster.md)
-                               else ckpt is not None and jax.process_count() == 1)
-        params = job.fns.train.get_state(state).params
-        if status in ("completed", "solved_early"):
-            _final_evaluations(job, rundir, prog, params, ckpt)
+        with interrupt:
+            state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
+            status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
+                                   progress, interrupt)
+            params = job.fns.train.get_state(state).params
+            if interrupt.flag:  # arrived after the last step's save: skip the final numbers
+                status = "interrupted"
+            if status in ("completed", "solved_early"):
+                _final_evaluations(job, rundir, prog, params, ckpt)
     except NonFiniteLossError:
         _finish(job, rundir, prog, None, "non_finite", t_start, plots)
         raise
@@ -249,7 +301,22 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         rundir.close()
         if ckpt is not None:
             ckpt.close()
-    return _finish(job, rundir, prog, params, status, t_start, plots)
+    summary = _finish(job, rundir, prog, params, status, t_start, plots)
+    summary["signal"] = None if interrupt.signum is None else signal.Signals(interrupt.signum).name
+    return summary
+
+
+def _set_aside(rundir: _RunDir, names: dict, why: str) -> None:
+    """Move checkpoint folders that must not be counted to ``<workdir>/incomplete/`` (never
+    deleted) and say so in one line. ``names``: ``{subdirectory: [entry, ...]}``."""
+    moved = []
+    for sub, entries in names.items():
+        aside = os.path.join(rundir.root, INCOMPLETE, sub)
+        moved += [os.path.relpath(p, rundir.root)
+                  for p in ckpt_lib.set_aside(rundir.path(sub), entries, aside)]
+    if moved:
+        print(f"note: set aside {len(moved)} checkpoint folder(s) left by {why}, never "
+              f"counted: {', '.join(moved)}")
 
 
 def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
@@ -285,7 +352,11 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         print(f"note: records after step {prog.step} were moved aside to "
               f"{rundir.metrics.backup}")
     if rundir.root is not None and rundir.is_main:
-        # only now: a refused checkpoint or log leaves the run directory untouched
+        # only now: a refused checkpoint or log leaves the run directory untouched.
+        # best/ steps past the resumed one were written before a checkpoint that never came
+        # (validation runs before the save): this run writes them again
+        _set_aside(rundir, {BEST: ckpt_lib.steps_after(rundir.path(BEST), prog.step)},
+                   f"a run stopped after checkpoint {prog.step}")
         runs.write_json(rundir.path(runs.CONFIG), cfg)
         runs.write_json(rundir.path(TASK), dataclasses.asdict(job.spec))
         vocab = getattr(job.sources["train"], "vocabulary", None)
@@ -299,8 +370,9 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
 
 
 def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, t_start,
-           show_progress: bool, handle_sigint: bool):
-    """Steps until ``steps``, a solve (with ``stop_when_solved``) or Ctrl-C."""
+           show_progress: bool, interrupt: _Interrupt):
+    """Steps until ``steps``, a solve (with ``stop_when_solved``) or a stop signal (then a
+    checkpoint at that step boundary and ``"interrupted"``)."""
     cfg, fns = job.cfg, job.fns
     eval_seed = step.derived_seed(cfg["seed"], step.EVAL_STREAM)
     val = None  # the periodic validation batches, built at the first evaluation
@@ -309,33 +381,36 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
     bar = _progress_bar(show_progress and rundir.is_main, cfg["steps"], prog.step, job.spec.name)
     t_window = time.time()
     try:
-        with _Interrupt(handle_sigint) as interrupt:
-            while prog.step < cfg["steps"] and not stop_early:
-                batch = step.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
-                batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
-                state, m = fns.train(state, fns.train.put_batch(batch))
-                m = {k: float(v) for k, v in jax.device_get(fns.train.unreplicate(m)).items()}
-                prog.step += 1
-                bar.update(1)
-                if not math.isfinite(m["loss"]):
-                    raise _non_finite(m["loss"], prog.step, ckpt)
-                _accumulate(prog, m)
-                if prog.step % cfg["log_every"] == 0 or prog.step == cfg["steps"]:
-                    t_window = _log_train(job, rundir, prog, bar, t_start, t_window)
-                if cfg["eval_every"] and (prog.step % cfg["eval_every"] == 0
-                                          or prog.step == cfg["steps"]):
-                    if val is None:
-                        val = _periodic_batches(job, eval_seed)
+        while prog.step < cfg["steps"] and not stop_early:
+            if interrupt.flag:  # a signal before this run's first step: nothing to save
+                return "interrupted", state
+            batch = step.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
+            batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
+            state, m = fns.train(state, fns.train.put_batch(batch))
+            m = {k: float(v) for k, v in jax.device_get(fns.train.unreplicate(m)).items()}
+            prog.step += 1
+            bar.update(1)
+            if not math.isfinite(m["loss"]):
+                raise _non_finite(m["loss"], prog.step, ckpt)
+            _accumulate(prog, m)
+            if prog.step % cfg["log_every"] == 0 or prog.step == cfg["steps"]:
+                t_window = _log_train(job, rundir, prog, bar, t_start, t_window)
+            if cfg["eval_every"] and (prog.step % cfg["eval_every"] == 0
+                                      or prog.step == cfg["steps"]):
+                if val is None:
+                    val = _periodic_batches(job, eval_seed)
+                with interrupt.protect():  # it may save best/
                     stop_early = _validate(job, rundir, prog, state, val, ckpt)
-                if ckpt is not None and (prog.step % cfg["checkpoint_every"] == 0 or stop_early
-                                         or prog.step == cfg["steps"] or interrupt.flag):
+            if ckpt is not None and (prog.step % cfg["checkpoint_every"] == 0 or stop_early
+                                     or prog.step == cfg["steps"] or interrupt.flag):
+                with interrupt.protect():
                     ckpt.save(prog.step, _tree(fns.train.get_state(state)),
                               train_iter.get_state(), force=True,
                               extra={"window": prog.window, "window_n": prog.window_n,
                                      "best": prog.best, "solved_at": prog.solved_at,
                                      "solve": [cfg["solve_metric"], cfg["solve_threshold"]]})
-                if interrupt.flag and prog.step < cfg["steps"]:
-                    return "interrupted", state
+            if interrupt.flag and prog.step < cfg["steps"]:
+                return "interrupted", state
     finally:
         bar.close()
     if stop_early and prog.step < cfg["steps"]:

@@ -43,7 +43,7 @@ def one_line_error(err: str) -> str:
 
 
 def test_exit_codes_are_documented():
-    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 4, 5, 130}
+    assert set(cli.EXIT_CODES) == {0, 1, 2, 3, 4, 5, 130, 138, 143}
 
 
 @pytest.fixture(scope="module")
