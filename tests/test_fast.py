@@ -110,12 +110,15 @@ def test_serves_and_dispatch():
     assert fast.serves(make_cell("lstm", H))
     assert not fast.serves(make_cell("lstm", H, gates="fgr"))
     assert not fast.serves(make_cell("gru", H))
-    assert dispatch.driver(make_cell("lstm", H)).func is fast.scan
+    assert dispatch.driver(make_cell("lstm", H), "fast").func is fast.scan
+    # off CPU (or without the native kernel), "auto" runs the LSTM on fast.scan
+    assert dispatch.driver(make_cell("lstm", H), backend="gpu").func is fast.scan
     # cells it does not serve: "auto" runs them on the reference driver; "fast" raises
     for cell in (make_cell("gru", H), make_cell("lstm", H, gates="fgr")):
-        assert dispatch.driver(cell).func is recurrence.scan
+        assert dispatch.driver(cell, "reference").func is recurrence.scan
         with pytest.raises(ValueError, match="implementation='fast' has no driver for"):
             dispatch.driver(cell, "fast")
+    assert dispatch.driver(make_cell("lstm", H, gates="fgr")).func is recurrence.scan
     with pytest.raises(ValueError, match="implementation='fast' has no driver for GRUCell"):
         lstmjax.LSTMConfig(D, H, cell="gru", implementation="fast")
     with pytest.raises(ValueError, match="fast.scan serves LSTM cells"):

@@ -1,0 +1,555 @@
+// The LSTM and GRU recurrences as whole-sequence CPU kernels for XLA's FFI.
+//
+// One FFI call runs one layer and direction over all T steps (what oneDNN and cuDNN do),
+// instead of one XLA thunk sequence per step. Layout is time-major and row-major:
+// xs [T, B, D], hidden states [T, B, H]; weights as lstmjax stores them
+// (w [K, G*H] with the gate blocks side by side, see lstmjax/cells.py).
+//
+// Why it is fast:
+//  * batch rows are independent for the whole sequence, so each thread owns a slice of
+//    the batch and runs the full time loop on it with no synchronisation between steps;
+//  * per step, one single-threaded BLAS GEMM per thread does the recurrent (and, for the
+//    LSTM, the input) projection: z_t = [x_t, h_{t-1}] · [W_x; W_h];
+//  * the gate pointwise is plain loops over H that the compiler vectorises (built with
+//    -O3 -march=native -ffast-math, which maps expf/tanhf onto glibc's vector libmvec).
+//
+// LSTM (every lstmjax gate preset except FGR; flags below), with peepholes p_i, p_f, p_o:
+//   i = σ(z_i + p_i⊙c_{t-1})   f = σ(z_f + p_f⊙c_{t-1}) | 1 - i (CIFG) | 1 (NFG)
+//   g = tanh(z_g) | z_g (NIAF)  c_t = f⊙c_{t-1} + i⊙g
+//   o = σ(z_o + p_o⊙c_t) | 1    h_t = o⊙tanh(c_t) | o⊙c_t (NOAF)
+// An absent gate reads a row of ones, so σ'(·) = 1·(1-1) = 0 sends its gradient nowhere.
+//
+// GRU (PyTorch/Flax convention, blocks r, z, n):
+//   r = σ(x W_xr + b_r + h W_hr)   u = σ(x W_xz + b_z + h W_hz)
+//   n = tanh(x W_xn + b_n + r⊙(h W_hn + b_hn))   h_t = (1-u)⊙n + u⊙h_{t-1}
+//
+// Padding: row b is valid at step t iff t < lengths[b]; a padded step keeps the carry,
+// writes the carried h (the Python side zeroes padded outputs) and sends no gradient
+// into the parameters; `reverse` runs t = T-1 .. 0, which is reversal within each length.
+//
+// Weight gradients are not computed here: the backward kernels return the pre-activation
+// gradients dZ [T, B, G*H] and XLA forms dW = Xᵀ·dZ and db = Σ dZ as single GEMMs.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cblas.h"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+// Gate flags (lstmjax/native/scan.py builds them from a GateConfig).
+constexpr int64_t kInputGate = 1;       // an i block exists (else i = 1)
+constexpr int64_t kForgetBlock = 2;     // an f block exists (else f = 1, or 1 - i if coupled)
+constexpr int64_t kOutputGate = 4;      // an o block exists (else o = 1)
+constexpr int64_t kCoupled = 8;         // CIFG: f = 1 - i
+constexpr int64_t kInputIdentity = 16;  // NIAF: g = z_g
+constexpr int64_t kOutputIdentity = 32; // NOAF: h = o * c
+constexpr int64_t kAllFlags = 63;
+
+// OpenBLAS is called from our own threads, one GEMM each: its own threads would fight them.
+struct SingleThreadedBlas {
+  SingleThreadedBlas() { scipy_openblas_set_num_threads(1); }
+} single_threaded_blas;
+
+inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+int NumThreads(int64_t batch) {
+  int n = static_cast<int>(std::thread::hardware_concurrency());
+  if (const char* env = std::getenv("LSTMJAX_NATIVE_THREADS")) n = std::atoi(env);
+  n = std::max(1, n);
+  // at least 4 rows per thread: below that a thread costs more than it saves
+  int64_t by_rows = std::max<int64_t>(1, batch / 4);
+  return static_cast<int>(std::min<int64_t>(n, by_rows));
+}
+
+// Runs fn(thread_index, b0, b1) on contiguous batch slices, one per thread.
+template <typename Fn>
+void ParallelRows(int64_t batch, int threads, Fn fn) {
+  std::vector<std::thread> pool;
+  for (int k = 1; k < threads; ++k)
+    pool.emplace_back(fn, k, batch * k / threads, batch * (k + 1) / threads);
+  fn(0, 0, batch / threads);
+  for (auto& t : pool) t.join();
+}
+
+// Block column offsets of the fused pre-activation (order i, f, g, o; absent ones -1).
+struct LstmLayout {
+  int64_t H, GH, oi, of, og, oo;
+  LstmLayout(int64_t flags, int64_t hidden) : H(hidden) {
+    int64_t off = 0;
+    oi = (flags & kInputGate) ? (off += H) - H : -1;
+    of = (flags & kForgetBlock) ? (off += H) - H : -1;
+    og = (off += H) - H;
+    oo = (flags & kOutputGate) ? (off += H) - H : -1;
+    GH = off;
+  }
+};
+
+ffi::Error CheckFlags(int64_t flags) {
+  if (flags < 0 || flags > kAllFlags)
+    return ffi::Error::InvalidArgument("lstmjax native: unknown gate flags " +
+                                       std::to_string(flags));
+  if ((flags & kCoupled) && (!(flags & kInputGate) || (flags & kForgetBlock)))
+    return ffi::Error::InvalidArgument(
+        "lstmjax native: coupled (CIFG) needs an input gate and no forget block");
+  return ffi::Error::Success();
+}
+
+// ------------------------------------------------------------------------- LSTM forward
+
+// One valid row of one step: z (bias-free GEMM output, activated in place), c_prev -> c, h.
+template <bool kInTanh, bool kOutTanh>
+void LstmPointwise(const LstmLayout& L, int64_t flags, float* z, const float* bias,
+                   const float* peep, const float* c_prev, float* c, float* h, float* ones,
+                   float* fbuf) {
+  const int64_t H = L.H;
+  const float* pi = peep;
+  const float* pf = peep + H;
+  const float* po = peep + 2 * H;
+  for (int64_t k = 0; k < L.GH; ++k) z[k] += bias[k];
+  if (L.oi >= 0) {
+    float* zi = z + L.oi;
+    for (int64_t j = 0; j < H; ++j) zi[j] = sigmoid(zi[j] + pi[j] * c_prev[j]);
+  }
+  if (L.of >= 0) {
+    float* zf = z + L.of;
+    for (int64_t j = 0; j < H; ++j) zf[j] = sigmoid(zf[j] + pf[j] * c_prev[j]);
+  }
+  float* g = z + L.og;
+  if (kInTanh)
+    for (int64_t j = 0; j < H; ++j) g[j] = std::tanh(g[j]);
+  const float* i = L.oi >= 0 ? z + L.oi : ones;
+  const float* f = ones;
+  if (L.of >= 0) {
+    f = z + L.of;
+  } else if (flags & kCoupled) {
+    for (int64_t j = 0; j < H; ++j) fbuf[j] = 1.0f - i[j];
+    f = fbuf;
+  }
+  for (int64_t j = 0; j < H; ++j) c[j] = f[j] * c_prev[j] + i[j] * g[j];
+  if (L.oo >= 0) {
+    float* zo = z + L.oo;
+    for (int64_t j = 0; j < H; ++j) zo[j] = sigmoid(zo[j] + po[j] * c[j]);
+  }
+  const float* o = L.oo >= 0 ? z + L.oo : ones;
+  if (kOutTanh)
+    for (int64_t j = 0; j < H; ++j) h[j] = o[j] * std::tanh(c[j]);
+  else
+    for (int64_t j = 0; j < H; ++j) h[j] = o[j] * c[j];
+}
+
+template <bool kInTanh, bool kOutTanh>
+void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
+                     const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
+                     const float* w, const float* bias, const float* peep, const float* h0,
+                     const float* c0, const int32_t* lengths, float* hs, float* c_last,
+                     float* acts, float* cs) {
+  const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
+  if (nb <= 0) return;
+  std::vector<float> xh(nb * K), c(nb * H), c_new(H), zbuf(acts ? 0 : nb * GH),
+      ones(H, 1.0f), fbuf(H);
+  for (int64_t r = 0; r < nb; ++r) {
+    std::memcpy(&xh[r * K + D], h0 + (b0 + r) * H, H * sizeof(float));
+    std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
+  }
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? T - 1 - s : s;
+    const int64_t row0 = t * B + b0;  // first row of this slice at step t
+    for (int64_t r = 0; r < nb; ++r)
+      std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
+    // the saved activations are written in place: z goes straight into acts[t]
+    float* z = acts ? acts + row0 * GH : zbuf.data();
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(), K, w,
+                GH, 0.0f, z, GH);
+    for (int64_t r = 0; r < nb; ++r) {
+      float* h = &xh[r * K + D];
+      float* cr = &c[r * H];
+      if (t < lengths[b0 + r]) {
+        LstmPointwise<kInTanh, kOutTanh>(L, flags, z + r * GH, bias, peep, cr, c_new.data(),
+                                         h, ones.data(), fbuf.data());
+        std::memcpy(cr, c_new.data(), H * sizeof(float));
+      }
+      std::memcpy(hs + (row0 + r) * H, h, H * sizeof(float));
+      if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
+    }
+  }
+  std::memcpy(c_last + b0 * H, c.data(), nb * H * sizeof(float));
+}
+
+ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
+                           ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> peep,
+                           ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
+                           ffi::Buffer<ffi::S32> lengths, ffi::ResultBuffer<ffi::F32> hs,
+                           ffi::ResultBuffer<ffi::F32> c_last, ffi::ResultBuffer<ffi::F32> acts,
+                           ffi::ResultBuffer<ffi::F32> cs, int64_t flags, int64_t reverse,
+                           int64_t save) {
+  if (auto err = CheckFlags(flags); !err.success()) return err;
+  auto xd = xs.dimensions();
+  if (xd.size() != 3) return ffi::Error::InvalidArgument("lstmjax native: xs must be [T, B, D]");
+  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
+  const LstmLayout L(flags, H);
+  if (w.dimensions()[0] != D + H || w.dimensions()[1] != L.GH)
+    return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
+  float* acts_p = save ? acts->typed_data() : nullptr;
+  float* cs_p = save ? cs->typed_data() : nullptr;
+  auto run = [&](auto in_tanh, auto out_tanh) {
+    ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
+      LstmForwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
+          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(),
+          bias.typed_data(), peep.typed_data(), h0.typed_data(), c0.typed_data(),
+          lengths.typed_data(), hs->typed_data(), c_last->typed_data(), acts_p, cs_p);
+    });
+  };
+  using Y = std::true_type;
+  using N = std::false_type;
+  const bool in_tanh = !(flags & kInputIdentity), out_tanh = !(flags & kOutputIdentity);
+  if (in_tanh && out_tanh) run(Y{}, Y{});
+  else if (in_tanh) run(Y{}, N{});
+  else if (out_tanh) run(N{}, Y{});
+  else run(N{}, N{});
+  return ffi::Error::Success();
+}
+
+// ------------------------------------------------------------------------- LSTM backward
+
+// One valid row of one step. In: a (saved activations), c_t, c_{t-1}, dh (with dy_t), dc.
+// Out: dz (pre-activation gradient, bias-free), dc <- dC_{t-1}, dpeep accumulated.
+template <bool kInTanh, bool kOutTanh>
+void LstmPointwiseBackward(const LstmLayout& L, int64_t flags, const float* a, const float* ct,
+                           const float* cp, const float* dh, float* dc, float* dz,
+                           const float* peep, float* dpeep, const float* ones, float* sink,
+                           float* fbuf) {
+  const int64_t H = L.H;
+  const float* i = L.oi >= 0 ? a + L.oi : ones;
+  const float* o = L.oo >= 0 ? a + L.oo : ones;
+  const float* g = a + L.og;
+  const bool coupled = flags & kCoupled;
+  const float* f = ones;
+  if (L.of >= 0) {
+    f = a + L.of;
+  } else if (coupled) {
+    for (int64_t j = 0; j < H; ++j) fbuf[j] = 1.0f - i[j];
+    f = fbuf;
+  }
+  float* dzi = L.oi >= 0 ? dz + L.oi : sink;
+  float* dzf = L.of >= 0 ? dz + L.of : sink + H;
+  float* dzo = L.oo >= 0 ? dz + L.oo : sink + 2 * H;
+  float* dzg = dz + L.og;
+  const float* pi = peep;
+  const float* pf = peep + H;
+  const float* po = peep + 2 * H;
+  float* dpi = dpeep;
+  float* dpf = dpeep + H;
+  float* dpo = dpeep + 2 * H;
+  const float cpl = coupled ? 1.0f : 0.0f;
+  // the pointers never overlap (absent gates write distinct rows of `sink`): vectorise
+#pragma GCC ivdep
+  for (int64_t j = 0; j < H; ++j) {
+    const float tc = kOutTanh ? std::tanh(ct[j]) : ct[j];
+    const float gz_o = dh[j] * tc * o[j] * (1.0f - o[j]);  // 0 when o is absent (o = 1)
+    const float dct = dc[j] + dh[j] * o[j] * (kOutTanh ? 1.0f - tc * tc : 1.0f) +
+                      gz_o * po[j];
+    const float df = dct * cp[j];
+    const float di = dct * g[j] - cpl * df;  // CIFG: f = 1 - i also depends on i
+    const float gz_i = di * i[j] * (1.0f - i[j]);
+    const float gz_f = (1.0f - cpl) * df * f[j] * (1.0f - f[j]);
+    const float dg = dct * i[j];
+    dzo[j] = gz_o;
+    dzi[j] = gz_i;
+    dzf[j] = gz_f;
+    dzg[j] = kInTanh ? dg * (1.0f - g[j] * g[j]) : dg;
+    dc[j] = dct * f[j] + gz_i * pi[j] + gz_f * pf[j];
+    dpi[j] += gz_i * cp[j];
+    dpf[j] += gz_f * cp[j];
+    dpo[j] += gz_o * ct[j];
+  }
+}
+
+template <bool kInTanh, bool kOutTanh>
+void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
+                      const LstmLayout& L, int64_t flags, bool reverse, const float* w,
+                      const float* peep, const float* acts, const float* cs, const float* c0,
+                      const int32_t* lengths, const float* d_hs, const float* d_clast,
+                      float* dz_all, float* dxs, float* dh0, float* dc0, float* dpeep) {
+  const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
+  if (nb <= 0) return;
+  std::vector<float> dh(nb * H, 0.0f), dc(nb * H), dxh(nb * K), ones(H, 1.0f),
+      sink(3 * H), fbuf(H);
+  std::memcpy(dc.data(), d_clast + b0 * H, nb * H * sizeof(float));
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? s : T - 1 - s;  // the forward order, backwards
+    const int64_t tp = reverse ? t + 1 : t - 1; // the step before t in the forward order
+    const int64_t row0 = t * B + b0;
+    float* dz = dz_all + row0 * GH;
+    for (int64_t r = 0; r < nb; ++r) {
+      const int64_t b = b0 + r;
+      float* dhr = &dh[r * H];
+      const float* dy = d_hs + (row0 + r) * H;
+      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      if (t >= lengths[b]) {  // padded step: the carry passed through, no gradient to z
+        std::memset(dz + r * GH, 0, GH * sizeof(float));
+        continue;
+      }
+      const float* cp = (tp >= 0 && tp < T) ? cs + (tp * B + b) * H : c0 + b * H;
+      LstmPointwiseBackward<kInTanh, kOutTanh>(L, flags, acts + (row0 + r) * GH,
+                                               cs + (row0 + r) * H, cp, dhr, &dc[r * H],
+                                               dz + r * GH, peep, dpeep, ones.data(),
+                                               sink.data(), fbuf.data());
+    }
+    // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, K, GH, 1.0f, dz, GH, w, GH, 0.0f,
+                dxh.data(), K);
+    for (int64_t r = 0; r < nb; ++r) {
+      std::memcpy(dxs + (row0 + r) * D, &dxh[r * K], D * sizeof(float));
+      if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dxh[r * K + D], H * sizeof(float));
+    }
+  }
+  std::memcpy(dh0 + b0 * H, dh.data(), nb * H * sizeof(float));
+  std::memcpy(dc0 + b0 * H, dc.data(), nb * H * sizeof(float));
+}
+
+ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> peep,
+                            ffi::Buffer<ffi::F32> acts, ffi::Buffer<ffi::F32> cs,
+                            ffi::Buffer<ffi::F32> c0, ffi::Buffer<ffi::S32> lengths,
+                            ffi::Buffer<ffi::F32> d_hs, ffi::Buffer<ffi::F32> d_clast,
+                            ffi::ResultBuffer<ffi::F32> dz, ffi::ResultBuffer<ffi::F32> dxs,
+                            ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0,
+                            ffi::ResultBuffer<ffi::F32> dpeep, int64_t flags, int64_t reverse) {
+  if (auto err = CheckFlags(flags); !err.success()) return err;
+  auto cd = cs.dimensions();
+  const int64_t T = cd[0], B = cd[1], H = cd[2], D = dxs->dimensions()[2];
+  const LstmLayout L(flags, H);
+  if (w.dimensions()[0] != D + H || w.dimensions()[1] != L.GH)
+    return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
+  const int threads = NumThreads(B);
+  // per-thread peephole partial sums, added in thread order (deterministic)
+  std::vector<float> partial(static_cast<size_t>(threads) * 3 * H, 0.0f);
+  auto run = [&](auto in_tanh, auto out_tanh) {
+    ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
+      LstmBackwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
+          b0, b1, T, B, D, L, flags, reverse != 0, w.typed_data(), peep.typed_data(),
+          acts.typed_data(), cs.typed_data(), c0.typed_data(), lengths.typed_data(),
+          d_hs.typed_data(), d_clast.typed_data(), dz->typed_data(), dxs->typed_data(),
+          dh0->typed_data(), dc0->typed_data(), &partial[k * 3 * H]);
+    });
+  };
+  using Y = std::true_type;
+  using N = std::false_type;
+  const bool in_tanh = !(flags & kInputIdentity), out_tanh = !(flags & kOutputIdentity);
+  if (in_tanh && out_tanh) run(Y{}, Y{});
+  else if (in_tanh) run(Y{}, N{});
+  else if (out_tanh) run(N{}, Y{});
+  else run(N{}, N{});
+  float* out = dpeep->typed_data();
+  std::fill(out, out + 3 * H, 0.0f);
+  for (int k = 0; k < threads; ++k)
+    for (int64_t j = 0; j < 3 * H; ++j) out[j] += partial[k * 3 * H + j];
+  return ffi::Error::Success();
+}
+
+// ------------------------------------------------------------------------- GRU
+
+void GruForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
+                    bool reverse, const float* xs, const float* wx, const float* wh,
+                    const float* bias, const float* bhn, const float* h0,
+                    const int32_t* lengths, float* hs, float* saved) {
+  const int64_t nb = b1 - b0, G = 3 * H;
+  if (nb <= 0) return;
+  std::vector<float> h(nb * H), zx(nb * G), zh(nb * G), tmp(4 * H);
+  std::memcpy(h.data(), h0 + b0 * H, nb * H * sizeof(float));
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? T - 1 - s : s;
+    const int64_t row0 = t * B + b0;
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, D, 1.0f, xs + row0 * D, D, wx,
+                G, 0.0f, zx.data(), G);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, H, 1.0f, h.data(), H, wh, G,
+                0.0f, zh.data(), G);
+    for (int64_t r = 0; r < nb; ++r) {
+      float* hr = &h[r * H];
+      if (t < lengths[b0 + r]) {
+        const float* ax = &zx[r * G];
+        const float* ah = &zh[r * G];
+        // saved row: [r, u, n, h·W_hn + b_hn], what the backward needs
+        float* sv = saved ? saved + (row0 + r) * 4 * H : tmp.data();
+#pragma GCC ivdep
+        for (int64_t j = 0; j < H; ++j) {
+          const float rg = sigmoid(ax[j] + bias[j] + ah[j]);
+          const float u = sigmoid(ax[H + j] + bias[H + j] + ah[H + j]);
+          const float hn = ah[2 * H + j] + bhn[j];
+          const float n = std::tanh(ax[2 * H + j] + bias[2 * H + j] + rg * hn);
+          sv[j] = rg;
+          sv[H + j] = u;
+          sv[2 * H + j] = n;
+          sv[3 * H + j] = hn;
+          hr[j] = (1.0f - u) * n + u * hr[j];
+        }
+      }
+      std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+    }
+  }
+}
+
+ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
+                          ffi::Buffer<ffi::F32> wh, ffi::Buffer<ffi::F32> bias,
+                          ffi::Buffer<ffi::F32> bhn, ffi::Buffer<ffi::F32> h0,
+                          ffi::Buffer<ffi::S32> lengths, ffi::ResultBuffer<ffi::F32> hs,
+                          ffi::ResultBuffer<ffi::F32> saved, int64_t reverse, int64_t save) {
+  auto xd = xs.dimensions();
+  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
+  if (wx.dimensions()[0] != D || wx.dimensions()[1] != 3 * H || wh.dimensions()[0] != H)
+    return ffi::Error::InvalidArgument("lstmjax native: GRU weights must be [D, 3H], [H, 3H]");
+  float* saved_p = save ? saved->typed_data() : nullptr;
+  ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
+    GruForwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
+                   wh.typed_data(), bias.typed_data(), bhn.typed_data(), h0.typed_data(),
+                   lengths.typed_data(), hs->typed_data(), saved_p);
+  });
+  return ffi::Error::Success();
+}
+
+void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
+                     bool reverse, const float* wx, const float* wh, const float* saved,
+                     const float* hs, const float* h0, const int32_t* lengths,
+                     const float* d_hs, float* dzx_all, float* dzh_all, float* dxs,
+                     float* dh0) {
+  const int64_t nb = b1 - b0, G = 3 * H;
+  if (nb <= 0) return;
+  std::vector<float> dh(nb * H, 0.0f), dhh(nb * H);
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? s : T - 1 - s;
+    const int64_t tp = reverse ? t + 1 : t - 1;
+    const int64_t row0 = t * B + b0;
+    float* dzx = dzx_all + row0 * G;
+    float* dzh = dzh_all + row0 * G;
+    for (int64_t r = 0; r < nb; ++r) {
+      const int64_t b = b0 + r;
+      float* dhr = &dh[r * H];
+      const float* dy = d_hs + (row0 + r) * H;
+      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      float* ax = dzx + r * G;
+      float* ah = dzh + r * G;
+      if (t >= lengths[b]) {
+        std::memset(ax, 0, G * sizeof(float));
+        std::memset(ah, 0, G * sizeof(float));
+        continue;
+      }
+      const float* sv = saved + (row0 + r) * 4 * H;
+      const float* hp = (tp >= 0 && tp < T) ? hs + (tp * B + b) * H : h0 + b * H;
+      float* direct = &dhh[r * H];
+#pragma GCC ivdep
+      for (int64_t j = 0; j < H; ++j) {
+        const float rg = sv[j], u = sv[H + j], n = sv[2 * H + j], hn = sv[3 * H + j];
+        const float dn = dhr[j] * (1.0f - u) * (1.0f - n * n);
+        const float du = dhr[j] * (hp[j] - n) * u * (1.0f - u);
+        const float dr = dn * hn * rg * (1.0f - rg);
+        ax[j] = dr;
+        ax[H + j] = du;
+        ax[2 * H + j] = dn;
+        ah[j] = dr;
+        ah[H + j] = du;
+        ah[2 * H + j] = dn * rg;
+        direct[j] = dhr[j] * u;
+      }
+    }
+    // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps)
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, D, G, 1.0f, dzx, G, wx, G, 0.0f,
+                dxs + row0 * D, D);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, H, G, 1.0f, dzh, G, wh, G, 1.0f,
+                dhh.data(), H);
+    for (int64_t r = 0; r < nb; ++r)
+      if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dhh[r * H], H * sizeof(float));
+  }
+  std::memcpy(dh0 + b0 * H, dh.data(), nb * H * sizeof(float));
+}
+
+ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> wx, ffi::Buffer<ffi::F32> wh,
+                           ffi::Buffer<ffi::F32> saved, ffi::Buffer<ffi::F32> hs,
+                           ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::S32> lengths,
+                           ffi::Buffer<ffi::F32> d_hs, ffi::ResultBuffer<ffi::F32> dzx,
+                           ffi::ResultBuffer<ffi::F32> dzh, ffi::ResultBuffer<ffi::F32> dxs,
+                           ffi::ResultBuffer<ffi::F32> dh0, int64_t reverse) {
+  auto hd = hs.dimensions();
+  const int64_t T = hd[0], B = hd[1], H = hd[2], D = wx.dimensions()[0];
+  ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
+    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, wx.typed_data(), wh.typed_data(),
+                    saved.typed_data(), hs.typed_data(), h0.typed_data(), lengths.typed_data(),
+                    d_hs.typed_data(), dzx->typed_data(), dzh->typed_data(), dxs->typed_data(),
+                    dh0->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmForward, LstmForwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w [D + H, G*H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // b [G*H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // peep [3, H] (i, f, o)
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // c0 [B, H]
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // c_last [B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // acts [T, B, G*H] | [1]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // cs [T, B, H] | [1]
+                                  .Attr<int64_t>("flags")
+                                  .Attr<int64_t>("reverse")
+                                  .Attr<int64_t>("save"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmBackward, LstmBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w [D + H, G*H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // peep [3, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // acts [T, B, G*H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // cs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // c0 [B, H]
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_clast [B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dz [T, B, G*H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dh0 [B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dc0 [B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dpeep [3, H]
+                                  .Attr<int64_t>("flags")
+                                  .Attr<int64_t>("reverse"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(GruForward, GruForwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_x [D, 3H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_h [H, 3H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // b [3H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // b_hn [H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // saved [T, B, 4H] | [1]
+                                  .Attr<int64_t>("reverse")
+                                  .Attr<int64_t>("save"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(GruBackward, GruBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_x [D, 3H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // w_h [H, 3H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // saved [T, B, 4H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // hs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dzx [T, B, 3H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dzh [T, B, 3H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dh0 [B, H]
+                                  .Attr<int64_t>("reverse"));
