@@ -12,21 +12,30 @@ Layout of ``workdir``::
     learning_curve.png   train / eval loss and accuracy against step
     confusion_matrix.png the test split's confusion matrix (classification, <= 50 classes)
     checkpoints/         orbax CheckpointManager directory (see lstmjax.checkpoint)
+    lstmjax.lock         while a run trains: its host and pid (RunLock, one writer)
     summary.json         final eval metrics, wall time, devices, versions, git commit,
                          params_sha256
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from typing import Any, Iterable
+
+try:
+    import fcntl  # POSIX: the run directory's lock (RunLock)
+except ImportError:  # pragma: no cover - elsewhere RunLock trusts the file's holder
+    fcntl = None
 
 import jax
 import numpy as np
@@ -36,6 +45,7 @@ TIMING = "timing.jsonl"
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 CURVE = "learning_curve.png"
+LOCK = "lstmjax.lock"
 CONFUSION = "confusion_matrix.png"
 
 
@@ -69,6 +79,116 @@ def check_workdir(path: str) -> str:
         raise RunDirError(f"workdir {root} is not writable; fix its permissions or choose "
                           "another --workdir")
     return root
+
+
+class RunLock:
+    """One writer per run directory: ``<workdir>/lstmjax.lock``, held while a run trains.
+
+    The lock is an OS lock (``fcntl.flock``) on the file, so it goes when its process goes,
+    even on SIGKILL, and a rerun after a crash takes it over (with one line naming the
+    process that left it). The file names the holder (host, pid, start time) for the
+    error of a second writer. Where the file system has no locks, the holder named in the
+    file is trusted while that pid is alive on this host (a holder on another host is
+    trusted until the file is deleted).
+
+    Raises (on :meth:`acquire`):
+      RunDirError: another process holds the run directory (one line: host, pid, since
+        when, and the lock file). Nothing in the directory is changed.
+    """
+
+    def __init__(self, root: str):
+        self.path = os.path.join(os.path.abspath(root), LOCK)
+        self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        # flock, not lockf: a POSIX lock is dropped when *any* descriptor of the file closes
+        # in its process (reading the holder's name would release it), and does not see a
+        # second holder in the same process
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if fcntl is None:
+                    raise OSError(errno.ENOLCK, "no fcntl")
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except OSError as e:
+                if e.errno in (errno.EACCES, errno.EAGAIN):
+                    os.close(fd)
+                    raise self._busy(self._holder()) from None
+                locked = False  # no locks on this file system: trust the file's holder
+            # the holder may have released and removed the file between our open and our
+            # lock: then we hold a lock on a removed file; open the path again
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        previous = self._holder()
+        if not locked and previous and previous.get("pid") != os.getpid() and _alive(previous):
+            os.close(fd)
+            raise self._busy(previous)
+        if previous and previous.get("pid") != os.getpid():
+            print(f"note: took over the lock of {_who(previous)}, which is gone ({self.path})")
+        record = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (record + "\n").encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the lock file and unlock (idempotent)."""
+        if self._fd is None:
+            return
+        try:
+            os.remove(self.path)  # while still locked: a waiting writer then reopens it
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def _holder(self) -> dict:
+        try:
+            with open(self.path) as f:
+                holder = json.loads(f.read() or "{}")
+            return holder if isinstance(holder, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _busy(self, holder: dict) -> RunDirError:
+        since = f", since {holder['since']}" if holder.get("since") else ""
+        return RunDirError(
+            f"workdir {os.path.dirname(self.path)} is in use by another training process "
+            f"({_who(holder)}{since}); two writers would mix their checkpoints and records, "
+            "so this one stopped and changed nothing. Wait for it to finish, or use another "
+            f"--workdir (a holder on another host that is gone: delete {self.path}).")
+
+
+def _who(holder: dict) -> str:
+    return f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}"
+
+
+def _alive(holder: dict) -> bool:
+    """Whether the holder may still run: True unless it is on this host and its pid is gone."""
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return True
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def params_sha256(params) -> str:

@@ -218,6 +218,9 @@ class _RunDir:
     def __init__(self, workdir: str | None, cfg: dict, is_main: bool):
         self.root = None if workdir is None else os.path.abspath(workdir)
         self.is_main = is_main
+        # one writer: process 0 holds <workdir>/lstmjax.lock while the run lives (run())
+        self.lock = (runs.RunLock(self.root) if self.root is not None and is_main
+                     else contextlib.nullcontext())
         if self.root is not None:
             runs.check_workdir(self.root)
             _check_workdir_config(self.path(runs.CONFIG), cfg)
@@ -260,11 +263,22 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     Raises:
       NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
       lstmjax.checkpoint.CheckpointError: an unusable checkpoint or run directory.
+      lstmjax.runs.RunDirError: another process trains in ``workdir`` (its
+        ``lstmjax.lock`` names the host and pid); nothing was changed.
     """
     t_start = time.time()
     job = build(config, data_dir)
     cfg = job.cfg
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
+    with rundir.lock:  # a second writer stops here, before anything is written
+        return _run(job, rundir, checkpoints, plots, progress, handle_sigint, data_dir,
+                    t_start)
+
+
+def _run(job: Job, rundir: _RunDir, checkpoints, plots, progress, handle_sigint, data_dir,
+         t_start) -> dict:
+    """:func:`run` in a locked run directory."""
+    cfg = job.cfg
     if rundir.root is not None and rundir.is_main:
         _set_aside(rundir, {d: ckpt_lib.incomplete_entries(rundir.path(d))
                             for d in ("checkpoints", BEST)}, "an interrupted save")
