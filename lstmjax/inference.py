@@ -217,7 +217,8 @@ def load_run(workdir: str, which: str = "best") -> Run:
         raise runs.RunDirError(f"{workdir} has no {train.TASK}: it is not a finished run "
                                "directory of this lstmjax version")
     spec = tasks.TaskSpec(**runs.read_json(task_path))
-    model = models.from_task(spec, **cfg["model"])
+    # defaults filled in: a run written before a model field existed still loads
+    model = models.from_task(spec, **schema.resolve_config(cfg)["model"])
     params, at = load_params(workdir, cfg, model, which)
     vocab = None
     if spec.input_kind == "tokens":

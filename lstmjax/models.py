@@ -18,6 +18,16 @@ Pooling of the per-step outputs ``ys [B, T, H·dirs]`` into one vector per seque
   sequence; for a unidirectional network this equals ``"last"``;
 * ``"mean"``: the mean of ``ys`` over the valid steps.
 
+Regularization in training (only with a ``dropout_key``; evaluation never drops):
+
+* ``word_dropout``: each token is replaced by ``<unk>`` (id 1) with this probability, so
+  the model learns not to lean on any single word (Bowman et al. 2016);
+* ``embed_dropout``: inverted dropout on the embedded vectors ``[B, T, E]``;
+* ``rnn.dropout``: between stacked layers (as ``torch.nn.LSTM``) *and* on the features
+  the head reads (pooled vector or per-step outputs), so it acts with one layer too.
+
+The first two apply to token inputs only; a features model refuses them (one line).
+
 Everything is a plain pytree and a frozen (hashable, ``jit``-static) config.
 """
 
@@ -31,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmjax import api
+from lstmjax import api, recurrence
 
 POOLINGS = ("last", "bilstm", "mean")
 OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
@@ -49,6 +59,8 @@ class ModelConfig:
       num_outputs: classes (1 for regression).
       pooling: "last", "bilstm" or "mean" (ignored for per-step outputs).
       vocab_size: number of token ids (tokens only).
+      embed_dropout: dropout rate on the embedded tokens (tokens only), in [0, 1).
+      word_dropout: probability of replacing a token by ``<unk>`` (tokens only), in [0, 1).
     """
 
     rnn: api.LSTMConfig
@@ -57,6 +69,8 @@ class ModelConfig:
     num_outputs: int = 2
     pooling: str = "last"
     vocab_size: int | None = None
+    embed_dropout: float = 0.0
+    word_dropout: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.rnn, api.LSTMConfig):
@@ -72,6 +86,19 @@ class ModelConfig:
         if self.input_kind == "tokens" and (self.vocab_size is None or int(self.vocab_size) < 1):
             raise ValueError(f"ModelConfig.vocab_size={self.vocab_size!r}; input_kind='tokens' "
                              "needs a positive vocab_size")
+        for name in ("embed_dropout", "word_dropout"):
+            rate = getattr(self, name)
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise ValueError(f"{name}={rate!r} must be a number in [0, 1)")
+            if rate and self.input_kind != "tokens":  # nothing to drop: refuse, not ignore
+                raise ValueError(f"{name}={rate!r} applies to token inputs (text tasks); this "
+                                 "task has feature inputs: set it to 0 (model.dropout acts on "
+                                 "the network's outputs)")
+
+    @property
+    def uses_dropout(self) -> bool:
+        """Whether training draws dropout masks (then it passes a ``dropout_key``)."""
+        return bool(self.rnn.dropout or self.embed_dropout or self.word_dropout)
 
     @property
     def embed_dim(self) -> int | None:
@@ -128,13 +155,22 @@ def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None,
     Args:
       x: int ``[B, T]`` tokens or float ``[B, T, D]`` features.
       lengths: optional int ``[B]`` valid lengths.
-      dropout_key: enables the network's inter-layer dropout (training).
+      dropout_key: enables dropout (training): word and embedding dropout, the network's
+        inter-layer dropout and dropout on the features the head reads.
     Returns:
       classify: logits ``[B, C]``; regress: ``[B]``; classify_per_step: ``[B, T, C]``.
       With ``return_features=True``, ``(outputs, features)`` where features are the pooled
       vectors (or per-step outputs).
     """
+    # one key per use; the network keeps the key itself (its masks are those it always drew)
+    drop = (lambda k: None) if dropout_key is None else (
+        lambda k: jax.random.fold_in(dropout_key, k))
+    if config.word_dropout and dropout_key is not None:
+        x = jnp.asarray(x, jnp.int32)
+        keep = jax.random.bernoulli(drop(1), 1.0 - config.word_dropout, x.shape)
+        x = jnp.where(keep | (x == 0), x, 1)  # 1 = <unk>; padding stays padding
     xs = embed(params, config, x)
+    xs = recurrence.dropout(drop(2), config.embed_dropout, xs)
     ys, state = api.apply(params["rnn"], config.rnn, xs, lengths, dropout_key=dropout_key)
     head = params["head"]
     if config.output_kind == "classify_per_step":
@@ -142,7 +178,9 @@ def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None,
     else:
         feats = pool(ys, state, None if lengths is None else jnp.asarray(lengths, jnp.int32),
                      config.pooling)
-    out = feats @ head["w"] + head["b"]
+    # after the last layer too (torch.nn.LSTM stops before it): one layer's output is
+    # regularized, and padded steps stay 0 (dropout scales, never adds)
+    out = recurrence.dropout(drop(3), config.rnn.dropout, feats) @ head["w"] + head["b"]
     if config.output_kind == "regress":
         out = out[..., 0]
     return (out, feats) if return_features else out
@@ -154,13 +192,14 @@ def _check(config):
 
 
 MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "pooling",
-                "embed_dim", "dropout", "forget_bias", "chrono_max_len", "recurrent_init",
-                "unroll", "remat", "implementation", "form", "chunk")
+                "embed_dim", "dropout", "embed_dropout", "word_dropout", "forget_bias",
+                "chrono_max_len", "recurrent_init", "unroll", "remat", "implementation", "form",
+                "chunk")
 
 
 def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pooling, embed_dim,
-              dropout, forget_bias, chrono_max_len, recurrent_init, unroll, remat,
-              implementation, form, chunk) -> ModelConfig:
+              dropout, embed_dropout, word_dropout, forget_bias, chrono_max_len,
+              recurrent_init, unroll, remat, implementation, form, chunk) -> ModelConfig:
     """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
 
     Every field of :data:`MODEL_FIELDS` is required (the training config schema holds
@@ -178,7 +217,8 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
     num_outputs = 1 if spec.output_kind == "regress" else int(spec.num_classes)
     return ModelConfig(rnn=rnn, input_kind=spec.input_kind, output_kind=spec.output_kind,
                        num_outputs=num_outputs, pooling=pooling,
-                       vocab_size=int(spec.vocab_size) if tokens else None)
+                       vocab_size=int(spec.vocab_size) if tokens else None,
+                       embed_dropout=embed_dropout, word_dropout=word_dropout)
 
 
 def num_params(params) -> int:

@@ -47,10 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "solve_threshold": 0.0,    # solved at the first periodic validation >= it (0 = off)
     "stop_when_solved": True,
     "select_metric": "auto",   # validation metric that picks the best checkpoint
+    "patience": 0,             # stop after this many validations without a better one (0 = off)
     "distributed": parallel.DISTRIBUTED_DEFAULTS,  # mode, coordinator, process ids, timeouts
     "model": {
         "cell": "lstm", "gates": "standard", "hidden_size": 64, "num_layers": 1,
         "bidirectional": False, "pooling": "last", "embed_dim": 32, "dropout": 0.0,
+        "embed_dropout": 0.0, "word_dropout": 0.0,
         "forget_bias": 1.0, "chrono_max_len": 0.0, "recurrent_init": "orthogonal",
         "unroll": 1, "remat": False, "implementation": "auto", "form": "auto", "chunk": 64,
     },
@@ -79,18 +81,22 @@ _AT_LEAST_ONE = {"steps", "batch_size", "pad_multiple", "keep_checkpoints", "mod
                  "distributed.initialization_timeout_s", "distributed.heartbeat_timeout_s",
                  "distributed.shutdown_timeout_s"}
 _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batches", "eval_batch_size",
-                 "checkpoint_every", "solve_threshold", "distributed.num_processes",
+                 "checkpoint_every", "solve_threshold", "patience", "distributed.num_processes",
                  "optimizer.warmup_steps",
                  "optimizer.grad_clip", "optimizer.weight_decay", "optimizer.min_lr_ratio",
                  "optimizer.momentum", "model.chrono_max_len"}
 # Fields that may change when a run is resumed: they do not change what the state means.
 RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_size",
              "checkpoint_every", "keep_checkpoints", "parallel", "num_devices", "distributed",
-             "plot", "solve_metric", "solve_threshold", "stop_when_solved"}
+             "plot", "solve_metric", "solve_threshold", "stop_when_solved", "patience"}
+# Fields added after runs were committed: at this value they change nothing, and the
+# fingerprint leaves them out, so those runs' checkpoints still resume and load.
+ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0}}
 
-# a features task used only to validate model fields by building the real ModelConfig
-_PROBE = tasks.TaskSpec(name="probe", input_kind="features", output_kind="classify",
-                        max_length=1, input_dim=1, num_classes=2)
+# a token task used only to validate model fields by building the real ModelConfig (tokens:
+# every model field applies; a features task's own refusals come when its model is built)
+_PROBE = tasks.TaskSpec(name="probe", input_kind="tokens", output_kind="classify",
+                        max_length=1, vocab_size=2, num_classes=2)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -167,6 +173,9 @@ def resolve_config(config) -> dict:
     cfg["data"] = data
     if not 0 <= cfg["seed"] < 2 ** 31:
         raise ValueError(f"config.seed={cfg['seed']!r} must be in [0, 2**31)")
+    if cfg["patience"] and not cfg["eval_every"]:
+        raise ValueError(f"config.patience={cfg['patience']!r} counts periodic validations; "
+                         "set config.eval_every > 0 (or patience=0)")
     if not cfg["optimizer"]["learning_rate"] > 0:
         raise ValueError(f"config.optimizer.learning_rate={cfg['optimizer']['learning_rate']!r}"
                          " must be > 0")
@@ -182,6 +191,10 @@ def resolve_config(config) -> dict:
 def fingerprint(cfg: dict) -> dict:
     """The config fields that fix what a checkpoint's state means (resume must match)."""
     fp = {k: v for k, v in cfg.items() if k not in RESUMABLE}
+    for section, fields in ADDED_OFF.items():
+        if isinstance(fp.get(section), dict):
+            fp[section] = {k: v for k, v in fp[section].items()
+                           if not (k in fields and v == fields[k])}
     if cfg["optimizer"]["schedule"] != "constant":
         fp["steps"] = cfg["steps"]  # the schedule depends on the run length
     return fp

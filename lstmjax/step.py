@@ -187,7 +187,7 @@ def train_step(state: TrainState, batch, axis_name, *, model_config, optimizer, 
     when devices hold different numbers of scored steps (per-step masks).
     """
     dkey = None
-    if model_config.rnn.dropout > 0:
+    if model_config.uses_dropout:
         dkey = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
         dkey = jax.random.fold_in(dkey, parallel.axis_index(axis_name))
 

@@ -22,7 +22,11 @@ What a run reports (``summary.json``):
   ``select_metric``, and the whole test split scored with its parameters;
 * ``steps_to_solve``: the first periodic validation with ``solve_metric >=
   solve_threshold`` (``solve_threshold > 0``); with ``stop_when_solved`` the run stops
-  there (``status="solved_early"``).
+  there (``status="solved_early"``);
+* early stopping: with ``patience > 0`` the run stops after ``patience`` periodic
+  validations in a row without a better ``select_metric`` (``status="stopped_early"``);
+  the best parameters stay in ``best/`` (what ``evaluate``, ``predict`` and ``load_run``
+  read by default) and ``test_at_best`` reports them.
 
 The periodic validation (every ``eval_every`` steps) covers ``eval_batches`` batches of
 a fixed shuffle of the validation split (all of it with ``eval_batches=0``); each record
@@ -51,6 +55,7 @@ VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
 TASK = "task.json"    # the TaskSpec, so that a run's model can be rebuilt without its data
 LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
+FINISHED = ("completed", "solved_early", "stopped_early")  # statuses with final evaluations
 INCOMPLETE = "incomplete"  # <workdir>/incomplete: checkpoint folders set aside, never read
 
 
@@ -301,7 +306,7 @@ def _run(job: Job, rundir: _RunDir, checkpoints, plots, progress, handle_sigint,
             params = job.fns.train.get_state(state).params
             if interrupt.flag:  # arrived after the last step's save: skip the final numbers
                 status = "interrupted"
-            if status in ("completed", "solved_early"):
+            if status in FINISHED:
                 _final_evaluations(job, rundir, prog, params, ckpt)
     except NonFiniteLossError:
         _finish(job, rundir, prog, None, "non_finite", t_start, plots)
@@ -390,8 +395,9 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
     cfg, fns = job.cfg, job.fns
     eval_seed = step.derived_seed(cfg["seed"], step.EVAL_STREAM)
     val = None  # the periodic validation batches, built at the first evaluation
-    stop_early = cfg["stop_when_solved"] and prog.solved_at is not None
-    status = "solved_early" if stop_early and prog.step < cfg["steps"] else "completed"
+    stop_early = (cfg["stop_when_solved"] and prog.solved_at is not None) \
+        or _out_of_patience(cfg, prog)  # a resumed run that had already stopped
+    status = _early_status(cfg, prog) if stop_early and prog.step < cfg["steps"] else "completed"
     bar = _progress_bar(show_progress and rundir.is_main, cfg["steps"], prog.step, job.spec.name)
     t_window = time.time()
     try:
@@ -428,8 +434,23 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
     finally:
         bar.close()
     if stop_early and prog.step < cfg["steps"]:
-        status = "solved_early"
+        status = _early_status(cfg, prog)
     return status, state
+
+
+def _early_status(cfg: dict, prog: _Progress) -> str:
+    return ("solved_early" if cfg["stop_when_solved"] and prog.solved_at is not None
+            else "stopped_early")
+
+
+def _out_of_patience(cfg: dict, prog: _Progress) -> bool:
+    """``patience`` periodic validations since the best one (derived from the history, so
+    a resumed run counts exactly as an uninterrupted one)."""
+    if not cfg["patience"] or prog.best is None:
+        return False
+    since = sum(r["split"] == "validation" and r["step"] > prog.best["step"]
+                for r in prog.history)
+    return since >= cfg["patience"]
 
 
 def _accumulate(prog: _Progress, m: dict) -> None:
@@ -465,7 +486,8 @@ def _row_multiple(job: Job) -> int:
 
 def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) -> bool:
     """One periodic validation: log it, keep the best parameters, check the solve.
-    Returns True when the run should stop here (solved, with ``stop_when_solved``)."""
+    Returns True when the run should stop here (solved, with ``stop_when_solved``, or
+    ``patience`` validations without a better one)."""
     cfg = job.cfg
     # the train state's parameters are already in the eval step's layout
     rec = {"step": prog.step, "split": "validation",
@@ -473,15 +495,26 @@ def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) 
     rundir.log(prog, rec)
     metric, higher = job.select
     value = rec.get(metric)
-    if value is not None and (prog.best is None or (value > prog.best["value"] if higher
-                                                     else value < prog.best["value"])):
-        prog.best = {"step": prog.step, "metric": metric, "value": value}
+    if value is not None and _better(value, rec["loss"], prog.best, higher):
+        prog.best = {"step": prog.step, "metric": metric, "value": value, "loss": rec["loss"]}
         _keep_best(job, rundir, prog, state)
     if cfg["solve_threshold"] > 0 and prog.solved_at is None \
             and rec.get(cfg["solve_metric"], -math.inf) >= cfg["solve_threshold"]:
         prog.solved_at = prog.step
-        return bool(cfg["stop_when_solved"])
-    return False
+        if cfg["stop_when_solved"]:
+            return True
+    return _out_of_patience(cfg, prog)
+
+
+def _better(value: float, loss: float, best: dict | None, higher: bool) -> bool:
+    """A better validation than ``best``; a tie on an accuracy-like metric goes to the lower
+    loss (on a small or easy validation split many checks tie: the first must not win by
+    default)."""
+    if best is None:
+        return True
+    if value != best["value"]:
+        return value > best["value"] if higher else value < best["value"]
+    return loss < best.get("loss", -math.inf)
 
 
 def _keep_best(job: Job, rundir: _RunDir, prog: _Progress, state) -> None:
