@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import signal
@@ -91,6 +92,36 @@ def check_workdir(path: str) -> str:
 def read_run(workdir: str) -> dict:
     """The resolved config of a finished (or running) run directory."""
     return inference.read_config(workdir)
+
+
+def check_output(path: str | None, reads: Sequence[str] = (), flag: str = "--output") -> None:
+    """Refuse an output file that would replace a run's record (:func:`lstmjax.runs.is_record`:
+    config, logs, summary, run files, checkpoints) or a file this command reads; checked
+    before any work, so a refused command writes nothing."""
+    if not path:
+        return
+    target = os.path.realpath(path)
+    for read in reads:
+        if read and os.path.realpath(os.path.expanduser(read)) == target:
+            raise UsageError(f"{flag}={path} is a file this command reads ({read}); refused "
+                             "so that it is not overwritten (nothing was written). Choose "
+                             "another output file.")
+    run_dir = runs.is_record(path)
+    if run_dir is not None:
+        raise UsageError(f"{flag}={path} is a record of the run directory {run_dir}; refused "
+                         "so that it is not overwritten (nothing was written). Choose another "
+                         "file (a new name in the run directory is fine).")
+    if os.path.isdir(target):
+        raise UsageError(f"{flag}={path} is a directory; give a file name")
+
+
+def _data_files(data: dict) -> list[str]:
+    """The files a data config names (``{split}`` patterns expanded): what a command reads."""
+    out = []
+    for value in data.values():
+        if isinstance(value, str) and value:
+            out += [value.replace("{split}", s) for s in ("train", "validation", "test")]
+    return sorted(set(out))
 
 
 def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
@@ -276,7 +307,9 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(args, overrides) -> int:
     saved = read_run(args.workdir)
-    job = train.build(apply_overrides(saved, overrides), args.data_dir)
+    cfg = apply_overrides(saved, overrides)
+    check_output(args.output, _data_files(cfg["data"]))
+    job = train.build(cfg, args.data_dir)
     # the checkpoints were written under the run's own config, not the overridden one
     params, which = inference.load_params(args.workdir, job.cfg, job.model, args.params,
                                           run_config=saved)
@@ -293,8 +326,7 @@ def _evaluate(args, overrides) -> int:
     print(f"{_describe(rec)}{_baseline(rec)}" + (f"\n{table}" if table else ""),
           file=sys.stderr)
     if args.output:
-        with open(args.output, "w") as f:
-            f.write(line + "\n")
+        runs.write_text(args.output, line + "\n")
     return 0
 
 
@@ -324,6 +356,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
 def _predict(args) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
+    check_output(args.output, [args.input] if args.input else [])
     run = inference.load_run(args.workdir, args.params)  # the Python API, the same numbers
     if run.spec.input_kind == "tokens":
         data = run.config["data"]
@@ -361,15 +394,15 @@ def _write(rows: list[dict], path: str | None, texts=None) -> None:
     if texts is not None:
         rows = [{"text": t, **r} for t, r in zip(texts, rows)]
     if path and path.endswith(".csv"):
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["label"])
-            w.writeheader()
-            w.writerows(rows)
+        buffer = io.StringIO(newline="")
+        w = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["label"])
+        w.writeheader()
+        w.writerows(rows)
+        runs.write_text(path, buffer.getvalue())  # atomic: a kill leaves no half file
         return
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if path:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        runs.write_text(path, text)
     else:
         sys.stdout.write(text)
 

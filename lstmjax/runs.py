@@ -47,6 +47,11 @@ SUMMARY = "summary.json"
 CURVE = "learning_curve.png"
 LOCK = "lstmjax.lock"
 CONFUSION = "confusion_matrix.png"
+# what a run directory holds (lstmjax.train adds task.json, vocab.json, labels.json):
+# never an --output of evaluate or predict
+RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, "task.json",
+           "vocab.json", "labels.json")
+RECORD_DIRS = ("checkpoints", "best", "incomplete")
 
 
 class RunDirError(RuntimeError):
@@ -228,14 +233,30 @@ def json_roundtrip(record: dict) -> dict:
     return json.loads(dumps(record))
 
 
-def write_json(path: str, obj: Any) -> None:
-    """Write ``obj`` as JSON atomically: a temporary file in the same directory, flushed to
+def is_record(path: str) -> str | None:
+    """The run directory whose record ``path`` is (its config, logs, summary, run files,
+    checkpoints, lock), else None: files a command's ``--output`` must never replace."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
+    while True:
+        if os.path.isfile(os.path.join(directory, CONFIG)):  # a run directory
+            first, *rest = os.path.relpath(target, directory).split(os.sep)
+            if (first in RECORD_DIRS) if rest else (
+                    first in RECORDS or first.startswith((METRICS, TIMING))):
+                return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically: a temporary file in the same directory, flushed to
     disk, then ``os.replace``; a crash leaves the old file or the new one, never half."""
-    text = json.dumps(plain(obj), indent=2, sort_keys=True, allow_nan=True) + "\n"
     directory, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -244,6 +265,12 @@ def write_json(path: str, obj: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON atomically: a temporary file in the same directory, flushed to
+    disk, then ``os.replace``; a crash leaves the old file or the new one, never half."""
+    write_text(path, json.dumps(plain(obj), indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
 def read_json(path: str) -> Any:
