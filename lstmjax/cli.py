@@ -223,8 +223,9 @@ def _train(config, workdir, progress, checkpoints, data_dir) -> int:
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     schema.resolve_config(config)  # reject bad values before touching the workdir
     check_workdir(workdir)
+    # one line per validation even with --progress=false: never minutes of silence
     summary = train.run(config, workdir, progress=progress, checkpoints=checkpoints,
-                        data_dir=data_dir)
+                        data_dir=data_dir, log_evals=True)
     if summary["status"] == "interrupted":
         name = summary.get("signal") or "SIGINT"
         print(f"interrupted at step {summary['step']} ({name}); checkpoint saved in "

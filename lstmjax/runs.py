@@ -12,6 +12,7 @@ Layout of ``workdir``::
     learning_curve.png   train / eval loss and accuracy against step
     confusion_matrix.png the test split's confusion matrix (classification, <= 50 classes)
     checkpoints/         orbax CheckpointManager directory (see lstmjax.checkpoint)
+    tensorboard/         TensorBoard event files of every metrics record (EventLog)
     lstmjax.lock         while a run trains: its host and pid (RunLock, one writer)
     summary.json         final eval metrics, wall time, devices, versions, git commit,
                          params_sha256
@@ -47,6 +48,7 @@ SUMMARY = "summary.json"
 CURVE = "learning_curve.png"
 LOCK = "lstmjax.lock"
 CONFUSION = "confusion_matrix.png"
+TENSORBOARD = "tensorboard"
 # what a run directory holds (lstmjax.train adds task.json, vocab.json, labels.json):
 # never an --output of evaluate or predict
 RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, "task.json",
@@ -428,6 +430,44 @@ class JsonlLog:
         if self._f is not None:
             self._f.close()
             self._f = None
+
+
+class EventLog:
+    """TensorBoard event files of a run's records, written by ``tensorboardX`` (no
+    TensorFlow): each float of a record is the scalar ``<split>/<name>`` at its ``step``
+    (``train/loss``, ``validation/accuracy``, ``test/macro_f1``, ...).
+
+    ``path=None`` writes nothing. A resumed run hides the events past the checkpoint it
+    resumes from (``purge_after``, TensorBoard's ``purge_step``), as ``metrics.jsonl``
+    drops those records. Without ``tensorboardX`` installed it says so once and writes
+    nothing: event files must never stop a run.
+    """
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._writer = None
+
+    def write(self, record: dict, purge_after: int | None = None) -> None:
+        if self.path is None:
+            return
+        if self._writer is None:
+            try:
+                from tensorboardX import SummaryWriter
+            except ImportError:
+                print("note: tensorboardX is not installed; no TensorBoard event files "
+                      "(pip install tensorboardX)")
+                self.path = None
+                return
+            self._writer = SummaryWriter(self.path, flush_secs=10, purge_step=(
+                None if purge_after is None else int(purge_after) + 1))
+        for key, value in record.items():
+            if isinstance(value, float) and key != "step":
+                self._writer.add_scalar(f"{record['split']}/{key}", value, int(record["step"]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _free_name(path: str) -> str:

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "pad_multiple": 32,
     "bucket": False,           # batch similar lengths together (pad_to="batch")
     "plot": True,
+    "tensorboard": True,       # TensorBoard event files in <workdir>/tensorboard
     "solve_metric": "accuracy",  # validation metric for steps-to-solve
     "solve_threshold": 0.0,    # solved at the first periodic validation >= it (0 = off)
     "stop_when_solved": True,
@@ -88,7 +89,8 @@ _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batches", "eval
 # Fields that may change when a run is resumed: they do not change what the state means.
 RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_size",
              "checkpoint_every", "keep_checkpoints", "parallel", "num_devices", "distributed",
-             "plot", "solve_metric", "solve_threshold", "stop_when_solved", "patience"}
+             "plot", "solve_metric", "solve_threshold", "stop_when_solved", "patience",
+             "tensorboard"}
 # Fields added after runs were committed: at this value they change nothing, and the
 # fingerprint leaves them out, so those runs' checkpoints still resume and load.
 ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0}}

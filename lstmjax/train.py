@@ -232,22 +232,28 @@ class _RunDir:
         writes = self.root is not None and is_main
         self.metrics = runs.JsonlLog(self.path(runs.METRICS) if writes else None)
         self.timing = runs.JsonlLog(self.path(runs.TIMING) if writes else None)
+        self.events = runs.EventLog(self.path(runs.TENSORBOARD)
+                                    if writes and cfg["tensorboard"] else None)
+        self.announce = False  # print one line per validation (run(log_evals=...))
 
     def path(self, name: str) -> str | None:
         return None if self.root is None else os.path.join(self.root, name)
 
     def log(self, progress: _Progress, record: dict) -> None:
+        # before the write: the last record kept by a resume, past which events are hidden
+        self.events.write(record, purge_after=self.metrics.last_step)
         self.metrics.write(record)
         progress.history.append(runs.json_roundtrip(record))
 
     def close(self) -> None:
         self.metrics.close()
         self.timing.close()
+        self.events.close()
 
 
 def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         plots: bool | None = None, progress: bool = True, handle_sigint: bool | None = None,
-        data_dir: str | None = None) -> dict:
+        data_dir: str | None = None, log_evals: bool | None = None) -> dict:
     """Train one model; returns the summary dict (also written to ``workdir``).
 
     Args:
@@ -256,7 +262,8 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         ``None`` writes nothing (sweeps).
       checkpoints: save orbax checkpoints every ``config.checkpoint_every`` steps.
       plots: write ``learning_curve.png`` (default ``config.plot``).
-      progress: show a tqdm bar (steps/s, loss, ETA).
+      progress: show a tqdm bar (steps/s, train loss, the last validation, ETA).
+      log_evals: print one line per periodic validation (default: ``progress``).
       handle_sigint: a stop signal (Ctrl-C, SIGTERM, SIGUSR1: :data:`STOP_SIGNALS`) saves a
         checkpoint at the next step boundary and returns with ``status="interrupted"`` and
         ``signal`` (its name) in the returned summary (default: when checkpoints are
@@ -275,6 +282,7 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     job = build(config, data_dir)
     cfg = job.cfg
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
+    rundir.announce = rundir.is_main and (progress if log_evals is None else log_evals)
     with rundir.lock:  # a second writer stops here, before anything is written
         return _run(job, rundir, checkpoints, plots, progress, handle_sigint, data_dir,
                     t_start)
@@ -399,6 +407,7 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
         or _out_of_patience(cfg, prog)  # a resumed run that had already stopped
     status = _early_status(cfg, prog) if stop_early and prog.step < cfg["steps"] else "completed"
     bar = _progress_bar(show_progress and rundir.is_main, cfg["steps"], prog.step, job.spec.name)
+    clock_started = val_seen = False
     t_window = time.time()
     try:
         while prog.step < cfg["steps"] and not stop_early:
@@ -409,7 +418,10 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
             state, m = fns.train(state, fns.train.put_batch(batch))
             m = {k: float(v) for k, v in jax.device_get(fns.train.unreplicate(m)).items()}
             prog.step += 1
-            bar.update(1)
+            if clock_started:
+                bar.update(1)
+            else:  # the first step compiled: the rate and ETA count from its end
+                clock_started = _restart_clock(bar, prog.step)
             if not math.isfinite(m["loss"]):
                 raise _non_finite(m["loss"], prog.step, ckpt)
             _accumulate(prog, m)
@@ -421,6 +433,9 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
                     val = _periodic_batches(job, eval_seed)
                 with interrupt.protect():  # it may save best/
                     stop_early = _validate(job, rundir, prog, state, val, ckpt)
+                _show_validation(job, rundir, prog, bar)
+                if not val_seen:  # the eval step compiled in that window: not a rate
+                    val_seen = _restart_clock(bar, prog.step)
             if ckpt is not None and (prog.step % cfg["checkpoint_every"] == 0 or stop_early
                                      or prog.step == cfg["steps"] or interrupt.flag):
                 with interrupt.protect():
@@ -467,7 +482,7 @@ def _log_train(job, rundir, prog, bar, t_start, t_window) -> float:
     now = time.time()
     rundir.timing.write({"step": prog.step, "elapsed_s": now - t_start,
                          "steps_per_s": prog.window_n / max(now - t_window, 1e-9)})
-    bar.set_postfix(loss=f"{rec['loss']:.4g}", refresh=False)
+    bar.set_postfix(_postfix(job, prog), refresh=False)
     prog.window, prog.window_n = {}, 0
     return now
 
@@ -573,6 +588,11 @@ def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt)
             best = _best_params(job, rundir, prog, params)
             if best is not None:
                 prog.test_at_best = {**at_best, **score("test", best)}
+    # TensorBoard: the reported numbers beside the curves (test/..., test_at_best/...)
+    for name, rec in (("final_validation", prog.final_eval), ("test", prog.test),
+                      ("test_at_best", prog.test_at_best)):
+        if rec is not None:
+            rundir.events.write({**rec, "split": name})
 
 
 def _non_finite(loss: float, at: int, ckpt) -> NonFiniteLossError:
@@ -599,6 +619,50 @@ def _from_tree(tree: dict, like: step.TrainState) -> step.TrainState:
 def _progress_bar(enabled: bool, total: int, initial: int, name: str):
     return tqdm(total=total, initial=initial, unit="step", desc=name, disable=not enabled,
                 dynamic_ncols=True, mininterval=0.5, smoothing=0.1)
+
+
+def _restart_clock(bar, step_: int) -> bool:
+    """Forget the time so far in the bar's rate and ETA (a compile, not a step: the first
+    ETA of a run read hours while it compiled); the count stays at ``step_``."""
+    if not bar.disable:
+        # tqdm.reset() would also zero the count (and draw it once): restart its clock and
+        # its smoothed rate in place instead
+        bar.start_t = bar.last_print_t = bar._time()
+        bar.n = bar.last_print_n = bar.initial = step_
+        for name in ("_ema_dn", "_ema_dt"):
+            if hasattr(bar, name):
+                setattr(bar, name, type(getattr(bar, name))(bar.smoothing))
+        bar.refresh()
+    return True
+
+
+def _postfix(job: Job, prog: _Progress) -> dict:
+    """The bar's numbers: the last train window's loss, the last validation's loss and
+    selection metric (``loss=0.21, val_loss=0.35, val_accuracy=0.91``)."""
+    out = {}
+    for split, prefix in (("train", ""), ("validation", "val_")):
+        rec = next((r for r in reversed(prog.history) if r["split"] == split), None)
+        if rec is not None:
+            out[f"{prefix}loss"] = f"{rec['loss']:.4g}"
+            metric = job.select[0]
+            if split == "validation" and metric != "loss" and metric in rec:
+                out[f"val_{metric}"] = f"{rec[metric]:.4g}"
+    return out
+
+
+def _show_validation(job: Job, rundir: _RunDir, prog: _Progress, bar) -> None:
+    """The last validation in the progress bar and, with ``rundir.announce``, as one line:
+    ``step 400/2000 validation (500 examples): loss=0.31 accuracy=0.91 | best accuracy=0.92
+    @ 200``."""
+    rec = prog.history[-1]
+    bar.set_postfix(_postfix(job, prog), refresh=False)
+    if rundir.announce:
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in rec.items()
+                           if isinstance(v, float) and k != "step")
+        best = prog.best
+        tail = f" | best {best['metric']}={best['value']:.4g} @ {best['step']}" if best else ""
+        tqdm.write(f"step {prog.step}/{job.cfg['steps']} validation ({rec['examples']} "
+                   f"examples): {metrics}{tail}")
 
 
 def _check_workdir_config(path: str, cfg: dict) -> None:
