@@ -14,6 +14,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import io
 import json
@@ -190,7 +191,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         try:
             rest = flags.FLAGS(args)
         except Exception as e:  # noqa: BLE001 - absl/config_flags raise many kinds
-            msg = " ".join(str(e).split()) or type(e).__name__
+            msg = _plain_message(e) or type(e).__name__
             if "--verbose" in args:
                 traceback.print_exc()
             overrides = [a for a in args[1:] if a.startswith("--config.")]
@@ -210,6 +211,11 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         return rest
 
     argv = list(sys.argv if argv is None else argv)
+    if any(a in ("--help", "-h", "-?", "--helpshort") for a in argv[1:]):
+        # ours, not absl's: its --help lists none of these flags, --helpfull all of absl's
+        print(_train_help(flags.FLAGS, ("config", "workdir", "progress", "no_checkpoints",
+                                        "host_devices", "data_dir", "verbose")))
+        return 0
     try:
         app.run(main, argv=argv, flags_parser=parse)
     except SystemExit as e:
@@ -218,11 +224,50 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     return result["code"]
 
 
+def _plain_message(e: BaseException) -> str:
+    """An exception's message on one line; ml_collections puts a KeyError's repr (quotes,
+    escaped newlines) into its AttributeError: unwrap it."""
+    text = str(e)
+    try:
+        inner = ast.literal_eval(text)
+        if isinstance(inner, str):
+            text = inner
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    return " ".join(text.split())
+
+
+def _train_help(flag_values, names: Sequence[str]) -> str:
+    """``lstmjax train --help``: the command, its flags and the config's top-level fields
+    (with lstmjax.schema's defaults; a config file may set others)."""
+    lines = ["usage: python -m lstmjax train --config FILE.py[:arg] --workdir DIR "
+             "[--config.<field>=<value> ...] [flags]", "", "flags:"]
+    for name in names:
+        flag = flag_values[name]
+        default = "" if flag.default is None else f" (default: {flag.default})"
+        lines.append(f"  --{name}: {flag.help}{default}")
+    lines += ["", "config fields, set as --config.<field>=<value> (defaults of "
+              "lstmjax.schema.DEFAULTS; a config file may set others):"]
+    for key, value in schema.DEFAULTS.items():
+        if key == "data":
+            lines.append("  data.<field>: the task's fields, e.g. --config.data.path=FILE "
+                         "--config.data.label_column=category (docs/data.md)")
+        elif isinstance(value, dict):
+            lines.append(f"  {key}.<field>: {', '.join(value)}")
+        else:
+            lines.append(f"  {key}={value!r}")
+    lines += ["", "Each field's meaning and accepted values: docs/training.md. absl's own "
+              "flags: --helpfull."]
+    return "\n".join(lines)
+
+
 def _train(config, workdir, progress, checkpoints, data_dir) -> int:
     from absl import logging
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     schema.resolve_config(config)  # reject bad values before touching the workdir
-    check_workdir(workdir)
+    # checked, not created: train.run creates it once the data has loaded, so a missing
+    # file or column leaves no empty run directory behind
+    runs.check_workdir(workdir, create=False)
     # one line per validation even with --progress=false: never minutes of silence
     summary = train.run(config, workdir, progress=progress, checkpoints=checkpoints,
                         data_dir=data_dir, log_evals=True)
@@ -341,7 +386,9 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", action="append", help="a text to classify (repeatable)")
     src.add_argument("--input", help="a file of inputs: .txt (one text per line), .csv / "
-                     ".jsonl (the run's text column) for text runs; .npz (key x) for features")
+                     ".jsonl (the run's text column, or --config.data.text_column=NAME; also "
+                     "--config.data.encoding / delimiter) for text runs; .npz (key x) for "
+                     "features")
     p.add_argument("--output", help="write predictions here (.csv or .jsonl); default stdout "
                    "as JSON lines")
     p.add_argument("--params", default="best", choices=("best", "last"))
@@ -349,18 +396,24 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data_dir", default=None)
     p.add_argument("--verbose", action="store_true")
     args, extra = _parse(p, argv)
-    if extra:
-        p.error(f"unexpected arguments: {extra}")
-    return guarded(lambda: _predict(args), args.verbose)
+    bad = [a for a in extra if not a.startswith(tuple(f"--config.data.{f}=" for f in PREDICT_DATA))]
+    if bad:
+        p.error(f"unexpected arguments: {bad} (predict reads --config.data."
+                f"{{{','.join(PREDICT_DATA)}}}=... overrides only)")
+    return guarded(lambda: _predict(args, extra), args.verbose)
 
 
-def _predict(args) -> int:
+# how predict reads an input file, as training read its files; the run's values by default
+PREDICT_DATA = ("text_column", "encoding", "delimiter")
+
+
+def _predict(args, overrides: Sequence[str] = ()) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
     check_output(args.output, [args.input] if args.input else [])
     run = inference.load_run(args.workdir, args.params)  # the Python API, the same numbers
     if run.spec.input_kind == "tokens":
-        data = run.config["data"]
+        data = apply_overrides(run.config, overrides)["data"]
         texts = args.text if args.text else tasks.read_texts(
             args.input, data.get("text_column", "text"), data.get("encoding", "utf-8"),
             data.get("delimiter"))

@@ -60,8 +60,10 @@ class RunDirError(RuntimeError):
     """A run directory or one of its files that cannot be used as it is (one line)."""
 
 
-def check_workdir(path: str) -> str:
-    """Create the run directory ``path`` if needed; its absolute path.
+def check_workdir(path: str, create: bool = True) -> str:
+    """Create the run directory ``path`` if needed; its absolute path. ``create=False``
+    only checks that it could be (a command checks before its data loads, so that a data
+    error leaves no empty run directory behind).
 
     Raises:
       RunDirError: ``path`` is a file, sits under a file, cannot be created, or is not
@@ -77,6 +79,11 @@ def check_workdir(path: str) -> str:
     if os.path.lexists(existing) and not os.path.isdir(existing):
         where = "is a file" if existing == root else f"sits under {existing}, which is a file"
         raise RunDirError(f"workdir {root} {where}, not a directory; choose another --workdir")
+    if not create and existing != root:
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunDirError(f"workdir {root} cannot be created ({existing} is not writable); "
+                              "choose another --workdir")
+        return root
     try:
         os.makedirs(root, exist_ok=True)
     except OSError as e:

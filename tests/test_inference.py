@@ -135,3 +135,22 @@ def test_npz_run_predicts_arrays(tmp_path, capsys):
     np.testing.assert_allclose(short[0], run.predict_proba(x[:1, :2])[0], atol=1e-6)
     with pytest.raises(ValueError, match="expects float"):
         run.predict(x[:, :, :2])
+
+
+def test_predict_reads_another_column_by_the_training_override(text_run, tmp_path, capsys):
+    _, workdir, _ = text_run
+    texts = ["great superb film", "awful boring"]
+    _write_csv_columns(tmp_path / "in.csv", ["id", "sentence"], [[0, texts[0]], [1, texts[1]]])
+    code = cli.main(["lstmjax", "predict", "--workdir", workdir, "--input",
+                     str(tmp_path / "in.csv"), "--config.data.text_column=sentence"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["text"] for r in rows] == texts
+    assert [r["label"] for r in rows] == lstmjax.load_run(workdir).predict(texts)
+
+
+def _write_csv_columns(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)

@@ -272,9 +272,12 @@ def _format(path: str, fmt: str | None) -> str:
 
 
 def _column_hint(header: Sequence[str], key: str, field: str) -> str:
-    """A column that differs from ``key`` only in case or spaces: name the field to set."""
+    """Name the field that sets the column: with the column's value when one differs from
+    ``key`` only in case or spaces, else pointing at the columns listed."""
     near = [h for h in header if h.strip().lower() == key.strip().lower()]
-    return f"; set --config.data.{field}={near[0]!r}" if near else ""
+    if near:
+        return f"; set --config.data.{field}={near[0]!r}"
+    return f"; set --config.data.{field}=<one of them> to read another column"
 
 
 def read_columns(path: str, columns: Sequence[str], fields: Sequence[str],
@@ -328,8 +331,8 @@ def read_columns(path: str, columns: Sequence[str], fields: Sequence[str],
                 if key not in header:
                     raise DataError(f"{path}:{reader.line_num}: missing column {key!r} "
                                     f"(columns: {', '.join(header)})"
-                                    f"{_column_hint(header, key, field)}"
-                                    f"{_delimiter_hint(header, sep)}")
+                                    # a wrong delimiter first: then no column name fits
+                                    f"{_delimiter_hint(header, sep) or _column_hint(header, key, field)}")
             index, width = [header.index(c) for c in columns], len(header)
             for row in reader:
                 if len(row) != width:
