@@ -3,12 +3,14 @@
 :func:`lstm_scan` (every LSTM gate preset except FGR) and :func:`gru_scan` run a whole
 layer and direction through the C++ kernel in ``recurrence.cc``: the forward is one call
 over all T steps, the backward (a ``jax.custom_vjp``) a second call that walks the steps
-backwards and returns the pre-activation gradients dZ [T, B, G·H]; the weight gradients
-are then single GEMMs in XLA over all T·B rows (dW = Xᵀ·dZ, db = Σ dZ), as cuDNN does.
+backwards; the weight gradients are GEMMs over many rows (dW = Xᵀ·dZ, db = Σ dZ), not
+one small GEMM per step.
 
 The forward saves, for the backward, the activated gates [T, B, G·H] and C_t [T, B, H]
 (LSTM) or (r, u, n, h·W_hn + b_hn) [T, B, 4H] (GRU): no transcendental function is
-recomputed in the backward loop except tanh(C_t).
+recomputed in the backward loop except tanh(C_t). The LSTM's backward call also forms the
+weight gradients itself, as GEMMs over ~512 gathered rows (see recurrence.cc), and so
+does the GRU's.
 
 Same arguments and results as :func:`lstmjax.recurrence.scan`; float32 only (the
 caller, ``lstmjax.dispatch``, decides what runs other dtypes). ``remat=True`` cuts the
@@ -83,20 +85,16 @@ def _lstm_fwd(flags, reverse, xs, w, b, peep, h0, c0, lengths):
 def _lstm_bwd(flags, reverse, res, cts):
     xs, w, peep, h0, c0, lengths, hs, acts, cs = res
     d_hs, d_clast = cts
-    T, B, D = xs.shape
     H = h0.shape[-1]
     call = jax.ffi.ffi_call(
         "lstmjax_lstm_backward",
-        (_f32(acts.shape), _f32(xs.shape), _f32((B, H)), _f32((B, H)), _f32((3, H))),
+        (_f32(xs.shape), _f32(w.shape), _f32(w.shape[1:]), _f32(h0.shape), _f32(h0.shape),
+         _f32((3, H))),
         vmap_method=VMAP)
-    dz, dxs, dh0, dc0, dpeep = call(w, peep, acts, cs, c0, lengths, d_hs, d_clast,
-                                    flags=np.int64(flags), reverse=np.int64(reverse))
-    # dW = [X, H_prev]ᵀ·dZ as one GEMM over all T·B rows (H_prev in processing order)
-    h_prev = (jnp.concatenate([hs[1:], h0[None]]) if reverse
-              else jnp.concatenate([h0[None], hs[:-1]]))
-    dz2 = dz.reshape(T * B, -1)
-    dw = jnp.concatenate([xs, h_prev], axis=-1).reshape(T * B, D + H).T @ dz2
-    return dxs, dw, dz2.sum(0), dpeep, dh0, dc0, None
+    dxs, dw, db, dh0, dc0, dpeep = call(xs, w, peep, acts, cs, hs, h0, c0, lengths, d_hs,
+                                        d_clast, flags=np.int64(flags),
+                                        reverse=np.int64(reverse))
+    return dxs, dw, db, dpeep, dh0, dc0, None
 
 
 _lstm.defvjp(_lstm_fwd, _lstm_bwd)
@@ -137,20 +135,15 @@ def _gru_fwd(reverse, xs, w_x, w_h, b, b_hn, h0, lengths):
 
 def _gru_bwd(reverse, res, d_hs):
     xs, w_x, w_h, h0, lengths, hs, saved = res
-    T, B, D = xs.shape
     H = h0.shape[-1]
     call = jax.ffi.ffi_call(
         "lstmjax_gru_backward",
-        (_f32((T, B, 3 * H)), _f32((T, B, 3 * H)), _f32(xs.shape), _f32((B, H))),
+        (_f32(xs.shape), _f32(w_x.shape), _f32(w_h.shape), _f32((3 * H,)), _f32((H,)),
+         _f32(h0.shape)),
         vmap_method=VMAP)
-    dzx, dzh, dxs, dh0 = call(w_x, w_h, saved, hs, h0, lengths, d_hs,
-                              reverse=np.int64(reverse))
-    h_prev = (jnp.concatenate([hs[1:], h0[None]]) if reverse
-              else jnp.concatenate([h0[None], hs[:-1]]))
-    dzx2, dzh2 = dzx.reshape(T * B, -1), dzh.reshape(T * B, -1)
-    dw_x = xs.reshape(T * B, D).T @ dzx2
-    dw_h = h_prev.reshape(T * B, H).T @ dzh2
-    return dxs, dw_x, dw_h, dzx2.sum(0), dzh2[:, 2 * H:].sum(0), dh0, None
+    dxs, dw_x, dw_h, db, db_hn, dh0 = call(xs, w_x, w_h, saved, hs, h0, lengths, d_hs,
+                                           reverse=np.int64(reverse))
+    return dxs, dw_x, dw_h, db, db_hn, dh0, None
 
 
 _gru.defvjp(_gru_fwd, _gru_bwd)

@@ -27,8 +27,10 @@
 // writes the carried h (the Python side zeroes padded outputs) and sends no gradient
 // into the parameters; `reverse` runs t = T-1 .. 0, which is reversal within each length.
 //
-// Weight gradients are not computed here: the backward kernels return the pre-activation
-// gradients dZ [T, B, G*H] and XLA forms dW = Xᵀ·dZ and db = Σ dZ as single GEMMs.
+// Weight gradients: the LSTM backward gathers the rows [x_t, h_{t-1}] and dz_t of a few
+// steps and adds dW += [X, H_prev]ᵀ·dZ as one GEMM per ~512 rows (per-thread partial
+// sums, added in thread order), so dZ [T, B, G*H] is never written out; the GRU backward
+// does the same for dW_x = Xᵀ·dZ_x and dW_h = H_prevᵀ·dZ_h.
 
 #include <algorithm>
 #include <cmath>
@@ -274,72 +276,106 @@ void LstmPointwiseBackward(const LstmLayout& L, int64_t flags, const float* a, c
   }
 }
 
+// Rows of a thread's slice gathered over a few steps, so that the weight gradient
+// dW += [X, H_prev]ᵀ·dZ is one GEMM with ~512 rows instead of one small GEMM per step.
+int64_t GradientChunk(int64_t nb, int64_t T) {
+  return std::max<int64_t>(1, std::min<int64_t>(T, 512 / std::max<int64_t>(nb, 1)));
+}
+
+// dW_part += Aᵀ·dZ over `rows` gathered rows; db_part += Σ dZ.
+void AccumulateWeights(int64_t rows, int64_t K, int64_t GH, const float* a, const float* dz,
+                       float* dw, float* db) {
+  if (rows == 0) return;
+  scipy_cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, GH, rows, 1.0f, a, K, dz, GH,
+                    1.0f, dw, GH);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < GH; ++k) db[k] += dz[r * GH + k];
+}
+
 template <bool kInTanh, bool kOutTanh>
 void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
-                      const LstmLayout& L, int64_t flags, bool reverse, const float* w,
-                      const float* peep, const float* acts, const float* cs, const float* c0,
+                      const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
+                      const float* w, const float* peep, const float* acts, const float* cs,
+                      const float* hs, const float* h0, const float* c0,
                       const int32_t* lengths, const float* d_hs, const float* d_clast,
-                      float* dz_all, float* dxs, float* dh0, float* dc0, float* dpeep) {
+                      float* dxs, float* dh0, float* dc0, float* dw, float* db, float* dpeep) {
   const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
   if (nb <= 0) return;
-  std::vector<float> dh(nb * H, 0.0f), dc(nb * H), dxh(nb * K), ones(H, 1.0f),
-      sink(3 * H), fbuf(H);
+  const int64_t C = GradientChunk(nb, T);
+  std::vector<float> dh(nb * H, 0.0f), dc(nb * H), dxh(nb * K), ones(H, 1.0f), sink(3 * H),
+      fbuf(H), a_chunk(C * nb * K), dz_chunk(C * nb * GH);
   std::memcpy(dc.data(), d_clast + b0 * H, nb * H * sizeof(float));
+  int64_t filled = 0;  // steps gathered in the chunk buffers
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? s : T - 1 - s;  // the forward order, backwards
     const int64_t tp = reverse ? t + 1 : t - 1; // the step before t in the forward order
+    const bool first = tp < 0 || tp >= T;       // t is the first step of the forward order
     const int64_t row0 = t * B + b0;
-    float* dz = dz_all + row0 * GH;
+    float* dz = &dz_chunk[filled * nb * GH];
+    float* a = &a_chunk[filled * nb * K];
     for (int64_t r = 0; r < nb; ++r) {
       const int64_t b = b0 + r;
       float* dhr = &dh[r * H];
       const float* dy = d_hs + (row0 + r) * H;
       for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      // the GEMM's input row [x_t, h_{t-1}] (x is 0 at padded steps: no 0·NaN in dW)
+      std::memcpy(a + r * K, xs + (row0 + r) * D, D * sizeof(float));
+      std::memcpy(a + r * K + D, first ? h0 + b * H : hs + (tp * B + b) * H, H * sizeof(float));
       if (t >= lengths[b]) {  // padded step: the carry passed through, no gradient to z
         std::memset(dz + r * GH, 0, GH * sizeof(float));
         continue;
       }
-      const float* cp = (tp >= 0 && tp < T) ? cs + (tp * B + b) * H : c0 + b * H;
+      const float* cp = first ? c0 + b * H : cs + (tp * B + b) * H;
       LstmPointwiseBackward<kInTanh, kOutTanh>(L, flags, acts + (row0 + r) * GH,
                                                cs + (row0 + r) * H, cp, dhr, &dc[r * H],
                                                dz + r * GH, peep, dpeep, ones.data(),
                                                sink.data(), fbuf.data());
     }
     // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, K, GH, 1.0f, dz, GH, w, GH, 0.0f,
-                dxh.data(), K);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, K, GH, 1.0f, dz, GH, w, GH,
+                      0.0f, dxh.data(), K);
     for (int64_t r = 0; r < nb; ++r) {
       std::memcpy(dxs + (row0 + r) * D, &dxh[r * K], D * sizeof(float));
       if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dxh[r * K + D], H * sizeof(float));
+    }
+    if (++filled == C || s == T - 1) {
+      AccumulateWeights(filled * nb, K, GH, a_chunk.data(), dz_chunk.data(), dw, db);
+      filled = 0;
     }
   }
   std::memcpy(dh0 + b0 * H, dh.data(), nb * H * sizeof(float));
   std::memcpy(dc0 + b0 * H, dc.data(), nb * H * sizeof(float));
 }
 
-ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> peep,
-                            ffi::Buffer<ffi::F32> acts, ffi::Buffer<ffi::F32> cs,
-                            ffi::Buffer<ffi::F32> c0, ffi::Buffer<ffi::S32> lengths,
-                            ffi::Buffer<ffi::F32> d_hs, ffi::Buffer<ffi::F32> d_clast,
-                            ffi::ResultBuffer<ffi::F32> dz, ffi::ResultBuffer<ffi::F32> dxs,
+ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
+                            ffi::Buffer<ffi::F32> peep, ffi::Buffer<ffi::F32> acts,
+                            ffi::Buffer<ffi::F32> cs, ffi::Buffer<ffi::F32> hs,
+                            ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
+                            ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_hs,
+                            ffi::Buffer<ffi::F32> d_clast, ffi::ResultBuffer<ffi::F32> dxs,
+                            ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> db,
                             ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0,
                             ffi::ResultBuffer<ffi::F32> dpeep, int64_t flags, int64_t reverse) {
   if (auto err = CheckFlags(flags); !err.success()) return err;
-  auto cd = cs.dimensions();
-  const int64_t T = cd[0], B = cd[1], H = cd[2], D = dxs->dimensions()[2];
+  auto xd = xs.dimensions();
+  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
   const LstmLayout L(flags, H);
-  if (w.dimensions()[0] != D + H || w.dimensions()[1] != L.GH)
+  const int64_t K = D + H, GH = L.GH;
+  if (w.dimensions()[0] != K || w.dimensions()[1] != GH)
     return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
   const int threads = NumThreads(B);
-  // per-thread peephole partial sums, added in thread order (deterministic)
-  std::vector<float> partial(static_cast<size_t>(threads) * 3 * H, 0.0f);
+  // per-thread partial sums of dW, db and dpeep, added in thread order (deterministic)
+  const int64_t part = K * GH + GH + 3 * H;
+  std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
   auto run = [&](auto in_tanh, auto out_tanh) {
     ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
+      float* mine = &partial[k * part];
       LstmBackwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
-          b0, b1, T, B, D, L, flags, reverse != 0, w.typed_data(), peep.typed_data(),
-          acts.typed_data(), cs.typed_data(), c0.typed_data(), lengths.typed_data(),
-          d_hs.typed_data(), d_clast.typed_data(), dz->typed_data(), dxs->typed_data(),
-          dh0->typed_data(), dc0->typed_data(), &partial[k * 3 * H]);
+          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(),
+          peep.typed_data(), acts.typed_data(), cs.typed_data(), hs.typed_data(),
+          h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_hs.typed_data(),
+          d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(), dc0->typed_data(), mine,
+          mine + K * GH, mine + K * GH + GH);
     });
   };
   using Y = std::true_type;
@@ -349,10 +385,13 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> peep,
   else if (in_tanh) run(Y{}, N{});
   else if (out_tanh) run(N{}, Y{});
   else run(N{}, N{});
-  float* out = dpeep->typed_data();
-  std::fill(out, out + 3 * H, 0.0f);
-  for (int k = 0; k < threads; ++k)
-    for (int64_t j = 0; j < 3 * H; ++j) out[j] += partial[k * 3 * H + j];
+  float* outs[3] = {dw->typed_data(), db->typed_data(), dpeep->typed_data()};
+  const int64_t sizes[3] = {K * GH, GH, 3 * H};
+  for (int m = 0, offset = 0; m < 3; offset += sizes[m], ++m) {
+    std::copy(&partial[offset], &partial[offset] + sizes[m], outs[m]);
+    for (int k = 1; k < threads; ++k)
+      for (int64_t j = 0; j < sizes[m]; ++j) outs[m][j] += partial[k * part + offset + j];
+  }
   return ffi::Error::Success();
 }
 
@@ -417,24 +456,33 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
 }
 
 void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
-                     bool reverse, const float* wx, const float* wh, const float* saved,
-                     const float* hs, const float* h0, const int32_t* lengths,
-                     const float* d_hs, float* dzx_all, float* dzh_all, float* dxs,
-                     float* dh0) {
+                     bool reverse, const float* xs, const float* wx, const float* wh,
+                     const float* saved, const float* hs, const float* h0,
+                     const int32_t* lengths, const float* d_hs, float* dxs, float* dh0,
+                     float* dwx, float* dwh, float* db, float* dbh) {
   const int64_t nb = b1 - b0, G = 3 * H;
   if (nb <= 0) return;
-  std::vector<float> dh(nb * H, 0.0f), dhh(nb * H);
+  const int64_t C = GradientChunk(nb, T);
+  std::vector<float> dh(nb * H, 0.0f), dhh(nb * H), x_chunk(C * nb * D), hp_chunk(C * nb * H),
+      dzx_chunk(C * nb * G), dzh_chunk(C * nb * G);
+  int64_t filled = 0;
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? s : T - 1 - s;
     const int64_t tp = reverse ? t + 1 : t - 1;
+    const bool first = tp < 0 || tp >= T;
     const int64_t row0 = t * B + b0;
-    float* dzx = dzx_all + row0 * G;
-    float* dzh = dzh_all + row0 * G;
+    float* dzx = &dzx_chunk[filled * nb * G];
+    float* dzh = &dzh_chunk[filled * nb * G];
+    float* xc = &x_chunk[filled * nb * D];
+    float* hc = &hp_chunk[filled * nb * H];
+    std::memcpy(xc, xs + row0 * D, nb * D * sizeof(float));
     for (int64_t r = 0; r < nb; ++r) {
       const int64_t b = b0 + r;
       float* dhr = &dh[r * H];
       const float* dy = d_hs + (row0 + r) * H;
       for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      const float* hp = first ? h0 + b * H : hs + (tp * B + b) * H;
+      std::memcpy(hc + r * H, hp, H * sizeof(float));
       float* ax = dzx + r * G;
       float* ah = dzh + r * G;
       if (t >= lengths[b]) {
@@ -443,7 +491,6 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
         continue;
       }
       const float* sv = saved + (row0 + r) * 4 * H;
-      const float* hp = (tp >= 0 && tp < T) ? hs + (tp * B + b) * H : h0 + b * H;
       float* direct = &dhh[r * H];
 #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) {
@@ -461,30 +508,50 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
       }
     }
     // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps)
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, D, G, 1.0f, dzx, G, wx, G, 0.0f,
-                dxs + row0 * D, D);
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, H, G, 1.0f, dzh, G, wh, G, 1.0f,
-                dhh.data(), H);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, D, G, 1.0f, dzx, G, wx, G,
+                      0.0f, dxs + row0 * D, D);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, H, G, 1.0f, dzh, G, wh, G,
+                      1.0f, dhh.data(), H);
     for (int64_t r = 0; r < nb; ++r)
       if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dhh[r * H], H * sizeof(float));
+    if (++filled == C || s == T - 1) {
+      AccumulateWeights(filled * nb, D, G, x_chunk.data(), dzx_chunk.data(), dwx, db);
+      AccumulateWeights(filled * nb, H, G, hp_chunk.data(), dzh_chunk.data(), dwh, dbh);
+      filled = 0;
+    }
   }
   std::memcpy(dh0 + b0 * H, dh.data(), nb * H * sizeof(float));
 }
 
-ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> wx, ffi::Buffer<ffi::F32> wh,
-                           ffi::Buffer<ffi::F32> saved, ffi::Buffer<ffi::F32> hs,
-                           ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::S32> lengths,
-                           ffi::Buffer<ffi::F32> d_hs, ffi::ResultBuffer<ffi::F32> dzx,
-                           ffi::ResultBuffer<ffi::F32> dzh, ffi::ResultBuffer<ffi::F32> dxs,
-                           ffi::ResultBuffer<ffi::F32> dh0, int64_t reverse) {
+ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
+                           ffi::Buffer<ffi::F32> wh, ffi::Buffer<ffi::F32> saved,
+                           ffi::Buffer<ffi::F32> hs, ffi::Buffer<ffi::F32> h0,
+                           ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_hs,
+                           ffi::ResultBuffer<ffi::F32> dxs, ffi::ResultBuffer<ffi::F32> dwx,
+                           ffi::ResultBuffer<ffi::F32> dwh, ffi::ResultBuffer<ffi::F32> db,
+                           ffi::ResultBuffer<ffi::F32> dbhn, ffi::ResultBuffer<ffi::F32> dh0,
+                           int64_t reverse) {
   auto hd = hs.dimensions();
-  const int64_t T = hd[0], B = hd[1], H = hd[2], D = wx.dimensions()[0];
-  ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
-    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, wx.typed_data(), wh.typed_data(),
-                    saved.typed_data(), hs.typed_data(), h0.typed_data(), lengths.typed_data(),
-                    d_hs.typed_data(), dzx->typed_data(), dzh->typed_data(), dxs->typed_data(),
-                    dh0->typed_data());
+  const int64_t T = hd[0], B = hd[1], H = hd[2], D = wx.dimensions()[0], G = 3 * H;
+  const int threads = NumThreads(B);
+  // per thread: dW_x, dW_h, db (of dZx), Σ dZh (its n block is db_hn); added in order
+  const int64_t part = D * G + H * G + G + G;
+  std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
+  ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
+    float* mine = &partial[k * part];
+    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
+                    wh.typed_data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
+                    lengths.typed_data(), d_hs.typed_data(), dxs->typed_data(),
+                    dh0->typed_data(), mine, mine + D * G, mine + D * G + H * G,
+                    mine + D * G + H * G + G);
   });
+  std::vector<float> total(part, 0.0f);
+  for (int k = 0; k < threads; ++k)
+    for (int64_t j = 0; j < part; ++j) total[j] += partial[k * part + j];
+  std::copy(&total[0], &total[D * G], dwx->typed_data());
+  std::copy(&total[D * G], &total[D * G + H * G], dwh->typed_data());
+  std::copy(&total[D * G + H * G], &total[D * G + H * G + G], db->typed_data());
+  std::copy(&total[D * G + H * G + G + 2 * H], &total[part], dbhn->typed_data());
   return ffi::Error::Success();
 }
 
@@ -509,16 +576,20 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmForward, LstmForwardImpl,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmBackward, LstmBackwardImpl,
                               ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w [D + H, G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // peep [3, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // acts [T, B, G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // cs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // c0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // d_clast [B, H]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dz [T, B, G*H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dw [D + H, G*H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // db [G*H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dh0 [B, H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dc0 [B, H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dpeep [3, H]
@@ -541,6 +612,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(GruForward, GruForwardImpl,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GruBackward, GruBackwardImpl,
                               ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_x [D, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_h [H, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // saved [T, B, 4H]
@@ -548,8 +620,10 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(GruBackward, GruBackwardImpl,
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dzx [T, B, 3H]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dzh [T, B, 3H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dw_x [D, 3H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dw_h [H, 3H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // db [3H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // db_hn [H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dh0 [B, H]
                                   .Attr<int64_t>("reverse"));
