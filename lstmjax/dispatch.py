@@ -9,18 +9,21 @@ reverse, initial_carry)`` with every other argument bound, for ``recurrence.stac
 cell           "auto"                        "native" / "fast" / "reference"
 =============  ============================  ===========================================
 LSTM (no FGR)  ``native.scan`` on CPU (*),   ``native.scan`` / ``fast.scan`` /
-               else ``fast.scan``            ``recurrence.scan``
+               ``cudnn.scan`` on GPU for     ``recurrence.scan`` (on GPU "native" is
+               the standard preset (*),      ``cudnn.scan``, standard preset only)
+               else ``fast.scan``
 GRU            ``native.scan`` on CPU (*),   ``native.scan`` / raises / ``recurrence.scan``
                else ``recurrence.scan``
 min_gru/lstm   ``min_rnn.scan`` form         raises / the form / ``recurrence.scan``
 RNN, FGR       ``recurrence.scan``           raises / raises / ``recurrence.scan``
 =============  ============================  ===========================================
 
-(*) the native kernel (``lstmjax.native``) runs under "auto" when the backend is the CPU,
-it built on this machine, the inputs are float32 (checked when traced: other dtypes run
-on the XLA driver of the row) and ``unroll == 1`` (unroll is a knob of the XLA loops).
-Where it cannot build, "auto" says why once, in one line on stderr, and the XLA drivers
-run with the same numbers; "native" raises that line instead.
+(*) a native kernel runs under "auto" when the backend has one for the cell (CPU:
+``lstmjax.native``, built on this machine; GPU: cuDNN through ``lstmjax.cudnn``), the
+inputs are float32 (checked when traced: other dtypes run on the XLA driver of the row)
+and ``unroll == 1`` (unroll is a knob of the XLA loops). Where the CPU kernel cannot
+build, "auto" says why once, in one line on stderr, and the XLA drivers run with the
+same numbers; "native" raises that line instead.
 
 ``form="auto"`` is "chunked" on CPU and "parallel" elsewhere, and "chunked" whenever
 ``remat=True`` (the form that checkpoints). An argument the chosen driver cannot honour
@@ -36,7 +39,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from lstmjax import fast, min_rnn, native, recurrence
+from lstmjax import cudnn, fast, min_rnn, native, recurrence
+from lstmjax.cells import LSTMCell
 
 IMPLEMENTATIONS = ("auto", "native", "fast", "reference")
 FORMS = ("auto",) + min_rnn.FORMS
@@ -65,23 +69,23 @@ def driver(cell, implementation: str = "auto", form: str = "auto", chunk: int = 
                          f"min_lstm, implementation 'auto' or 'fast'), not to {name} with "
                          f"implementation={implementation!r}; leave form='auto', chunk={CHUNK}")
     match implementation, family, form:
-        case ("native", "min" | "step", _):
-            raise ValueError(f"implementation='native' has no kernel for {name}"
-                             f"{' with FGR gates' if name == 'LSTMCell' else ''}; it serves the "
-                             "LSTM (every preset but FGR) and the GRU; use 'auto'")
         case ("native", _, _):
             if unroll != 1:
                 raise ValueError(f"unroll={unroll} has no loop to unroll in "
                                  "implementation='native' (the whole loop is one kernel call); "
                                  "use unroll=1, or implementation='fast'")
-            reason = native.unavailable_reason() or _not_cpu(backend)
-            if reason:
-                raise ValueError(f"implementation='native' is unavailable: {reason}; use 'auto'")
-            return functools.partial(native.scan, remat=remat)
-        case ("auto", "fast" | "native", _) if unroll == 1 and _native_on(backend):
+            kernel, reason = _kernel(cell, backend)
+            if kernel is None:
+                fgr = isinstance(cell, LSTMCell) and cell.gates.full_recurrence
+                raise ValueError(f"implementation='native' has no kernel for {name}"
+                                 f"{' with FGR gates' if fgr else ''} here: "
+                                 f"{reason}; use 'auto'")
+            return functools.partial(kernel, remat=remat)
+        case ("auto", "fast" | "native", _) if unroll == 1 and (kernel := _auto_kernel(cell,
+                                                                                      backend)):
             xla = (fast.scan if family == "fast" else recurrence.scan)
-            return functools.partial(_native_or_xla, functools.partial(xla, remat=remat),
-                                     remat=remat)
+            return functools.partial(_kernel_or_xla, kernel,
+                                     functools.partial(xla, remat=remat), remat=remat)
         case ("reference", _, _) | ("auto", "step" | "native", _):
             return functools.partial(recurrence.scan, unroll=unroll, remat=remat)
         case ("fast", "step" | "native", _):
@@ -104,9 +108,21 @@ def driver(cell, implementation: str = "auto", form: str = "auto", chunk: int = 
     return functools.partial(min_rnn.scan, form=form, chunk=chunk, unroll=unroll)
 
 
-def _not_cpu(backend: str | None) -> str | None:
+def _kernel(cell, backend: str | None):
+    """The native kernel for ``cell`` on ``backend``: ``(scan_fn, None)``, else
+    ``(None, one line saying why not)``. CPU: lstmjax's own (``lstmjax.native``); GPU:
+    cuDNN (``lstmjax.cudnn``)."""
     name = backend or jax.default_backend()
-    return None if name == "cpu" else f"the kernel runs on the CPU, the backend is {name!r}"
+    if name == "cpu":
+        if not native.serves(cell):
+            return None, "the CPU kernel serves the LSTM (every preset but FGR) and the GRU"
+        reason = native.unavailable_reason()
+        return (native.scan, None) if reason is None else (None, reason)
+    if name in ("gpu", "cuda", "rocm"):
+        if cudnn.serves(cell):
+            return cudnn.scan, None
+        return None, "on GPU the kernel is cuDNN, which serves the standard LSTM (no peepholes)"
+    return None, f"there is no native kernel for the backend {name!r}"
 
 
 @functools.cache
@@ -115,20 +131,19 @@ def _announce(reason: str) -> None:
     print(f"lstmjax: native kernel off ({reason}); running the XLA drivers", file=sys.stderr)
 
 
-def _native_on(backend: str | None) -> bool:
-    """Whether "auto" runs the native kernel on this backend (announcing once if not)."""
-    if _not_cpu(backend):
-        return False
-    reason = native.unavailable_reason()
-    if reason:
+def _auto_kernel(cell, backend: str | None):
+    """The kernel "auto" runs for ``cell`` (None: the XLA drivers), announcing once when
+    the CPU kernel could serve the cell but did not build."""
+    kernel, reason = _kernel(cell, backend)
+    if kernel is None and (backend or jax.default_backend()) == "cpu" and native.serves(cell):
         _announce(reason)
-    return reason is None
+    return kernel
 
 
-def _native_or_xla(xla_scan: Callable, cell, params, xs, lengths=None, *, remat: bool = False,
-                   **kwargs):
-    """"auto" on CPU: the native kernel for float32 inputs, ``xla_scan`` for other dtypes
-    (decided when traced, where the dtype is known; the kernel is float32 only)."""
+def _kernel_or_xla(kernel: Callable, xla_scan: Callable, cell, params, xs, lengths=None, *,
+                   remat: bool = False, **kwargs):
+    """"auto" with a kernel: the kernel for float32 inputs, ``xla_scan`` for other dtypes
+    (decided when traced, where the dtype is known; the kernels are float32 only)."""
     if jnp.asarray(xs).dtype == jnp.float32:
-        return native.scan(cell, params, xs, lengths, remat=remat, **kwargs)
+        return kernel(cell, params, xs, lengths, remat=remat, **kwargs)
     return xla_scan(cell, params, xs, lengths, **kwargs)

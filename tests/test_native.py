@@ -174,8 +174,9 @@ def test_dispatch():
     assert dispatch.driver(lstm, "native").func is native.scan
     assert dispatch.driver(gru, "native").func is native.scan
     auto = dispatch.driver(lstm, backend="cpu")
-    assert auto.func is dispatch._native_or_xla and auto.args[0].func is fast.scan
-    assert dispatch.driver(gru, backend="cpu").args[0].func is recurrence.scan
+    assert auto.func is dispatch._kernel_or_xla and auto.args[0] is native.scan
+    assert auto.args[1].func is fast.scan  # what other dtypes run on
+    assert dispatch.driver(gru, backend="cpu").args[1].func is recurrence.scan
     # unroll is a knob of the XLA loops: "auto" then picks them, "native" refuses
     assert dispatch.driver(lstm, unroll=2, backend="cpu").func is fast.scan
     with pytest.raises(ValueError, match="unroll=2 has no loop to unroll in implementation="):
@@ -184,8 +185,10 @@ def test_dispatch():
                  make_cell("min_gru", H)):
         with pytest.raises(ValueError, match="implementation='native' has no kernel for"):
             dispatch.driver(cell, "native")
-    with pytest.raises(ValueError, match="the backend is 'gpu'"):
-        dispatch.driver(lstm, "native", backend="gpu")
+    # on GPU the kernel is cuDNN: the standard LSTM only (tests/test_cudnn.py)
+    with pytest.raises(ValueError, match="no kernel for GRUCell here: on GPU the kernel is cuDNN"):
+        dispatch.driver(gru, "native", backend="gpu")
+    assert dispatch.driver(gru, backend="gpu").func is recurrence.scan
     with pytest.raises(ValueError, match="implementation='native' has no kernel for RNNCell"):
         lstmjax.LSTMConfig(D, H, cell="rnn", implementation="native")
 
