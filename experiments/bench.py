@@ -329,7 +329,7 @@ def run_train(steps=60, config="experiments/configs/pixel_mnist.py:lstm"):
             env = dict(os.environ, LSTMJAX_NATIVE=native)
             cmd = [sys.executable, "-m", "lstmjax", "train", "--config", config,
                    "--workdir", f"{work}/run", f"--config.steps={steps}",
-                   f"--config.log_every={steps // 6}", "--config.eval_every=0",
+                   f"--config.log_every={max(1, steps // 6)}", "--config.eval_every=0",
                    "--config.checkpoint_every=0", "--config.plot=False", "--progress=false"]
             t0 = time.time()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -482,7 +482,12 @@ def main(argv=None):
     ap.add_argument("--sections", default="science,lstm,gru,train,min,memory",
                     help="comma list of science, lstm, gru, train, min, memory")
     ap.add_argument("--train-steps", type=int, default=60,
-                    help="steps of each pixel-MNIST training run (section train)")
+                    help="steps of each training run (section train)")
+    ap.add_argument("--train-config", default="experiments/configs/pixel_mnist.py:lstm",
+                    help="the config the train section runs (default: pixel MNIST's LSTM)")
+    ap.add_argument("--science-sizes", default=None,
+                    help="science shapes 'B,T,D,H;...' (default (64,784,1,128);(64,1000,8,64))")
+    ap.add_argument("--gru-sizes", default=None, help="GRU sizes 'B,T,D,H;...'")
     ap.add_argument("--reference", action="store_true", help="also time the reference driver")
     ap.add_argument("--unrolls", default="1", help="comma list of unroll values to try")
     ap.add_argument("--gpu", action="store_true",
@@ -518,21 +523,27 @@ def main(argv=None):
               "native": lstmjax.native.unavailable_reason() or "on (implementation='auto')"}
     print(f"GEMM peak {peak:.1f} GFLOP/s; backend {jax.default_backend()}; "
           f"torch {result['torch']}", flush=True)
+    def sizes_arg(text, default):
+        if not text:
+            return default
+        return [tuple(int(v) for v in size.split(",")) for size in text.split(";")]
+
     if "science" in sections:
-        result["science"] = run_lstm(QUICK_SIZES[:1] if args.quick else SCIENCE_SIZES, reps,
-                                     peak, torch_device, args.reference, science=True)
+        result["science"] = run_lstm(
+            sizes_arg(args.science_sizes, QUICK_SIZES[:1] if args.quick else SCIENCE_SIZES),
+            reps, peak, torch_device, args.reference, science=True)
     if "lstm" in sections:
         sizes = QUICK_SIZES if args.quick else LSTM_SIZES
-        if args.sizes:
-            sizes = [tuple(int(v) for v in size.split(",")) for size in args.sizes.split(";")]
+        sizes = sizes_arg(args.sizes, sizes)
         result["lstm"] = run_lstm(sizes, reps, peak,
                                   torch_device, args.reference,
                                   tuple(int(u) for u in args.unrolls.split(",")))
     if "gru" in sections:
-        result["gru"] = run_gru(reps, peak, ((16, 100, 8, 32),) if args.quick
-                                else ((64, 784, 1, 128),), torch_device)
+        result["gru"] = run_gru(reps, peak, sizes_arg(
+            args.gru_sizes, [(16, 100, 8, 32)] if args.quick else [(64, 784, 1, 128)]),
+            torch_device)
     if "train" in sections:
-        result["train"] = run_train(args.train_steps)
+        result["train"] = run_train(args.train_steps, args.train_config)
     if "min" in sections:
         result["min"] = run_min(reps, T=args.min_length or (512 if args.quick else 4096))
     if "memory" in sections:

@@ -167,14 +167,37 @@ def pixel_mnist(results: str) -> str:
 
 
 def bench(results: str) -> str:
+    """The speed bullet: the default driver (the native kernel on CPU) against the faster
+    of Flax and PyTorch and against the XLA fast driver, from bench.json."""
     b = _load(results, "bench", "bench.json")
-    rows = [r for r in b["lstm"] if r["mode"] == "fwdbwd"]
-    own = [r["ms"]["lstmjax-reference"] / r["ms"]["lstmjax"] for r in rows]
-    anchor = [r["speedup_vs_faster_anchor"] for r in rows]
-    return (f"**Speed** (fwd+bwd, {len(rows)} shapes and directions, {b['backend']}): the fast driver is "
-            f"{min(own):.2f}-{max(own):.2f}x faster than the reference driver and "
-            f"{min(anchor):.2f}-{max(anchor):.2f}x the faster of Flax and PyTorch "
-            "([docs/speed.md](docs/speed.md)).")
+
+    def span(values):
+        return f"{min(values):.2f}-{max(values):.2f}x" if len(values) > 1 else f"{values[0]:.2f}x"
+
+    def fwdbwd(section):
+        return [r for r in b.get(section) or [] if r["mode"] == "fwdbwd"]
+
+    science, anchors, gru = fwdbwd("science"), fwdbwd("lstm"), fwdbwd("gru")
+    parts = []
+    if science:
+        shapes = ", ".join(f"({r['B']}, {r['T']}, {r['D']}, {r['H']})" for r in science)
+        parts.append(f"at the science shapes {shapes} {span([r['speedup_vs_faster_anchor'] for r in science])} "
+                     "the faster of Flax and PyTorch and "
+                     f"{span([r['speedup_vs']['lstmjax-fast'] for r in science])} the XLA fast driver")
+    if anchors:
+        parts.append(f"at the {len(anchors)} anchor shapes and directions "
+                     f"{span([r['speedup_vs_faster_anchor'] for r in anchors])} the faster anchor")
+    if gru:
+        parts.append(f"the GRU {span([r['speedup_vs_faster_anchor'] for r in gru])} the faster "
+                     "of Flax's and PyTorch's")
+    train = b.get("train") or []
+    if len(train) == 2:
+        parts.append(f"a pixel-MNIST training step through `lstmjax train` "
+                     f"{train[1]['steps_per_s']:.2f} vs {train[0]['steps_per_s']:.2f} steps/s "
+                     f"({train[1]['speedup']:.1f}x)")
+    return (f"**Speed** (fwd+bwd, {b['backend']}, {b.get('cpu', 'cpu')}; the default "
+            "`implementation=\"auto\"`, the native kernel): " + "; ".join(parts)
+            + " ([bench](experiments/results/bench/bench.md), [docs/speed.md](docs/speed.md)).")
 
 
 BULLETS = (gap_sweep, adding_long, sentiment, gates, ablation_v2, pixel_mnist, bench)

@@ -50,17 +50,26 @@ def test_all_solved_up_to_stops_at_the_first_gap_a_seed_missed():
 
 
 def test_bench_bullet_computes_the_ratio_ranges(tmp_path):
-    rows = [{"mode": "fwdbwd", "ms": {"lstmjax": 10.0, "lstmjax-reference": 15.0},
-             "speedup_vs_faster_anchor": 0.8},
-            {"mode": "fwdbwd", "ms": {"lstmjax": 10.0, "lstmjax-reference": 12.0},
-             "speedup_vs_faster_anchor": 1.25},
-            {"mode": "fwd", "ms": {"lstmjax": 1.0, "lstmjax-reference": 9.0},
-             "speedup_vs_faster_anchor": 3.0}]
+    def row(mode, anchor, fast=None, **shape):
+        r = {"mode": mode, "speedup_vs_faster_anchor": anchor, "B": 64, "T": 784, "D": 1,
+             "H": 128, **shape}
+        r["speedup_vs"] = {} if fast is None else {"lstmjax-fast": fast}
+        return r
+
+    result = {"backend": "cpu", "cpu": "Xeon [avx2]",
+              "science": [row("fwdbwd", 2.5, 4.5), row("fwdbwd", 3.0, 5.5, T=1000, D=8, H=64),
+                          row("fwd", 9.0, 9.0)],
+              "lstm": [row("fwdbwd", 0.8), row("fwdbwd", 1.25), row("fwd", 3.0)],
+              "gru": [row("fwdbwd", 2.2)],
+              "train": [{"steps_per_s": 1.0}, {"steps_per_s": 4.0, "speedup": 4.0}]}
     (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "bench.json").write_text(json.dumps({"backend": "cpu", "lstm": rows}))
+    (tmp_path / "bench" / "bench.json").write_text(json.dumps(result))
     text = headlines.bench(str(tmp_path))
-    assert "2 shapes and directions" in text and "1.20-1.50x faster than the reference" in text
-    assert "0.80-1.25x the faster of Flax and PyTorch" in text
+    assert "(64, 784, 1, 128), (64, 1000, 8, 64) 2.50-3.00x the faster of Flax" in text
+    assert "4.50-5.50x the XLA fast driver" in text
+    assert "at the 2 anchor shapes and directions 0.80-1.25x the faster anchor" in text
+    assert "the GRU 2.20x" in text and "4.00 vs 1.00 steps/s (4.0x)" in text
+    assert "Xeon [avx2]" in text
 
 
 def _pixel_run(folder, name, *, step, budget, accuracy, permuted=False):
