@@ -307,15 +307,17 @@ def _run(job: Job, rundir: _RunDir, checkpoints, plots, progress, handle_sigint,
     interrupt = _Interrupt(handle_sigint if handle_sigint is not None
                            else ckpt is not None and jax.process_count() == 1)
     try:
+        state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
+        # only around the steps: before them nothing is half written (every write is
+        # atomic) and a signal must stop a hang at once, as it would without lstmjax
         with interrupt:
-            state, train_iter, prog = _restore_or_init(job, rundir, ckpt)
             status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
                                    progress, interrupt)
-            params = job.fns.train.get_state(state).params
-            if interrupt.flag:  # arrived after the last step's save: skip the final numbers
-                status = "interrupted"
-            if status in FINISHED:
-                _final_evaluations(job, rundir, prog, params, ckpt)
+        params = job.fns.train.get_state(state).params
+        if interrupt.flag:  # arrived after the last step's save: skip the final numbers
+            status = "interrupted"
+        if status in FINISHED:
+            _final_evaluations(job, rundir, prog, params, ckpt)
     except NonFiniteLossError:
         _finish(job, rundir, prog, None, "non_finite", t_start, plots)
         raise
@@ -411,8 +413,6 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
     t_window = time.time()
     try:
         while prog.step < cfg["steps"] and not stop_early:
-            if interrupt.flag:  # a signal before this run's first step: nothing to save
-                return "interrupted", state
             batch = step.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
             batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
             state, m = fns.train(state, fns.train.put_batch(batch))
