@@ -179,6 +179,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             _fail(f"unexpected arguments: {args[1:]}", 2)
         if not workdir.value:
             _fail("--workdir is required (e.g. --workdir runs/adding)", 2)
+        if host_devices.value < 0:
+            _fail(f"--host_devices={host_devices.value} is not accepted; accepted: an int >= 0 "
+                  "(0 = leave the devices as they are)", 2)
         if host_devices.value:  # before jax initializes its backend
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
                                        f"platform_device_count={host_devices.value}")

@@ -402,12 +402,17 @@ def resolve_devices(mode: str, num_devices: int = 0) -> list:
     if jax.process_count() > 1:
         return _multiprocess_devices(mode, num_devices)
     if mode == "none":
+        if num_devices > 1:  # silently training on one device would not be what was asked
+            raise ValueError(f"config.num_devices={num_devices} but config.parallel='none' "
+                             f"runs on one device (this host has {len(jax.local_devices())}); "
+                             "use parallel='pmap' or 'sharding' for several, or num_devices=0")
         return jax.local_devices()[:1]
     pool = jax.local_devices() if mode == "pmap" else jax.devices()
     if num_devices:
         if num_devices > len(pool):
-            raise ValueError(f"num_devices={num_devices} but only {len(pool)} device(s) are "
-                             f"available for parallel={mode!r}: {pool}")
+            raise ValueError(f"config.num_devices={num_devices} but only {len(pool)} device(s) "
+                             f"are available for parallel={mode!r} on this host (0 = all; "
+                             "more CPU devices: --host_devices=N)")
         pool = pool[:num_devices]
     return list(pool)
 

@@ -49,7 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
-from lstmjax import data, evaluation, models, parallel, runs, schema, step
+from lstmjax import budget, data, evaluation, models, parallel, runs, schema, step
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
@@ -120,6 +120,8 @@ def build(config, data_dir: str | None = None) -> Job:
     parallel.check_batch(cfg["batch_size"], len(devices), "config.batch_size")
     eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
     parallel.check_batch(eval_bs, len(devices), "config.eval_batch_size")
+    # before anything is allocated: an oversized config is one line, not a hang
+    budget.check(model, spec, cfg, devices)
     tolerance = spec.tolerance if spec.output_kind == "regress" else None
     total = cfg["steps"] if cfg["optimizer"]["schedule"] != "constant" else 0
     fns = step.compiled(model, tuple(sorted(cfg["optimizer"].items())), total, tolerance,
@@ -425,7 +427,8 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
             if not math.isfinite(m["loss"]):
                 raise _non_finite(m["loss"], prog.step, ckpt)
             _accumulate(prog, m)
-            if prog.step % cfg["log_every"] == 0 or prog.step == cfg["steps"]:
+            if cfg["log_every"] and (prog.step % cfg["log_every"] == 0
+                                     or prog.step == cfg["steps"]):  # 0 = off
                 t_window = _log_train(job, rundir, prog, bar, t_start, t_window)
             if cfg["eval_every"] and (prog.step % cfg["eval_every"] == 0
                                       or prog.step == cfg["steps"]):
