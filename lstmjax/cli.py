@@ -148,8 +148,19 @@ def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
         known = leaf in node or (parents == ["data"] and leaf in tasks.fields_of(out["data"]["name"]))
         if not known:
             raise UsageError(f"--config.{name} is not a field of this run's config")
+        if parents == ["model"] and leaf not in EXECUTION_FIELDS and value != node[leaf]:
+            raise UsageError(
+                f"--config.{name}={value!r} would change the trained model (it was trained "
+                f"with {leaf}={node[leaf]!r}); evaluate and predict use the run's model as "
+                f"trained: retrain to change it. Accepted model overrides (how it runs, not "
+                f"what it computes): {sorted(EXECUTION_FIELDS)}")
         node[leaf] = value
     return out
+
+
+# model fields that choose how the same function is computed, not which function: the
+# only model overrides evaluate and predict accept (pooling, cell, sizes... are refused)
+EXECUTION_FIELDS = frozenset({"implementation", "form", "unroll", "remat", "chunk"})
 
 
 # --------------------------------------------------------------------------- train
@@ -356,6 +367,7 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
 
 def _evaluate(args, overrides) -> int:
     saved = read_run(args.workdir)
+    runs.verify_run_files(args.workdir)  # task, vocabulary, labels as the run wrote them
     cfg = apply_overrides(saved, overrides)
     check_output(args.output, _data_files(cfg["data"]))
     job = train.build(cfg, args.data_dir)
@@ -414,6 +426,7 @@ def _predict(args, overrides: Sequence[str] = ()) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
     check_output(args.output, [args.input] if args.input else [])
+    runs.verify_run_files(args.workdir)  # task, vocabulary, labels as the run wrote them
     run = inference.load_run(args.workdir, args.params)  # the Python API, the same numbers
     if run.spec.input_kind == "tokens":
         data = apply_overrides(run.config, overrides)["data"]

@@ -51,7 +51,8 @@ CONFUSION = "confusion_matrix.png"
 TENSORBOARD = "tensorboard"
 # what a run directory holds (lstmjax.train adds task.json, vocab.json, labels.json):
 # never an --output of evaluate or predict
-RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, "task.json",
+RUN_FILES = "run_files.json"  # sha256 of the files that define the trained model
+RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, RUN_FILES, "task.json",
            "vocab.json", "labels.json")
 RECORD_DIRS = ("checkpoints", "best", "incomplete")
 
@@ -240,6 +241,47 @@ def plain(value):
 def json_roundtrip(record: dict) -> dict:
     """The record exactly as a reader of metrics.jsonl will see it."""
     return json.loads(dumps(record))
+
+
+def record_run_files(root: str, names: Iterable[str]) -> None:
+    """Record the sha256 of the run files ``names`` (those that exist) in ``run_files.json``,
+    so that :func:`verify_run_files` can tell when one was edited or replaced."""
+    digests = {}
+    for name in names:
+        path = os.path.join(root, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                digests[name] = hashlib.sha256(f.read()).hexdigest()
+    write_json(os.path.join(root, RUN_FILES), {"format": 1, "sha256": digests})
+
+
+def verify_run_files(root: str) -> None:
+    """Refuse a run whose task, vocabulary or labels file differs from the one it wrote (``run_files.json``; runs written before it existed are not checked).
+
+    Raises:
+      RunDirError: (one line) the file that was edited, replaced or deleted.
+    """
+    path = os.path.join(root, RUN_FILES)
+    if not os.path.exists(path):
+        return
+    try:
+        digests = read_json(path)["sha256"]
+        items = sorted(digests.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise RunDirError(f"{path} is unreadable ({e}); the run directory is damaged. "
+                          "Nothing was changed.") from e
+    for name, digest in items:
+        full = os.path.join(root, str(name))
+        try:
+            with open(full, "rb") as f:
+                same = hashlib.sha256(f.read()).hexdigest() == digest
+            what = "was edited or replaced after the run wrote it"
+        except FileNotFoundError:
+            same, what = False, "is missing"
+        if not same:
+            raise RunDirError(f"{full} {what} (its sha256 is recorded in {RUN_FILES}); the "
+                              "trained model depends on it. Put back the original file; "
+                              "nothing was changed.")
 
 
 def is_record(path: str) -> str | None:

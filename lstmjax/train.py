@@ -55,6 +55,9 @@ VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
 TASK = "task.json"    # the TaskSpec, so that a run's model can be rebuilt without its data
 LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
+# hashed at each start, verified on resume, evaluate and predict; the same bytes are
+# written at every start (config.json is not: it is checked by its fingerprint instead)
+RUN_FILES = (TASK, VOCAB, LABELS)
 FINISHED = ("completed", "solved_early", "stopped_early")  # statuses with final evaluations
 INCOMPLETE = "incomplete"  # <workdir>/incomplete: checkpoint folders set aside, never read
 
@@ -372,6 +375,8 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     if prog.step > cfg["steps"]:
         raise ValueError(f"config.steps={cfg['steps']} is below the step of the latest "
                          f"checkpoint ({prog.step}) in {rundir.root}; nothing was changed")
+    if prog.step > 0 and rundir.root is not None:
+        _check_run_files(job, rundir)  # before the logs are cut back: refused = untouched
     # The logs first, so that one that cannot be read refuses the resume before anything
     # is written. Every process needs the same history (steps_to_solve, stop_when_solved): process 0
     # cuts the file back to the checkpoint, the others read it (shared workdir), read-only
@@ -392,12 +397,47 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         runs.write_json(rundir.path(TASK), dataclasses.asdict(job.spec))
         vocab = getattr(job.sources["train"], "vocabulary", None)
         if vocab is not None:  # text tasks: the tokenizer's vocabulary travels with the run
-            vocab.save(rundir.path(VOCAB))
+            vocab.save(rundir.path(VOCAB) + ".tmp")  # atomic: a torn file would be refused
+            os.replace(rundir.path(VOCAB) + ".tmp", rundir.path(VOCAB))
         labels = getattr(job.sources["train"], "labels", None)
         if labels is not None:
             runs.write_json(rundir.path(LABELS), list(labels))
+        runs.record_run_files(rundir.root, RUN_FILES)
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.fns.train.put_state(host_state), train_iter, prog
+
+
+def _check_run_files(job: Job, rundir: _RunDir) -> None:
+    """A resume must find the run's files as it wrote them, and the data must still give
+    the same task, vocabulary and labels (a reordered vocabulary re-maps every token).
+    Runs written before ``run_files.json`` existed are not checked (their task.json may
+    lack fields added since)."""
+    if not os.path.exists(rundir.path(runs.RUN_FILES)):
+        return
+    runs.verify_run_files(rundir.root)
+    now = {TASK: runs.json_roundtrip(dataclasses.asdict(job.spec))}
+    vocab = getattr(job.sources["train"], "vocabulary", None)
+    if vocab is not None:
+        now[VOCAB] = list(vocab.words)
+    labels = getattr(job.sources["train"], "labels", None)
+    if labels is not None:
+        now[LABELS] = runs.json_roundtrip({"labels": list(labels)})["labels"]
+    for name, value in now.items():
+        path = rundir.path(name)
+        if not os.path.exists(path):
+            continue
+        try:
+            old = runs.read_json(path)
+        except (OSError, ValueError) as e:
+            raise runs.RunDirError(f"{path} is unreadable ({e}); nothing was changed") from e
+        if name == VOCAB:
+            old = old.get("words") if isinstance(old, dict) else None
+        if old != value:
+            raise runs.RunDirError(
+                f"the data now gives another {name.split('.')[0]} than {path}, which this run "
+                "was trained with (a data or vocabulary file changed since); resuming would "
+                "change what the model reads. Put back the original files, or use another "
+                "--workdir; nothing was changed.")
 
 
 def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, t_start,
