@@ -311,3 +311,12 @@ def test_a_bug_planted_in_the_backward_is_caught(tmp_path):
     assert results["planted"]["forward"] < TOL  # the forward is untouched ...
     assert results["planted"]["grad"] > 1e-2, results  # ... and the gradient test catches it
     assert re.fullmatch(r"[0-9a-f]{16}", next((tmp_path / "cache" / "native").iterdir()).name)
+
+
+def test_a_read_only_cache_folder_builds_in_the_temporary_folder(monkeypatch, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")  # mkdir below it fails, as in a read-only home
+    monkeypatch.setenv("LSTMJAX_CACHE", str(blocked))
+    monkeypatch.setattr(build.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    lib = build.library_path()
+    assert lib.is_file() and lib.is_relative_to(tmp_path / "tmp")

@@ -14,8 +14,9 @@ the kernel runs on (the cache key includes the CPU model). Measured here: one bu
 about 5 s of one core.
 
 Environment: ``LSTMJAX_NATIVE=0`` turns the kernel off (the XLA drivers run instead);
-``LSTMJAX_CACHE`` moves the cache (default ``~/.cache/lstmjax``); ``CXX`` picks the
-compiler (default ``g++``, then ``c++``).
+``LSTMJAX_CACHE`` moves the cache (default ``~/.cache/lstmjax``, or the temporary folder
+when the home folder is read-only); ``CXX`` picks the compiler (default ``g++``, then
+``c++``, ``clang++``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jax
@@ -99,7 +101,14 @@ def library_path() -> Path:
     lib = folder / "liblstmjax_native.so"
     if lib.exists():
         return lib
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: build in the temporary folder instead
+        folder = Path(tempfile.gettempdir()) / f"lstmjax-{os.getuid()}" / folder.name
+        lib = folder / "liblstmjax_native.so"
+        if lib.exists():
+            return lib
+        folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits, then finds the library
         if not lib.exists():
