@@ -24,9 +24,10 @@ Two phases, both resumable from their records files in the workdir:
 
 A run is *solved* at its first periodic validation (a fixed sample of the validation
 split) with the task's metric >= its threshold; steps to solve are multiples of
-``eval_every``. The *score* is the task's metric over the **whole** validation split at
+``eval_every``. The reported score is the task's metric over the **whole test split** at
 the run's last step: the solve step for a solved run, the cap otherwise (the report
-says how many examples). Variants: the ``lstmjax.gates`` presets (vanilla = with
+says how many examples); the record's ``score`` is the same metric on the whole
+validation split, kept but not reported (the split next to the one that stopped the run). Variants: the ``lstmjax.gates`` presets (vanilla = with
 peepholes, standard, nig, nfg, nog, niaf, noaf, np, cifg, fgr, lstm1997), ``chrono``
 (standard gates, chrono init for the task's longest sequence) and ``gru`` (default init,
 b_z = 0; the GRU convention is h = (1 - z)·n + z·h_prev, see ``lstmjax.cells.GRUCell``).
@@ -34,8 +35,9 @@ b_z = 0; the GRU convention is h = (1 - z)·n + z·h_prev, see ``lstmjax.cells.G
 Outputs: ``calibration.json`` (the reference's calibration runs), ``ablation_v2.json``
 (records ``{"axis", "task", "variant", "seed", "gap", "cap", "score", "solved",
 "steps_to_solve", "validation", "test", ...}``), ``ablation_v2.md`` (calibration,
-solved/N with median [IQR] steps, scores, the gap axis, findings generated from the
-numbers), ``meta.json``.
+solved/N with median [IQR] steps, test scores with sample std, bootstrap interval and N,
+the gap axis, findings generated from the numbers), ``survival_tasks.png`` and
+``survival_gap.png`` (runs solved by step, Kaplan-Meier), ``meta.json``.
 """
 
 from __future__ import annotations
@@ -347,8 +349,24 @@ def calibration_section(config, state) -> list[str]:
     ]
 
 
+def test_score(r: dict) -> float | None:
+    """The reported score: the task's metric over the whole test split at the run's last
+    step (``score`` is the same metric on the validation split, kept in the record)."""
+    return report.reported(r, r["score_metric"])[0]
+
+
+def _solved_below(records) -> str:
+    """How many runs the validation-sample solve check called solved score below the
+    solve threshold on the whole test split (the check's optimism, in one line)."""
+    solved = [r for r in records if r["solved"] and test_score(r) is not None]
+    below = [r for r in solved if test_score(r) < r["solve"]["threshold"]]
+    return (f"Of the {len(solved)} runs (both axes) solved on the validation sample, "
+            f"{len(below)} score "
+            "below their solve threshold on the whole test split.")
+
+
 def _score_cell(group):
-    return report.fmt_mean_std([r["score"] for r in group], scale=100)
+    return report.fmt_mean_std([test_score(r) for r in group], scale=100)
 
 
 def tables(records, config, state) -> list[str]:
@@ -363,7 +381,7 @@ def tables(records, config, state) -> list[str]:
                      for t in tasks)
     curve = "; ".join(f"{t}: {report.examples_of(by.get((t, config.reference), []), 'curve')}"
                       for t in tasks)
-    examples = "; ".join(f"{t}: {report.examples_of([r for r in main if r['task'] == t], 'validation')}"
+    examples = "; ".join(f"{t}: {report.examples_of([r for r in main if r['task'] == t], 'test')}"
                          for t in tasks)
     out = [
         "## Solved seeds and steps to solve (phase 2)", "",
@@ -373,9 +391,12 @@ def tables(records, config, state) -> list[str]:
         report.markdown_table(["variant"] + head,
                               [[v] + [solve_cell(by.get((t, v), [])) for t in tasks]
                                for v in variants]), "",
-        "## Score at the end of the run (solve or cap), mean ± std over seeds (%)", "",
-        f"The task's metric over the whole validation split ({examples} sequences) at the "
-        "run's last step: the solve step for a solved run, the cap otherwise.", "",
+        "## Test score at the end of the run (solve or cap), %", "",
+        _solved_below([r for r in records if not r.get("alias_of")]), "",
+        f"The task's metric over the whole test split ({examples} sequences, never used "
+        "for stopping) at the run's last step: the solve step for a solved run, the cap "
+        f"otherwise. {report.spread_note()} Steps to solve as survival curves: "
+        "`survival_tasks.png`.", "",
         report.markdown_table(["variant"] + [f"{t}: {defs[t].solve_metric}" for t in tasks],
                               [[v] + [_score_cell(by.get((t, v), [])) for t in tasks]
                                for v in variants]), "",
@@ -393,9 +414,9 @@ def tables(records, config, state) -> list[str]:
             report.markdown_table(["variant"] + ghead,
                                   [[v] + [solve_cell(gby.get((v, g), [])) for g in gaps]
                                    for v in gvars]), "",
-            f"Accuracy (%) over the whole validation split "
-            f"({report.examples_of(gap, 'validation')} sequences) at the end of the run, "
-            "mean ± std:", "",
+            f"Test accuracy (%) over the whole test split "
+            f"({report.examples_of(gap, 'test')} sequences) at the end of the run "
+            f"({report.spread_note()[7:-1]}); survival curves: `survival_gap.png`.", "",
             report.markdown_table(["variant"] + [f"gap={g}" for g in gaps],
                                   [[v] + [_score_cell(gby.get((v, g), [])) for g in gaps]
                                    for v in gvars]), "",
@@ -435,8 +456,8 @@ def findings(records, config) -> str:
         rs = [r for t in (ts or tasks) for r in by.get((t, v), [])]
         return (sum(r["solved"] for r in rs) / len(rs)) if rs else math.nan
 
-    def score(t, v):
-        return report.mean_std(r["score"] for r in by.get((t, v), []))[0]
+    def score(t, v):  # the test split
+        return report.mean_std(test_score(r) for r in by.get((t, v), []))[0]
 
     stats = {}
     for v in sweep.names(config.variants):
@@ -471,7 +492,7 @@ def findings(records, config) -> str:
 
     parts = [f"Over {len(tasks)} tasks ({', '.join(tasks)}) x {n} seeds, the reference "
              f"`{ref}` solved {rate(ref) * len(tasks) * n:.0f}/{len(tasks) * n} runs within "
-             "the caps. From most to least costly (share of runs solved; mean score drop "
+             "the caps. From most to least costly (share of runs solved; mean test-score drop "
              "vs the reference in points; median steps to solve as a multiple of the "
              "reference's, geometric mean over the tasks both solved): "
              + ", ".join(f"{_label(v)} ({100 * stats[v]['rate']:.0f}%; "
@@ -572,9 +593,42 @@ def findings(records, config) -> str:
     return " ".join(parts)
 
 
+def survival_plots(records, config, workdir) -> list[str]:
+    """``survival_tasks.png`` (a panel per task, a line per variant) and
+    ``survival_gap.png`` (a panel per gap): runs solved by step, Kaplan-Meier, unsolved
+    runs censored at their cap."""
+    files = []
+    main = [r for r in records if r["axis"] == "tasks" and not r.get("alias_of")]
+    if main:
+        by = report.group(main, "task", "variant")
+        panels = {f"{t} (cap {by[(t, config.reference)][0]['cap']})"
+                  if (t, config.reference) in by else t:
+                  {v: report.survival_data(by[(t, v)]) for v in sweep.names(config.variants)
+                   if (t, v) in by}
+                  for t in sweep.names(config.tasks) if any(k[0] == t for k in by)}
+        report.plot_survival(os.path.join(workdir, "survival_tasks.png"), panels,
+                             title="Runs solved by training step (Kaplan-Meier; validation-"
+                                   "sample solve check; × = censored at the cap)")
+        files.append("survival_tasks.png")
+    gap = [r for r in records if r["axis"] == "gap"]
+    if gap:
+        gby = report.group(gap, "gap", "variant")
+        panels = {f"gap = {g} (cap {gby[(g, v0)][0]['cap']})":
+                  {v: report.survival_data(gby[(g, v)]) for v in sweep.names(config.gap_axis.variants)
+                   if (g, v) in gby}
+                  for g in sorted({r["gap"] for r in gap})
+                  for v0 in [next(v for (gg, v) in gby if gg == g)]}
+        report.plot_survival(os.path.join(workdir, "survival_gap.png"), panels,
+                             title="Distant recall gap axis: runs solved by training step "
+                                   "(Kaplan-Meier)")
+        files.append("survival_gap.png")
+    return files
+
+
 def make_report(records, config, workdir) -> tuple[list[str], list[str]]:
     path = os.path.join(workdir, f"{CALIBRATION}.json")
     state = decide(config, report.read_records(path) if os.path.exists(path) else [])
+    files = survival_plots(records, config, workdir)
     return (calibration_section(config, state) + tables(records, config, state) + [
         "## Findings (generated from the numbers above)", "", findings(records, config), "",
         "Variants: " + "; ".join(f"`{v}` {json.dumps(config.variant_defs[v].to_dict())}"
@@ -582,7 +636,7 @@ def make_report(records, config, workdir) -> tuple[list[str], list[str]]:
         + ". `chrono: true` = chrono init with T_max = the task's longest sequence. `gru`: "
         "h = (1 - z)·n + z·h_prev, default init (all biases 0). Sweep config: `meta.json` "
         "(`settings`); each record holds its run's complete train config; the calibration "
-        "runs are in `calibration.json`.", ""]), []
+        "runs are in `calibration.json`.", ""]), files
 
 
 def _flags(fv):

@@ -1,4 +1,4 @@
-"""Gap sweep: the seed's story. A plain RNN loses the clue as the gap grows; an LSTM keeps it.
+"""Gap sweep: how far apart can the clue and its use be, per cell and initialization?
 
     python -m experiments.gap_sweep --config experiments/configs/gap_sweep.py:quick \
         --workdir runs/gap_sweep                       # minutes on a CPU
@@ -34,8 +34,9 @@ the whole validation split).
 
 Outputs in the workdir: ``gap_sweep.json`` (records ``{"task", "model", "gap", "seed",
 "test": {"accuracy", "loss", "examples"}, "validation": {...}, "steps_to_solve", ...}``),
-``gap_sweep.md`` (tables, mean ± std over seeds), ``accuracy_vs_gap.png``,
-``steps_to_solve.png``, ``meta.json``.
+``gap_sweep.md`` (tables: mean ± sample std with a 95% bootstrap interval and N; steps to
+solve as Kaplan-Meier medians), ``accuracy_vs_gap.png``, ``survival.png`` (steps to solve
+as survival curves, unsolved runs censored at the budget), ``meta.json``.
 """
 
 from __future__ import annotations
@@ -77,12 +78,18 @@ def plan(config, ctx=None) -> list[sweep.Run]:
 
 
 def accuracy(r: dict) -> float | None:
-    """The reported accuracy: the whole test split at the last step."""
-    return (r.get("test") or {}).get("accuracy")
+    """The reported accuracy: the whole test split at the last step (a legacy record's
+    validation sample, labelled, when it has no test split: ``report.reported``)."""
+    return report.reported(r)[0]
 
 
 def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
     return tables(records, config), plot(records, workdir, config.train.solve_threshold)
+
+
+def _model_def(config, m: str) -> str:
+    defs = config.get("model_defs") or {}
+    return f" ({json.dumps(defs[m].to_dict())})" if m in defs else ""
 
 
 def tables(records: list[dict], config) -> list[str]:
@@ -96,27 +103,38 @@ def tables(records: list[dict], config) -> list[str]:
         by = report.group(rs, "model", "gap")
         unit = "gap" if task == "distant_recall" else "T"
         chance = rs[0].get("chance")
-        examples = report.examples_of(rs, "test")
+        split = report.split_of(rs)
         what = ("accuracy (%)" if task == "distant_recall"
                 else "accuracy (%, sequences with |error| < 0.04)")
-        sections += [f"## {task}: test {what}, mean ± std over seeds", ""]
-        sections += [f"Whole test split at each run's last step ({examples} sequences). "
+        seeds = max(len(v) for v in by.values())
+        budget = max(r["steps_budget"] for r in rs)
+        if split == report.TEST:
+            source = (f"Whole test split at each run's last step "
+                      f"({report.examples_of(rs, 'test')} sequences), never used for stopping.")
+        else:
+            source = (f"**Validation sample, not a test split** (the "
+                      f"{report.examples_of(rs, 'curve')} held-out sequences evaluated every "
+                      f"{config.train.eval_every} steps, the same sample that stopped a solved "
+                      "run: a solved run is >= the threshold on it by construction).")
+        sections += [f"## {task}: {split} {what}", ""]
+        sections += [source + " "
                      + (f"Chance: {100 * chance:.1f}%. " if chance else "")
-                     + f"A run stops at the first periodic validation (a fixed sample of "
+                     + f"Solve check: the first periodic validation (a fixed sample of "
                      f"{report.examples_of(rs, 'curve')} validation sequences) with accuracy "
-                     f">= {100 * threshold:.0f}%. Seeds per cell: "
-                     f"{max(len(v) for v in report.group(rs, 'model', 'gap').values())}; "
-                     f"budget: {max(r['steps_budget'] for r in rs)} steps.", ""]
+                     f">= {100 * threshold:.0f}% stops the run. Seeds per cell: {seeds}; "
+                     f"budget: {budget} steps. {report.spread_note()}", ""]
         rows = [[m] + [report.fmt_mean_std([accuracy(r) for r in by.get((m, g), [])],
                                            scale=100) for g in gaps] for m in models]
         sections += [report.markdown_table(["model"] + [f"{unit}={g}" for g in gaps], rows), ""]
-        sections += [f"## {task}: steps to reach {100 * threshold:.0f}% "
-                     "(mean over solved seeds; solved/seeds)", ""]
+        suffix = "" if task == "distant_recall" else "_adding"
+        sections += [f"## {task}: steps to reach {100 * threshold:.0f}% on the validation "
+                     "sample", "", report.STEPS_NOTE + f" Survival curves: "
+                     f"`survival{suffix}.png`.", ""]
         rows = [[m] + [report.steps_to_solve_cell(by.get((m, g), [])) for g in gaps]
                 for m in models]
         sections += [report.markdown_table(["model"] + [f"{unit}={g}" for g in gaps], rows), ""]
     sections += ["## Models", ""]
-    sections += [f"- `{m}`: {LABELS.get(m, m)} ({json.dumps(config.model_defs[m].to_dict())})"
+    sections += [f"- `{m}`: {LABELS.get(m, m)}{_model_def(config, m)}"
                  for m in dict.fromkeys(r["model"] for r in records)]
     sections += ["", "Sweep config: `meta.json` (`settings`); each record holds its run's "
                  "complete train config.", ""]
@@ -129,15 +147,12 @@ def plot(records: list[dict], workdir: str, threshold: float, dpi: int = 100) ->
         rs = [r for r in records if r["task"] == task]
         by = report.group(rs, "model", "gap")
         gaps = sorted({r["gap"] for r in rs})
-        acc, steps = {}, {}
+        split = report.split_of(rs)
+        acc = {}
         for m in dict.fromkeys(r["model"] for r in rs):
             gs = [g for g in gaps if (m, g) in by]
             stats = [report.mean_std([accuracy(r) for r in by[(m, g)]]) for g in gs]
             acc[LABELS.get(m, m)] = (gs, [s[0] for s in stats], [s[1] for s in stats])
-            # unsolved runs count at their budget (a lower bound), so the line stays drawn
-            st = [report.mean_std([r["steps_to_solve"] if r["solved"] else r["steps_budget"]
-                                   for r in by[(m, g)]]) for g in gs]
-            steps[LABELS.get(m, m)] = (gs, [s[0] for s in st], [s[1] for s in st])
         suffix = "" if task == "distant_recall" else "_adding"
         unit = "gap (distractor tokens between clue and query)" if task == "distant_recall" \
             else "sequence length T"
@@ -145,15 +160,21 @@ def plot(records: list[dict], workdir: str, threshold: float, dpi: int = 100) ->
         report.plot_lines(os.path.join(workdir, name),
                           {k: (x, 100 * np.asarray(m), 100 * np.asarray(s))
                            for k, (x, m, s) in acc.items()},
-                          xlabel=unit, ylabel="test accuracy (%)", logx=True,
-                          title=f"{task}: accuracy vs gap (mean ± std over seeds)",
+                          xlabel=unit, ylabel=f"{split} accuracy (%)", logx=True,
+                          title=f"{task}: {split} accuracy vs gap (mean ± sample sd)",
                           hline=100 * rs[0]["chance"] if rs[0].get("chance") else None,
                           hline_label="chance", ylim=(0, 102), dpi=dpi)
         files.append(name)
-        name = f"steps_to_solve{suffix}.png"
-        report.plot_lines(os.path.join(workdir, name), steps, xlabel=unit,
-                          ylabel=f"steps to {100 * threshold:.0f}% (budget if unsolved)",
-                          logx=True, title=f"{task}: training steps to solve", dpi=dpi)
+        # steps to solve: survival curves (unsolved runs censored at their budget)
+        name = f"survival{suffix}.png"
+        panels = {f"{'gap' if task == 'distant_recall' else 'T'} = {g}":
+                  {LABELS.get(m, m): report.survival_data(by[(m, g)])
+                   for m in dict.fromkeys(r["model"] for r in rs) if (m, g) in by}
+                  for g in gaps}
+        report.plot_survival(os.path.join(workdir, name), panels,
+                             budget=max(r["steps_budget"] for r in rs), dpi=dpi,
+                             title=f"{task}: runs solved (>= {100 * threshold:.0f}% on the "
+                                   "validation sample) by training step, Kaplan-Meier")
         files.append(name)
     return files
 

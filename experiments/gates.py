@@ -16,13 +16,14 @@ that store the clue).
 
 Outputs: ``gates.json`` (per seed: test accuracy and gate statistics at the clue step,
 over the gap and at the query step, for the top units and for all units), ``gates.md``
-(table, mean ± std over seeds), ``gates_seed<k>_seq<j>.png`` heatmaps,
+(table: mean ± sample std, bootstrap interval, N; what chrono init alone gives), ``gates_seed<k>_seq<j>.png`` heatmaps,
 ``gate_means_seed<k>.png`` (mean gate activation of the top units over time), ``meta.json``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import jax
@@ -189,12 +190,36 @@ def execute(run: sweep.Run, ctx: dict) -> dict:
 
 
 def accuracy(r: dict) -> float | None:
-    return (r.get("test") or {}).get("accuracy")
+    """The reported accuracy: the whole test split at the last step (a legacy record's
+    validation sample, labelled, when it has no test split: ``report.reported``)."""
+    return report.reported(r)[0]
+
+
+def chrono_expected(t_max: float) -> tuple[float, float]:
+    """(E[f], E[i]) at chrono initialization from the biases alone: b_f = log u,
+    u ~ U[1, T_max - 1], b_i = -b_f, so E[σ(b_f)] = E[u / (1 + u)] =
+    1 - ln(T_max / 2) / (T_max - 2) and E[σ(b_i)] = ln(T_max / 2) / (T_max - 2) (what the
+    gates read before training, weights' small contribution aside)."""
+    if not t_max > 2:
+        raise ValueError(f"t_max: expected > 2, got {t_max!r}")
+    i = math.log(t_max / 2) / (t_max - 2)
+    return 1.0 - i, i
+
+
+def _t_max(records: list[dict], config) -> float | None:
+    """The chrono T_max of the runs (the record's config; legacy: the task's length)."""
+    model = (records[0].get("config") or {}).get("model")
+    if model is not None:
+        return model.get("chrono_max_len") or None
+    if config.init != "chrono":
+        return None
+    return float(max(sweep.max_length({**config.data.to_dict(), "gap": records[0]["gap"]}), 3))
 
 
 def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
     files = [f"gates_seed{r['seed']}_seq{j}.png" for r in records for j in range(r["sequences"])]
     files += [f"gate_means_seed{r['seed']}.png" for r in records]
+    split = report.split_of(records)
     rows = []
     labels = [("top_i_clue", "i at clue step"),
               ("top_i_gap", "i during gap"), ("top_f_gap", "f during gap"),
@@ -202,25 +227,50 @@ def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], l
               ("top_o_gap", "o during gap"), ("top_o_query", "o at query step"),
               ("top_c_clue_r2_write", "clue R² of C at clue step"),
               ("top_c_clue_r2_mid", "clue R² of C at mid-gap"),
-              ("top_c_clue_r2_query", "clue R² of C at query step")]
-    rows.append([f"test accuracy (%, {report.examples_of(records, 'test')} sequences)",
+              ("top_c_clue_r2_query", "clue R² of C at query step (the ranking step)")]
+    examples = report.examples_of(records, "test" if split == report.TEST else "curve")
+    rows.append([f"{split} accuracy (%, {examples} sequences)",
                  report.fmt_mean_std([accuracy(r) for r in records], scale=100), "–"])
     for key, label in labels:
         rows.append([label, report.fmt_mean_std([r[key] for r in records], digits=3),
                      report.fmt_mean_std([r[key.replace("top_", "all_")] for r in records],
                                          digits=3)])
     gap = records[0]["gap"]
-    sections = [f"## Gate statistics on distant recall (gap {gap}), mean ± std over "
-                f"{len(records)} seed(s)", "",
-                f"Top units: the {config.top_units} units whose cell state at the query step "
-                "is most determined by the clue (clue R²: fraction of the variance of C_t across "
-                "sequences explained by the clue). Probe: 512 test sequences.", "",
+    t_max = _t_max(records, config)
+    steps = report.steps_to_solve_cell(records)
+    init = (f"chrono (T_max = {t_max:g})" if t_max else config.init)
+    if t_max:
+        f0, i0 = chrono_expected(t_max)
+        f_tr = report.mean_std(r["top_f_gap"] for r in records)[0]
+        i_tr = report.mean_std(r["top_i_clue"] for r in records)[0]
+        caveat = (f"How much of this is the initialization: chrono init with T_max = "
+                  f"{t_max:g} alone gives E[f] = {f0:.3f} and E[i] = {i0:.3f} from the biases "
+                  f"before any training (b_f = log U[1, T_max - 1], b_i = -b_f); after "
+                  f"training (solved at {steps} steps, KM median (solved/N)) the top units "
+                  f"hold f = {f_tr:.3f} during the gap and write with i = {i_tr:.3f} at the "
+                  "clue step: "
+                  + (f"within {max(abs(f_tr - f0), abs(i_tr - i0)):.3f} of their init values, "
+                     "so the 'hold' is mostly the init itself, not something training found"
+                     if max(abs(f_tr - f0), abs(i_tr - i0)) < 0.05 else
+                     f"training moved f by {f_tr - f0:+.3f} and i by {i_tr - i0:+.3f}")
+                  + ". This is correlation; a cell trained without chrono init, and clamping "
+                  "f across the gap (an intervention), would separate gating from init.")
+    else:
+        caveat = f"Solved at {steps} steps (KM median (solved/N))."
+    sections = [f"## Gate statistics on distant recall (gap {gap}), init {init}", "",
+                f"Over {len(records)} seed(s). {report.spread_note()} Top units: the "
+                f"{config.top_units} units whose cell state at the query step is most "
+                "determined by the clue (clue R²: fraction of the variance of C_t across "
+                "sequences explained by the clue). They are ranked by the R² at the query "
+                "step, so their R² at that step is selected, not measured (biased upward); "
+                "the clue step and mid-gap are not used for the ranking. Probe: 512 test "
+                "sequences."
+                + (" **The accuracy row is the validation sample, not a test split.**"
+                   if split != report.TEST else ""), "",
                 report.markdown_table(["quantity", "top units", "all units"], rows), "",
-                "Write / hold / read: the clue is written when the clue R² of C jumps at the "
-                "clue step, held while it stays high across the gap (which needs f near 1), "
-                "and read out through o at the query step.", "",
+                caveat, "",
                 "Figures: " + ", ".join(f"`{f}`" for f in files), "",
-                f"Initialization: {config.init}. Sweep config: `meta.json` (`settings`).", ""]
+                f"Initialization: {init}. Sweep config: `meta.json` (`settings`).", ""]
     return sections, files
 
 

@@ -4,9 +4,13 @@
   list of flat dicts, easy to re-plot), ``meta.json`` (command, hardware, wall time,
   versions, git commit, the sweep config) and the Markdown report whose tables are
   generated from the records.
-* Tables: mean ± std over seeds, steps to solve, Markdown tables (and their parser, for
-  the tests).
-* Plots: lines with error bands, bars with error bars (matplotlib, Agg backend).
+* Tables: mean ± sample std with a bootstrap interval and N (:mod:`experiments.stats`),
+  steps to solve as Kaplan-Meier medians, Markdown tables (and their parser, for the
+  tests).
+* Which split a number comes from: :func:`reported` (the whole test split; a record from
+  before the test split was recorded gives its validation sample, labelled as such).
+* Plots: lines with error bands, bars with error bars, survival curves of steps to solve
+  (matplotlib, Agg backend).
 
 Everything here is deterministic given the records; wall-clock numbers live only in
 ``meta.json``, the per-run ``wall_s`` field and the report header.
@@ -27,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jax
 import numpy as np
 
+from experiments import stats
 from lstmjax import runs
 
 # --------------------------------------------------------------------------- results
@@ -78,6 +83,28 @@ def read_records(path: str) -> list[dict]:
         return json.load(f)
 
 
+def header_lines(meta: Mapping, name: str) -> list[str]:
+    """A report's header from its ``meta.json``: title, command, hardware, wall and CPU
+    time, commit (what :meth:`Results.finish` and :mod:`experiments.rereport` write)."""
+    hw = meta["hardware"]
+    load = hw.get("load_average_at_start")
+    wall, cpu = meta.get("wall_time_s", math.nan), meta.get("cpu_time_s", math.nan)
+    return [
+        f"# {name}: {meta['mode']} mode",
+        "",
+        f"- command: `{meta['command']}`",
+        f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores"
+        + (f", load average {load[0]} at start" if load else "") + f"), JAX backend "
+        f"{hw['jax_backend']}",
+        f"- wall time: {wall / 60:.1f} min ({wall:.0f} s), started {meta['started']}; "
+        f"CPU time of this process {cpu / 60:.1f} min (the cores were shared when the "
+        "load average exceeds the core count)",
+        f"- git commit: {meta['git_commit']}; jax {meta['versions'].get('jax')}",
+        f"- numbers: `{name}.json`; settings and hardware: `meta.json`",
+        "",
+    ]
+
+
 class Results:
     """An experiment's output directory and its bookkeeping.
 
@@ -115,22 +142,7 @@ class Results:
         self.meta["cpu_time_s"] = round(cpu, 1)  # the process's own CPU time (all threads)
         self.meta["files"] = [self.name + ".json", self.name + ".md", "meta.json", *files]
         runs.write_json(self.path("meta.json"), self.meta)
-        hw = self.meta["hardware"]
-        load = hw.get("load_average_at_start")
-        header = [
-            f"# {self.name}: {self.meta['mode']} mode",
-            "",
-            f"- command: `{self.meta['command']}`",
-            f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores"
-            + (f", load average {load[0]} at start" if load else "") + f"), JAX backend "
-            f"{hw['jax_backend']}",
-            f"- wall time: {wall / 60:.1f} min ({wall:.0f} s), started {self.meta['started']}; "
-            f"CPU time of this process {cpu / 60:.1f} min (the cores were shared when the "
-            "load average exceeds the core count)",
-            f"- git commit: {self.meta['git_commit']}; jax {self.meta['versions'].get('jax')}",
-            f"- numbers: `{self.name}.json`; settings and hardware: `meta.json`",
-            "",
-        ]
+        header = header_lines(self.meta, self.name)
         text = "\n".join(header + list(sections)) + "\n"
         path = self.path(f"{self.name}.md")
         tmp = f"{path}.tmp{os.getpid()}"
@@ -144,19 +156,83 @@ class Results:
 
 
 def mean_std(values: Iterable[float | None]) -> tuple[float, float, int]:
-    """(mean, population std, n) over the non-None values; (nan, nan, 0) if none."""
-    vals = [float(v) for v in values if v is not None]
-    if not vals:
-        return math.nan, math.nan, 0
-    return float(np.mean(vals)), float(np.std(vals)), len(vals)
+    """(mean, sample std with ddof = 1, n) over the non-None values; the std is nan for
+    one value and everything nan (n = 0) for none (:mod:`experiments.stats`)."""
+    s = stats.summarize(values)
+    return s.mean, s.std, s.n
 
 
 def fmt_mean_std(values: Iterable[float | None], scale: float = 1.0, digits: int = 1,
                  empty: str = "–") -> str:
-    m, s, n = mean_std(values)
-    if n == 0:
-        return empty
-    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
+    """``"mean ± sd [95% bootstrap interval] (n=k)"`` (:func:`experiments.stats.fmt`)."""
+    return stats.fmt(values, scale=scale, digits=digits, empty=empty)
+
+
+# --------------------------------------------------------------------------- splits
+
+TEST, VALIDATION = "test", "validation sample"
+# Records written before the sweeps evaluated the test split (the committed gap sweep,
+# adding, sentiment and gates runs) hold only ``validation_sample``: the held-out sample
+# the run was evaluated (and, where it had a solve check, stopped) on. It is never shown
+# as a result without saying so (:func:`split_note`).
+
+
+def reported(r: Mapping, metric: str = "accuracy") -> tuple[float | None, str]:
+    """``(value, split)`` of the number a report shows for one run record: the whole test
+    split at the last step when the record holds it (``split == "test"``), else a legacy
+    record's validation sample (``split == VALIDATION``), else ``(None, "missing")``."""
+    test = r.get("test")
+    if test is not None:
+        return test.get(metric), TEST
+    legacy = r.get("validation_sample")
+    if legacy is not None and legacy.get(metric) is not None:
+        return legacy[metric], VALIDATION
+    return None, "missing"
+
+
+def values(records: Iterable[Mapping], metric: str = "accuracy") -> list[float | None]:
+    """The reported values (:func:`reported`) of ``metric`` over the records."""
+    return [reported(r, metric)[0] for r in records]
+
+
+def split_of(records: Sequence[Mapping], metric: str = "accuracy") -> str:
+    """``"test"`` when every record has a test number, else ``VALIDATION`` (at least one
+    number in the table is not a test number)."""
+    splits = {reported(r, metric)[1] for r in records}
+    return TEST if splits <= {TEST} else VALIDATION
+
+
+def split_note(records: Sequence[Mapping], rerun: str | None, metric: str = "accuracy") -> list[str]:
+    """Report lines saying, when any number is not a test number, that it is the validation
+    sample, why that is not a result, and the command that reruns with a test split."""
+    if split_of(records, metric) == TEST:
+        return []
+    return [f"**Not test numbers: rerun needed.** These runs were recorded before the "
+            f"sweeps evaluated the test split, so the {metric} shown is their "
+            f"**validation sample**, the held-out sample that was also evaluated during "
+            f"training (and, where the run had a solve check, stopped it: a solved run "
+            f"is >= the threshold on it by construction). Rerun to get the whole test "
+            f"split: `{rerun or 'the command above'}`.", ""]
+
+
+def describe_init(model: Mapping) -> str:
+    """The initialization of a run's model section, in words (what a headline names)."""
+    cell = model.get("cell", "lstm")
+    if cell == "rnn":
+        return f"tanh RNN, {model.get('recurrent_init', 'orthogonal')} recurrent weights"
+    if model.get("chrono_max_len"):
+        what = "update-gate keep init" if cell == "gru" else "chrono init"
+        return f"{what} (T_max = {model['chrono_max_len']:g})"
+    if cell == "lstm":
+        gates = model.get("gates", "standard")
+        return (f"forget bias {model.get('forget_bias', 1.0):g}"
+                + ("" if gates == "standard" else f", gates {gates}"))
+    return "default init"
+
+
+def spread_note() -> str:
+    """What a table's ± and brackets are (one sentence, the same in every report)."""
+    return f"Cells: {stats.SPREAD}."
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -257,12 +333,84 @@ def plot_bars(path: str, groups: Sequence[str], bars: Mapping[str, tuple[Sequenc
     plt.close(fig)
 
 
-def steps_to_solve_cell(group: Sequence[dict]) -> str:
-    """'mean steps (solved/seeds)' over a group of run records, or '> budget (0/n)'."""
-    solved = [r["steps_to_solve"] for r in group if r["solved"]]
-    if solved:
-        return f"{mean_std(solved)[0]:.0f} ({len(solved)}/{len(group)})"
-    return f"> {max((r['steps_budget'] for r in group), default=0)} (0/{len(group)})"
+def survival_data(group: Sequence[Mapping]) -> tuple[list[float], list[bool]]:
+    """``(times [n], solved [n])`` of run records for :func:`experiments.stats.kaplan_meier`:
+    a solved run at its steps to solve, an unsolved one censored where it stopped
+    (``steps_run``, else its budget)."""
+    times, events = [], []
+    for r in group:
+        solved = bool(r.get("solved")) and r.get("steps_to_solve") is not None
+        stop = r.get("steps_run") if r.get("steps_run") is not None else r["steps_budget"]
+        times.append(float(r["steps_to_solve"] if solved else stop))
+        events.append(solved)
+    return times, events
+
+
+def steps_to_solve_cell(group: Sequence[Mapping]) -> str:
+    """``'median (solved/n)'``: the Kaplan-Meier median steps to solve (unsolved runs
+    censored at their budget), ``'> budget (k/n)'`` when fewer than half solved."""
+    if not group:
+        return "–"
+    times, events = survival_data(group)
+    med = stats.km_median(times, events)
+    k = f"({sum(events)}/{len(group)})"
+    if med is None:
+        return f"> {max(r['steps_budget'] for r in group)} {k}"
+    return f"{med:.0f} {k}"
+
+
+STEPS_NOTE = ("Steps to solve: the Kaplan-Meier median over seeds (an unsolved run is "
+              "censored at its budget, not counted as solved there), then solved/N; "
+              "'> budget' when fewer than half the seeds solved.")
+
+
+def plot_survival(path: str, panels: Mapping[str, Mapping[str, tuple[Sequence, Sequence]]], *,
+                  budget: float | None = None, title: str = "", ncols: int = 3,
+                  dpi: int = 100) -> None:
+    """Survival curves of steps to solve, one panel per ``panels`` key (e.g. a gap), one
+    line per series ``label -> (times, solved)`` (:func:`survival_data`): the
+    Kaplan-Meier fraction of runs solved by each step (1 - survival), a cross where a run
+    was censored; the budget as a dashed line."""
+    plt = pyplot()
+    n = max(len(panels), 1)
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False,
+                             sharey=True)
+    labels = list(dict.fromkeys(lbl for series in panels.values() for lbl in series))
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    color = {lbl: cmap(k % cmap.N) for k, lbl in enumerate(labels)}
+    for ax, (name, series) in zip(axes.flat, panels.items()):
+        end = budget or max((max(t) for t, _ in series.values() if len(t)), default=1.0)
+        for lbl, (times, events) in series.items():
+            steps, surv = stats.kaplan_meier(times, events)
+            x = np.append(steps, end)
+            y = 1.0 - np.append(surv, surv[-1])
+            ax.step(x, y, where="post", color=color[lbl], label=lbl, linewidth=1.4)
+            cens = [t for t, e in zip(times, events) if not e]
+            if cens:
+                ax.plot(cens, [y[-1]] * len(cens), "x", color=color[lbl], markersize=5)
+        if budget:
+            ax.axvline(budget, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction of runs solved", fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color=color[lbl], label=lbl) for lbl in labels]
+    handles.append(plt.Line2D([], [], color="grey", marker="x", linestyle="",
+                              label="censored (unsolved at its budget)"))
+    fig.legend(handles=handles, fontsize=7, loc="lower center",
+               ncol=min(len(handles), 4), bbox_to_anchor=(0.5, 0.0))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    legend_rows = -(-len(handles) // 4)
+    fig.tight_layout(rect=(0, 0.05 * legend_rows / rows + 0.02, 1, 0.97 if title else 1))
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
 
 
 def resumed_note(records: Sequence[dict], resumed: int) -> list[str]:

@@ -26,7 +26,7 @@ Each run is ``lstmjax.train.run`` (jobs, resume, shards: ``experiments/sweep.py`
 reported accuracy is the whole test split at the last step.
 
 Outputs: ``sentiment.json`` (records ``{"pooling", "seed", "test": {"accuracy", "loss",
-"examples"}, ...}``), ``sentiment.md`` (accuracy mean ± std over seeds),
+"examples"}, ...}``), ``sentiment.md`` (accuracy: mean ± sample std, bootstrap interval, N; which poolings tie),
 ``sentiment_accuracy.png`` (bars with error bars), ``learning_curves.png``, ``meta.json``.
 """
 
@@ -39,7 +39,7 @@ import os
 import numpy as np
 from absl import flags
 
-from experiments import report, sweep
+from experiments import report, stats, sweep
 
 LABELS = {"bilstm": "BiLSTM [h_fw_last ; h_bw_first]", "forward_last": "forward LSTM, last h",
           "mean": "BiLSTM, mean over steps"}
@@ -133,48 +133,86 @@ def plan(config, ctx: dict) -> list[sweep.Run]:
 
 
 def accuracy(r: dict) -> float | None:
-    """The reported accuracy: the whole test split at the last step."""
-    return (r.get("test") or {}).get("accuracy")
+    """The reported accuracy: the whole test split at the last step (a legacy record's
+    validation sample, labelled, when it has no test split: ``report.reported``)."""
+    return report.reported(r)[0]
+
+
+def ties(stats: dict, best: str) -> list[str]:
+    """The poolings whose mean is within the larger of the two 95% bootstrap intervals'
+    half-widths of the best (or equal to it when neither has an interval): the ones the
+    best does not beat on these seeds."""
+    b = stats[best]
+    out = []
+    for pl, s in stats.items():
+        if pl == best:
+            continue
+        half = np.nanmax([(b.hi - b.lo) / 2, (s.hi - s.lo) / 2, 0.0])
+        if abs(s.mean - b.mean) <= half + 1e-12:
+            out.append(pl)
+    return out
 
 
 def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
     poolings = list(dict.fromkeys(r["pooling"] for r in records))
-    data_desc = describe_data(records[0]["config"]["data"], config)
+    cfg0 = records[0].get("config")
+    data_desc = (describe_data(cfg0["data"], config) if cfg0
+                 else config.get("data_description") or "?")  # legacy: from the settings
     by = report.group(records, "pooling")
-    stats = {pl: report.mean_std(accuracy(r) for r in by[(pl,)]) for pl in poolings}
+    split = report.split_of(records)
+    summ = {pl: stats.summarize(accuracy(r) for r in by[(pl,)]) for pl in poolings}
     rows = [[pl, LABELS.get(pl, pl), report.fmt_mean_std([accuracy(r) for r in by[(pl,)]],
                                                         scale=100),
              len(by[(pl,)]), by[(pl,)][0]["num_params"]] for pl in poolings]
-    best = max(poolings, key=lambda pl: stats[pl][0])
-    summary = (f"Highest mean accuracy: `{best}` ({100 * stats[best][0]:.1f}%). "
-               + " ".join(f"`{pl}` − `{best}`: {100 * (stats[pl][0] - stats[best][0]):+.1f} "
+    best = max(poolings, key=lambda pl: summ[pl].mean)
+    tied = ties(summ, best)
+    summary = (f"Highest mean {split} accuracy: `{best}` ({100 * summ[best].mean:.1f}%)"
+               + (f"; tied with it (difference within the 95% interval): "
+                  + ", ".join(f"`{pl}` ({100 * summ[pl].mean:.1f}%)" for pl in tied)
+                  if tied else "") + ". "
+               + " ".join(f"`{pl}` − `{best}`: {100 * (summ[pl].mean - summ[best].mean):+.1f} "
                           "points." for pl in poolings if pl != best))
-    sections = ["## Test accuracy, mean ± std over seeds", "",
-                f"Data: {data_desc}. Whole test split at each run's last step "
-                f"({report.examples_of(records, 'test')} reviews).", "",
-                report.markdown_table(["pooling", "sentence vector", "accuracy (%)", "seeds",
-                                       "params"], rows), "",
+    if split == report.TEST:
+        source = (f"Whole test split at each run's last step "
+                  f"({report.examples_of(records, 'test')} reviews).")
+    else:
+        source = (f"**Validation sample, not a test split**: the "
+                  f"{report.examples_of(records, 'curve')} held-out reviews evaluated "
+                  "during training (no run was stopped early on them, but no separate test "
+                  "split was scored).")
+    budget = max(r["steps_budget"] for r in records)
+    sections = [f"## {split.capitalize()} accuracy", "",
+                f"Data: {data_desc}"
+                + ("; the label is the opinion stated in the first words: the backward "
+                   "direction's h_bw_first has just read them and mean pooling includes "
+                   "them, while a forward LSTM's last state must carry them across the "
+                   "whole review" if "synthetic" in data_desc else "") + f". {source} Budget: "
+                f"{budget} steps. {report.spread_note()}", "",
+                report.markdown_table(["pooling", "sentence vector", f"{split} accuracy (%)",
+                                       "seeds", "params"], rows), "",
                 summary + " (generated from the numbers above)", "",
-                "Poolings: " + "; ".join(f"`{pl}` {json.dumps(config.pooling_defs[pl].to_dict())}"
-                                         for pl in poolings)
+                "Poolings: " + "; ".join(
+                    f"`{pl}` {json.dumps(config.pooling_defs[pl].to_dict())}"
+                    for pl in poolings if pl in config.pooling_defs)
                 + ". Sweep config: `meta.json` (`settings`).", ""]
-    bars = {"accuracy": ([100 * stats[pl][0] for pl in poolings],
-                         [100 * stats[pl][1] for pl in poolings])}
+    bars = {"accuracy": ([100 * summ[pl].mean for pl in poolings],
+                         [100 * np.nan_to_num(summ[pl].std) for pl in poolings])}
     report.plot_bars(os.path.join(workdir, "sentiment_accuracy.png"),
                      [LABELS.get(pl, pl) for pl in poolings], bars,
-                     ylabel="test accuracy (%)", ylim=(0, 102), size=(7.0, 4.5),
-                     title="Sentence vector for sentiment (mean ± std over seeds)")
+                     ylabel=f"{split} accuracy (%)", ylim=(0, 102), size=(7.0, 4.5),
+                     title="Sentence vector for sentiment (mean ± sample sd over seeds)")
     curves = {}
     for pl in poolings:
         steps_ = [h["step"] for h in by[(pl,)][0]["curve"]]
         accs = np.array([[h["accuracy"] for h in r["curve"]][:len(steps_)] for r in by[(pl,)]
                          if len(r["curve"]) >= len(steps_)])
-        curves[LABELS.get(pl, pl)] = (steps_, 100 * accs.mean(0), 100 * accs.std(0))
+        sd = accs.std(0, ddof=1) if len(accs) > 1 else np.zeros(accs.shape[1])
+        curves[LABELS.get(pl, pl)] = (steps_, 100 * accs.mean(0), 100 * sd)
     report.plot_lines(os.path.join(workdir, "learning_curves.png"), curves,
                       xlabel="training step", ylim=(0, 102), hline=50, hline_label="chance",
                       ylabel=f"validation accuracy (%, {report.examples_of(records, 'curve')} "
                              "reviews)",
-                      title="Validation accuracy during training (mean ± std over seeds)")
+                      title="Validation accuracy during training (mean ± sample sd)")
     return sections, ["sentiment_accuracy.png", "learning_curves.png"]
 
 

@@ -53,9 +53,11 @@ def _check_meta(workdir, name):
 
 
 def test_table_helpers():
-    assert report.mean_std([1.0, 3.0, None]) == (2.0, 1.0, 2)
-    assert math.isnan(report.mean_std([])[0])
-    assert report.fmt_mean_std([0.5, 0.7], scale=100) == "60.0 ± 10.0"
+    assert report.mean_std([1.0, 3.0, None]) == (2.0, pytest.approx(math.sqrt(2.0)), 2)
+    assert math.isnan(report.mean_std([])[0]) and math.isnan(report.mean_std([1.0])[1])
+    # sample std (ddof = 1), the bootstrap interval of two values spans both, n
+    assert report.fmt_mean_std([0.5, 0.7], scale=100) == "60.0 ± 14.1 [50.0, 70.0] (n=2)"
+    assert report.fmt_mean_std([0.5], scale=100) == "50.0 (n=1)"  # no "± 0.0" for one seed
     table = report.markdown_table(["model", "a"], [["x", "1 ± 0"], ["y", "2 ± 1"]])
     assert report.parse_markdown_table("intro\n\n" + table + "\n\nend", "model") == [
         ["model", "a"], ["x", "1 ± 0"], ["y", "2 ± 1"]]
@@ -93,8 +95,8 @@ def test_gap_sweep_tiny_resume_and_shards(tmp_path):
                     if r["model"] == row[0] and r["gap"] == gap]
             assert cell == report.fmt_mean_std(accs, scale=100)
     assert [row[0] for row in rows[1:]] == ["rnn", "lstm"]
-    for name in ("accuracy_vs_gap.png", "steps_to_solve.png"):
-        assert _png_size(os.path.join(workdir, name)) == (700, 450)
+    assert _png_size(os.path.join(workdir, "accuracy_vs_gap.png")) == (700, 450)
+    assert os.path.exists(os.path.join(workdir, "survival.png"))
     # same command again: every run is found in the workdir and skipped (resume)
     gap_sweep.main(argv)
     assert _records(workdir, "gap_sweep") == records
@@ -249,8 +251,8 @@ def test_gates_tiny(tmp_path):
     assert len(record["top_units"]) == 4 and len(set(record["top_units"])) == 4
     _, text = _check_meta(workdir, "gates")
     rows = report.parse_markdown_table(text, "quantity")
-    assert rows[2] == ["i at clue step", f"{record['top_i_clue']:.3f} ± 0.000",
-                       f"{record['all_i_clue']:.3f} ± 0.000"]
+    assert rows[2] == ["i at clue step", f"{record['top_i_clue']:.3f} (n=1)",
+                       f"{record['all_i_clue']:.3f} (n=1)"]
     assert _png_size(os.path.join(workdir, "gates_seed0_seq0.png")) == (1000, 800)
     assert _png_size(os.path.join(workdir, "gate_means_seed0.png")) == (800, 350)
 
@@ -330,7 +332,8 @@ def test_adding_long_tiny_resumes(tmp_path):
     meta, text = _check_meta(workdir, "adding_long")
     rows = report.parse_markdown_table(text, "model")
     assert rows[1][0] == "rnn"
-    assert rows[1][1] == report.fmt_mean_std([second["test"]["accuracy"]], scale=100)
+    assert rows[1][2] == report.fmt_mean_std([second["test"]["accuracy"]], scale=100)
+    assert os.path.exists(os.path.join(workdir, "survival.png"))
     assert _png_size(os.path.join(workdir, "adding_long_curves.png")) == (700, 450)
 
 

@@ -92,7 +92,8 @@ def test_findings_say_where_the_no_forget_edge_ends_on_the_gap_axis():
 
     def rec(axis, variant, solved, **kw):
         return {"axis": axis, "variant": variant, "solved": solved,
-                "steps_to_solve": 10 if solved else None, "score": float(solved), **kw}
+                "steps_to_solve": 10 if solved else None, "score": float(solved),
+                "score_metric": "accuracy", "test": {"accuracy": float(solved)}, **kw}
     records = [rec("tasks", v, True, task=t, seed=s) for t in ("distant_recall", "last_clue")
                for v in ("standard", "nfg") for s in (0, 1)]
     solved = {("standard", 100): 0, ("chrono", 100): 2, ("nfg", 100): 2,
