@@ -83,6 +83,19 @@ void ParallelRows(int64_t batch, int threads, Fn fn) {
   for (auto& t : pool) t.join();
 }
 
+// Calls run(in_tanh, out_tanh) with std::true_type / std::false_type for the flags, so the
+// pointwise loops are compiled once per activation pair with no branch inside them.
+template <typename Run>
+void WithActivations(int64_t flags, Run run) {
+  using Y = std::true_type;
+  using N = std::false_type;
+  const bool in_tanh = !(flags & kInputIdentity), out_tanh = !(flags & kOutputIdentity);
+  if (in_tanh && out_tanh) run(Y{}, Y{});
+  else if (in_tanh) run(Y{}, N{});
+  else if (out_tanh) run(N{}, Y{});
+  else run(N{}, N{});
+}
+
 // Block column offsets of the fused pre-activation (order i, f, g, o; absent ones -1).
 struct LstmLayout {
   int64_t H, GH, oi, of, og, oo;
@@ -211,13 +224,7 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
           lengths.typed_data(), hs->typed_data(), c_last->typed_data(), acts_p, cs_p);
     });
   };
-  using Y = std::true_type;
-  using N = std::false_type;
-  const bool in_tanh = !(flags & kInputIdentity), out_tanh = !(flags & kOutputIdentity);
-  if (in_tanh && out_tanh) run(Y{}, Y{});
-  else if (in_tanh) run(Y{}, N{});
-  else if (out_tanh) run(N{}, Y{});
-  else run(N{}, N{});
+  WithActivations(flags, run);
   return ffi::Error::Success();
 }
 
@@ -378,13 +385,7 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
           mine + K * GH, mine + K * GH + GH);
     });
   };
-  using Y = std::true_type;
-  using N = std::false_type;
-  const bool in_tanh = !(flags & kInputIdentity), out_tanh = !(flags & kOutputIdentity);
-  if (in_tanh && out_tanh) run(Y{}, Y{});
-  else if (in_tanh) run(Y{}, N{});
-  else if (out_tanh) run(N{}, Y{});
-  else run(N{}, N{});
+  WithActivations(flags, run);
   float* outs[3] = {dw->typed_data(), db->typed_data(), dpeep->typed_data()};
   const int64_t sizes[3] = {K * GH, GH, 3 * H};
   for (int m = 0, offset = 0; m < 3; offset += sizes[m], ++m) {
