@@ -19,9 +19,10 @@ has a fixed step budget and stops early once its periodic validation is solved. 
 the whole test split at the last step.
 
 Outputs: ``ablation.json`` (records ``{"task", "variant", "seed", "score", "solved",
-"steps_to_solve", "test", "validation", ...}``), ``ablation.md`` (scores and
-steps-to-solve tables, mean ± std over seeds, and a findings paragraph generated from the
-numbers), ``ablation_scores.png`` (bars with error bars), ``meta.json``.
+"steps_to_solve", "test", "validation", ...}``), ``ablation.md`` (scores: mean ±
+sample std, bootstrap interval, N; steps to solve as Kaplan-Meier medians; a findings
+paragraph generated from the numbers), ``ablation_scores.png`` (bars with error bars),
+``survival.png`` (runs solved by step), ``meta.json``.
 """
 
 from __future__ import annotations
@@ -101,6 +102,15 @@ def finish(records: list[dict], config) -> list[dict]:
                                       r["seed"]))
 
 
+def score_of(r: dict) -> float | None:
+    """The reported score: the record's ``score`` (computed from the whole test split at
+    the last step, :func:`execute`); a record from before the test split was recorded has
+    only its validation sample's score (``report.reported``, labelled by the report)."""
+    if r.get("test") is not None:
+        return r["score"]
+    return report.reported(r, "score")[0]
+
+
 def findings(records: list[dict], tasks: list[str], variants: list[str]) -> str:
     """A paragraph generated from the numbers: which variants hurt, by how much, vs Greff."""
     ref = "vanilla" if "vanilla" in variants else "standard"
@@ -109,15 +119,15 @@ def findings(records: list[dict], tasks: list[str], variants: list[str]) -> str:
     for v in variants:
         if v == ref:
             continue
-        d = [report.mean_std(r["score"] for r in by[(t, ref)])[0]
-             - report.mean_std(r["score"] for r in by[(t, v)])[0]
+        d = [report.mean_std(score_of(r) for r in by[(t, ref)])[0]
+             - report.mean_std(score_of(r) for r in by[(t, v)])[0]
              for t in tasks if (t, v) in by and (t, ref) in by]
         if d:
             drops[v] = 100 * float(np.mean(d))
     if not drops:
         return "Not enough variants to compare."
     ranked = sorted(drops, key=lambda v: -drops[v])
-    ref_mean = 100 * np.mean([report.mean_std(r["score"] for r in by[(t, ref)])[0]
+    ref_mean = 100 * np.mean([report.mean_std(score_of(r) for r in by[(t, ref)])[0]
                               for t in tasks if (t, ref) in by])
     solved_ref = sum(r["solved"] for t in tasks for r in by.get((t, ref), []))
     n_ref = sum(len(by.get((t, ref), [])) for t in tasks)
@@ -182,7 +192,8 @@ def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], l
 def tables(records: list[dict], tasks: list[str], variants: list[str], config) -> list[str]:
     by = report.group(records, "task", "variant")
     defs = config.task_defs
-    rows = [[v] + [report.fmt_mean_std([r["score"] for r in by.get((t, v), [])], scale=100)
+    split = report.split_of(records, "score")
+    rows = [[v] + [report.fmt_mean_std([score_of(r) for r in by.get((t, v), [])], scale=100)
                    for t in tasks] for v in variants]
     steps_rows = [[v] + [report.steps_to_solve_cell(by.get((t, v), [])) for t in tasks]
                   for v in variants]
@@ -192,12 +203,16 @@ def tables(records: list[dict], tasks: list[str], variants: list[str], config) -
     sample = {t: report.examples_of([r for r in records if r["task"] == t], "curve")
               for t in tasks}
     return [
-        "## Score per task, mean ± std over seeds (higher is better)", "",
-        "Whole test split at each run's last step: "
-        + "; ".join(f"{t}: {examples[t]} sequences" for t in tasks) + ".", "",
+        f"## {split.capitalize()} score per task (higher is better)", "",
+        ("Whole test split at each run's last step (never used for stopping): "
+         + "; ".join(f"{t}: {examples[t]} sequences" for t in tasks) + ". "
+         if split == report.TEST else
+         "**Validation sample, not a test split**: the held-out sample evaluated during "
+         "training, the one that stopped a solved run. ") + report.spread_note(), "",
         report.markdown_table(["variant"] + [f"{t}: {SCORE_NAMES[defs[t].score]}"
                                              for t in tasks], rows), "",
-        "## Steps to solve (mean over solved seeds; solved/seeds)", "",
+        "## Steps to solve (Kaplan-Meier median; solved/seeds)", "",
+        report.STEPS_NOTE + " Survival curves: `survival.png`.", "",
         "Solved: the first periodic validation (a fixed sample of validation sequences: "
         + "; ".join(f"{t}: {sample[t]}" for t in tasks) + ") with "
         + "; ".join(f"{t}: {c}" for t, c in crit.items()) + ".", "",
@@ -217,13 +232,19 @@ def plot(records, tasks, variants, workdir, dpi=100) -> list[str]:
     by = report.group(records, "task", "variant")
     bars = {}
     for v in variants:
-        stats = [report.mean_std(r["score"] for r in by.get((t, v), [])) for t in tasks]
+        stats = [report.mean_std(score_of(r) for r in by.get((t, v), [])) for t in tasks]
         bars[v] = ([100 * s[0] for s in stats], [100 * s[1] for s in stats])
     name = "ablation_scores.png"
-    report.plot_bars(os.path.join(workdir, name), tasks, bars, ylabel="score (%)",
-                     title="Gate ablation: score per task (mean ± std over seeds)",
+    split = report.split_of(records, "score")
+    report.plot_bars(os.path.join(workdir, name), tasks, bars, ylabel=f"{split} score (%)",
+                     title=f"Gate ablation: {split} score per task (mean ± sample sd)",
                      ylim=(0, 105), size=(12.0, 4.5), dpi=dpi)
-    return [name]
+    panels = {t: {v: report.survival_data(by[(t, v)]) for v in variants if (t, v) in by
+                  and not by[(t, v)][0].get("alias_of")} for t in tasks}
+    report.plot_survival(os.path.join(workdir, "survival.png"), panels, dpi=dpi,
+                         title="Gate ablation: runs solved by training step (Kaplan-Meier; "
+                               "validation-sample solve check; × = censored at the budget)")
+    return [name, "survival.png"]
 
 
 def main(argv=None) -> str | None:

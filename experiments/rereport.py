@@ -48,8 +48,8 @@ RESULTS = os.path.join(ROOT, "experiments", "results")
 COMMITTED = ("gap_sweep_standard", "gap_sweep_gap1000", "gap_sweep_adding_standard",
              "gap_sweep_quick", "adding_long_t1000", "adding_long_quick",
              "sentiment_standard", "sentiment_quick", "gates_standard", "gates_quick",
-             "ablation_v2_quick")
-EXPERIMENTS = ("gap_sweep", "adding_long", "sentiment", "gates", "ablation_v2")
+             "ablation_v2_quick", "ablation_quick", "ablation_standard")
+EXPERIMENTS = ("gap_sweep", "adding_long", "sentiment", "gates", "ablation_v2", "ablation")
 
 
 def is_legacy(records: list[dict]) -> bool:
@@ -69,6 +69,9 @@ def _upgrade(r: dict, settings: dict, name: str) -> dict:
     out["curve_examples"] = settings.get("eval_examples")
     if name == "gates":
         out.setdefault("sequences", settings["sequences"])
+    if name == "ablation":  # the score and the metrics of the legacy "eval" sample
+        ev = r.get("eval") or {}
+        out["validation_sample"] = {**ev, "score": r.get("score")}
     return out
 
 
@@ -78,7 +81,8 @@ def _legacy_config(name: str, mode: str, settings: dict) -> ml_collections.Confi
     s = settings
     cfg.seeds = int(s["seeds"])
     steps = s.get("steps", s.get("max_steps"))
-    cfg.train.steps = int(steps)
+    if not isinstance(steps, dict):  # the ablation's budgets are per task (below)
+        cfg.train.steps = int(steps)
     if "solve_threshold" in s or "threshold" in s:
         cfg.train.solve_threshold = float(s.get("solve_threshold", s.get("threshold")))
     if name == "gap_sweep":
@@ -95,6 +99,11 @@ def _legacy_config(name: str, mode: str, settings: dict) -> ml_collections.Confi
         cfg.poolings = tuple(s["poolings"])
         cfg.reviews.num_reviews = int(s["num_reviews"])
         cfg.data_description = s.get("data_description", "?")
+    elif name == "ablation":
+        cfg.variants = tuple(s["variants"])
+        cfg.tasks = tuple(s["tasks"])
+        for task, budget in s["steps"].items():
+            cfg.task_defs[task].steps = int(budget)
     elif name == "gates":
         cfg.gap = int(s["gap"])
         cfg.top_units = int(s["top_units"])
@@ -109,8 +118,8 @@ def rerun_command(name: str, mode: str, settings: dict, workdir: str) -> str:
     cfg = _legacy_config(name, mode, settings)
     base = importlib.import_module(f"experiments.configs.{name}").get_config(mode)
     over = []
-    for field in ("tasks", "models", "poolings", "gaps", "adding_lengths", "length", "gap",
-                  "seeds", "train.steps"):
+    for field in ("tasks", "models", "poolings", "variants", "gaps", "adding_lengths",
+                  "length", "gap", "seeds", "train.steps"):
         head, _, tail = field.partition(".")
         new = cfg[head][tail] if tail else cfg.get(head)
         old = base[head][tail] if tail else base.get(head)
@@ -158,7 +167,8 @@ def _regenerate(workdir: str, shown: str) -> tuple[str, str]:
     if is_legacy(records):
         records = [_upgrade(r, settings, name) for r in records]
         config = _legacy_config(name, mode, settings)
-        notes = report.split_note(records, rerun_command(name, mode, settings, shown))
+        notes = report.split_note(records, rerun_command(name, mode, settings, shown),
+                                  "score" if name == "ablation" else "accuracy")
     else:
         config = ml_collections.ConfigDict(settings)
     sections, _ = module.make_report(records, config, workdir)
