@@ -201,3 +201,50 @@ def test_cluster_doc_slurm_script_requeues_on_the_signal_exit_codes():
     assert "scontrol requeue" in script
     for signum in (signal.SIGUSR1, signal.SIGTERM):
         assert f'"$rc" -eq {128 + signum}' in script and 128 + signum in cli.EXIT_CODES
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_with_a_save_every_step_then_double_ctrl_c(tmp_path):
+    """A save every step, so the kills land in saves as often as not; then two Ctrl-C in a
+    row. Each rerun resumes; the last equals the uninterrupted run bitwise."""
+    import random
+    import time
+    steps = 200
+    workdir = str(tmp_path / "run")
+    args = ["--config", CONFIG, "--workdir", workdir, f"--config.steps={steps}",
+            "--progress=false", *CLI_OVERRIDES, "--config.checkpoint_every=1",
+            "--config.keep_checkpoints=2"]
+    rng = random.Random(0)
+    for at in (20, 50, 80):
+        proc = _lstmjax(args)
+        path = os.path.join(workdir, runs.METRICS)
+        while not (runs.read_jsonl(path) and runs.read_jsonl(path)[-1]["step"] >= at):
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.05))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    proc = _lstmjax(args)
+    path = os.path.join(workdir, runs.METRICS)
+    while not (runs.read_jsonl(path) and runs.read_jsonl(path)[-1]["step"] >= 110):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("note:")]
+    assert len(lines) == 1 and "Traceback" not in err, err  # one line, whichever way it went
+    assert checkpoint.incomplete_entries(os.path.join(workdir, "checkpoints")) == []
+    proc = _lstmjax(args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    summary = runs.read_json(os.path.join(workdir, runs.SUMMARY))
+    cfg = cli_as_dict(steps)
+    cfg.update(checkpoint_every=1, keep_checkpoints=2)
+    reference = train.run(cfg, str(tmp_path / "ref"), progress=False)
+    assert summary["params_sha256"] == reference["params_sha256"]
+    with open(os.path.join(workdir, runs.METRICS), "rb") as a, \
+            open(str(tmp_path / "ref" / runs.METRICS), "rb") as b:
+        assert a.read() == b.read()
