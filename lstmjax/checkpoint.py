@@ -185,6 +185,27 @@ def incomplete_entries(directory: str) -> list[str]:
     return out
 
 
+def recorded_data_fingerprint(directory: str) -> tuple[int | None, dict | None]:
+    """``(step, data_fingerprint)`` recorded by the latest complete checkpoint of
+    ``directory`` (``(None, None)`` without one), read as plain JSON from its ``meta`` item,
+    without orbax and without restoring arrays: what ``evaluate`` compares with the data
+    files it is about to read."""
+    if not os.path.isdir(directory):
+        return None, None
+    bad = set(incomplete_entries(directory))
+    steps = sorted((int(n) for n in os.listdir(directory) if n.isdigit() and n not in bad),
+                   reverse=True)
+    for step in steps:
+        try:
+            with open(os.path.join(directory, str(step), "meta", "metadata")) as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict):
+            return step, meta.get("data_fingerprint")
+    return None, None
+
+
 def steps_after(directory: str, step: int) -> list[str]:
     """Step folders of ``directory`` above ``step`` (e.g. ``best/`` written after the
     checkpoint a run resumes from: the resumed run will write those steps again)."""

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lstmjax import checkpoint, evaluation, inference, parallel, runs, schema, tasks, train
+from lstmjax import checkpoint, data, evaluation, inference, parallel, runs, schema, tasks, train
 
 EXIT_CODES = {
     0: "done",
@@ -370,6 +370,8 @@ def _evaluate(args, overrides) -> int:
     runs.verify_run_files(args.workdir)  # task, vocabulary, labels as the run wrote them
     cfg = apply_overrides(saved, overrides)
     check_output(args.output, _data_files(cfg["data"]))
+    if cfg["data"] == saved["data"] and cfg["data"]["name"] in FILE_TASKS:  # its own files
+        _check_data_unchanged(args.workdir, cfg["data"], args.data_dir)
     job = train.build(cfg, args.data_dir)
     # the checkpoints were written under the run's own config, not the overridden one
     params, which = inference.load_params(args.workdir, job.cfg, job.model, args.params,
@@ -389,6 +391,25 @@ def _evaluate(args, overrides) -> int:
     if args.output:
         runs.write_text(args.output, line + "\n")
     return 0
+
+
+FILE_TASKS = ("text_file", "npz_file")  # tasks whose data fingerprint is {file: sha256}
+
+
+def _check_data_unchanged(workdir: str, data_config: dict, data_dir) -> None:
+    """Refuse to score a run on its own data files when they changed since training (the
+    sha256 its latest checkpoint recorded): the numbers would silently not be the run's."""
+    at, recorded = checkpoint.recorded_data_fingerprint(os.path.join(workdir, "checkpoints"))
+    if not recorded:
+        return
+    now = data.fingerprint(data_config, data_dir)
+    changed = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
+    if changed:
+        raise tasks.DataError(
+            f"{changed[0]} changed since the run trained on it (its sha256 differs from the "
+            f"one checkpoint {at} recorded); evaluate would not give the run's numbers. Put "
+            "back the original file, or evaluate on the new one on purpose under another "
+            "name with --config.data.<field>=FILE")
 
 
 # --------------------------------------------------------------------------- predict

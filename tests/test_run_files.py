@@ -129,3 +129,24 @@ def test_execution_overrides_are_accepted(trained, capsys):
     assert cli.evaluate_main(["lstmjax evaluate", "--workdir", workdir,
                               "--config.model.unroll=2"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[0])["examples"] > 0
+
+
+def test_evaluate_names_a_training_file_edited_after_training(trained, tmp_path, capsys):
+    root, workdir = _copy_run(trained, tmp_path)
+    data_file = tmp_path / "texts.csv"
+    original = (root / "texts.csv").read_text()
+    data_file.write_text(original)
+    config = runs.read_json(os.path.join(workdir, runs.CONFIG))
+    assert config["data"]["path"] == str(root / "texts.csv")
+    with open(root / "texts.csv", "a") as f:
+        f.write("an added row,pos\n")
+    try:
+        assert cli.evaluate_main(["lstmjax evaluate", "--workdir", workdir]) == 4
+        line = _one_line(capsys)
+        assert str(root / "texts.csv") in line and "changed since the run trained on it" in line
+        # the same file under another name, on purpose: evaluated
+        assert cli.evaluate_main(["lstmjax evaluate", "--workdir", workdir,
+                                  f"--config.data.path={data_file}"]) == 0
+    finally:
+        (root / "texts.csv").write_text(original)
+    assert cli.evaluate_main(["lstmjax evaluate", "--workdir", workdir]) == 0
