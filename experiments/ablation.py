@@ -241,7 +241,10 @@ def plot(records, tasks, variants, workdir, dpi=100) -> list[str]:
                      ylim=(0, 105), size=(12.0, 4.5), dpi=dpi)
     panels = {t: {v: report.survival_data(by[(t, v)]) for v in variants if (t, v) in by
                   and not by[(t, v)][0].get("alias_of")} for t in tasks}
+    budgets = {t: max((r["steps_budget"] for r in records if r["task"] == t), default=None)
+               for t in tasks}
     report.plot_survival(os.path.join(workdir, "survival.png"), panels, dpi=dpi,
+                         budget=budgets,
                          title="Gate ablation: runs solved by training step (Kaplan-Meier; "
                                "validation-sample solve check; × = censored at the budget)")
     return [name, "survival.png"]

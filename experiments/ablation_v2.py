@@ -601,24 +601,29 @@ def survival_plots(records, config, workdir) -> list[str]:
     main = [r for r in records if r["axis"] == "tasks" and not r.get("alias_of")]
     if main:
         by = report.group(main, "task", "variant")
-        panels = {f"{t} (cap {by[(t, config.reference)][0]['cap']})"
-                  if (t, config.reference) in by else t:
+        tasks = [t for t in sweep.names(config.tasks) if any(k[0] == t for k in by)]
+        caps = {t: max(r["steps_budget"] for (tt, _), rs in by.items() if tt == t for r in rs)
+                for t in tasks}
+        panels = {f"{t} (cap {caps[t]})":
                   {v: report.survival_data(by[(t, v)]) for v in sweep.names(config.variants)
                    if (t, v) in by}
-                  for t in sweep.names(config.tasks) if any(k[0] == t for k in by)}
+                  for t in tasks}
         report.plot_survival(os.path.join(workdir, "survival_tasks.png"), panels,
+                             budget={f"{t} (cap {caps[t]})": caps[t] for t in tasks},
                              title="Runs solved by training step (Kaplan-Meier; validation-"
                                    "sample solve check; × = censored at the cap)")
         files.append("survival_tasks.png")
     gap = [r for r in records if r["axis"] == "gap"]
     if gap:
         gby = report.group(gap, "gap", "variant")
-        panels = {f"gap = {g} (cap {gby[(g, v0)][0]['cap']})":
-                  {v: report.survival_data(gby[(g, v)]) for v in sweep.names(config.gap_axis.variants)
-                   if (g, v) in gby}
-                  for g in sorted({r["gap"] for r in gap})
-                  for v0 in [next(v for (gg, v) in gby if gg == g)]}
+        gaps = sorted({r["gap"] for r in gap})
+        caps = {g: max(r["steps_budget"] for r in gap if r["gap"] == g) for g in gaps}
+        panels = {f"gap = {g} (cap {caps[g]})":
+                  {v: report.survival_data(gby[(g, v)])
+                   for v in sweep.names(config.gap_axis.variants) if (g, v) in gby}
+                  for g in gaps}
         report.plot_survival(os.path.join(workdir, "survival_gap.png"), panels,
+                             budget={f"gap = {g} (cap {caps[g]})": caps[g] for g in gaps},
                              title="Distant recall gap axis: runs solved by training step "
                                    "(Kaplan-Meier)")
         files.append("survival_gap.png")

@@ -365,12 +365,13 @@ STEPS_NOTE = ("Steps to solve: the Kaplan-Meier median over seeds (an unsolved r
 
 
 def plot_survival(path: str, panels: Mapping[str, Mapping[str, tuple[Sequence, Sequence]]], *,
-                  budget: float | None = None, title: str = "", ncols: int = 3,
-                  dpi: int = 100) -> None:
+                  budget: float | Mapping[str, float] | None = None, title: str = "",
+                  ncols: int = 3, dpi: int = 100) -> None:
     """Survival curves of steps to solve, one panel per ``panels`` key (e.g. a gap), one
     line per series ``label -> (times, solved)`` (:func:`survival_data`): the
     Kaplan-Meier fraction of runs solved by each step (1 - survival), a cross where a run
-    was censored; the budget as a dashed line."""
+    was censored; the budget (one for all panels, or per panel key) as a dashed line, to
+    which every curve is drawn."""
     plt = pyplot()
     n = max(len(panels), 1)
     cols = min(ncols, n)
@@ -381,7 +382,8 @@ def plot_survival(path: str, panels: Mapping[str, Mapping[str, tuple[Sequence, S
     cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
     color = {lbl: cmap(k % cmap.N) for k, lbl in enumerate(labels)}
     for ax, (name, series) in zip(axes.flat, panels.items()):
-        end = budget or max((max(t) for t, _ in series.values() if len(t)), default=1.0)
+        cap = budget.get(name) if isinstance(budget, Mapping) else budget
+        end = cap or max((max(t) for t, _ in series.values() if len(t)), default=1.0)
         for lbl, (times, events) in series.items():
             steps, surv = stats.kaplan_meier(times, events)
             x = np.append(steps, end)
@@ -390,8 +392,8 @@ def plot_survival(path: str, panels: Mapping[str, Mapping[str, tuple[Sequence, S
             cens = [t for t, e in zip(times, events) if not e]
             if cens:
                 ax.plot(cens, [y[-1]] * len(cens), "x", color=color[lbl], markersize=5)
-        if budget:
-            ax.axvline(budget, color="grey", linestyle="--", linewidth=0.8)
+        if cap:
+            ax.axvline(cap, color="grey", linestyle="--", linewidth=0.8)
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("training step", fontsize=8)

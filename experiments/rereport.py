@@ -179,6 +179,9 @@ def _regenerate(workdir: str, shown: str) -> tuple[str, str]:
                    "the lines above are the run's", ""]
     text = "\n".join(header + notes + list(sections)) + "\n"
     path = os.path.join(workdir, f"{name}.md")
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+    if old is not None and _body(old) == _body(text):
+        return path, old  # unchanged but for the regeneration line: keep the file as it is
     runs.write_text(path, text)
     return path, text
 
@@ -213,7 +216,7 @@ def main(argv=None) -> int:
             stale += not same
             print(f"{os.path.relpath(path, ROOT)}:", "up to date" if same else "OUT OF DATE")
         else:
-            print(f"wrote {os.path.relpath(path, ROOT)}")
+            print(f"{os.path.relpath(path, ROOT)}: regenerated (written where it changed)")
     return 1 if stale else 0
 
 
