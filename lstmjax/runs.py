@@ -290,7 +290,9 @@ def is_record(path: str) -> str | None:
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     while True:
-        if os.path.isfile(os.path.join(directory, CONFIG)):  # a run directory
+        if os.path.isfile(os.path.join(directory, CONFIG)) and any(  # a run directory
+                os.path.exists(os.path.join(directory, n))
+                for n in (METRICS, SUMMARY, RUN_FILES, "checkpoints")):
             first, *rest = os.path.relpath(target, directory).split(os.sep)
             if (first in RECORD_DIRS) if rest else (
                     first in RECORDS or first.startswith((METRICS, TIMING))):

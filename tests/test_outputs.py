@@ -109,3 +109,10 @@ def test_outputs_are_atomic(tmp_path, monkeypatch):
     with open(path, newline="") as f:
         assert f.read() == "label,p_a\r\na,1.0\r\n"  # the old file, whole
     assert os.listdir(tmp_path) == ["preds.csv"]  # no temporary file left behind
+
+
+def test_a_config_json_alone_does_not_make_a_run_directory(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert runs.is_record(str(tmp_path / runs.METRICS)) is None  # another tool's folder
+    (tmp_path / runs.SUMMARY).write_text("{}")
+    assert runs.is_record(str(tmp_path / runs.METRICS)) == str(tmp_path)
