@@ -270,8 +270,13 @@ def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], l
                 report.markdown_table(["quantity", "top units", "all units"], rows), "",
                 caveat, "",
                 "Figures: " + ", ".join(f"`{f}`" for f in files), "",
-                f"Initialization: {init}. Sweep config: `meta.json` (`settings`).", ""]
-    return sections, files
+                f"Initialization: {init}. Sweep config: `meta.json` (`settings`). Steps to "
+                "solve: `survival.png`.", ""]
+    report.plot_survival(os.path.join(workdir, "survival.png"),
+                         {f"gap = {gap}": {f"LSTM, {init}": report.survival_data(records)}},
+                         budget=max(r["steps_budget"] for r in records if r.get("steps_budget")),
+                         title="Runs solved by step (Kaplan-Meier, validation-sample check)")
+    return sections, files + ["survival.png"]
 
 
 def main(argv=None) -> str | None:

@@ -206,14 +206,21 @@ def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], l
         steps_ = [h["step"] for h in by[(pl,)][0]["curve"]]
         accs = np.array([[h["accuracy"] for h in r["curve"]][:len(steps_)] for r in by[(pl,)]
                          if len(r["curve"]) >= len(steps_)])
-        sd = accs.std(0, ddof=1) if len(accs) > 1 else np.zeros(accs.shape[1])
+        sd = np.nan_to_num([stats.sample_std(col) for col in accs.T])  # none for one seed
         curves[LABELS.get(pl, pl)] = (steps_, 100 * accs.mean(0), 100 * sd)
     report.plot_lines(os.path.join(workdir, "learning_curves.png"), curves,
                       xlabel="training step", ylim=(0, 102), hline=50, hline_label="chance",
                       ylabel=f"validation accuracy (%, {report.examples_of(records, 'curve')} "
                              "reviews)",
                       title="Validation accuracy during training (mean ± sample sd)")
-    return sections, ["sentiment_accuracy.png", "learning_curves.png"]
+    files = ["sentiment_accuracy.png", "learning_curves.png"]
+    if all(r.get("solve") for r in records):  # runs with a solve check (legacy ones had none)
+        report.plot_survival(os.path.join(workdir, "survival.png"),
+                             {"sentiment": {LABELS.get(pl, pl): report.survival_data(by[(pl,)])
+                                            for pl in poolings}}, budget=budget,
+                             title="Runs solved by step (Kaplan-Meier, validation-sample check)")
+        files.append("survival.png")
+    return sections, files
 
 
 def main(argv=None) -> str | None:
