@@ -126,6 +126,9 @@ def rerun_command(name: str, mode: str, settings: dict, workdir: str) -> str:
         if new is not None and new != old:
             value = ",".join(map(str, new)) if isinstance(new, (tuple, list)) else new
             over.append(f"--config.{field}={value}")
+    if name == "ablation":  # per-task budgets
+        over += [f"--config.task_defs.{t}.steps={cfg.task_defs[t].steps}"
+                 for t in cfg.tasks if cfg.task_defs[t].steps != base.task_defs[t].steps]
     rel = os.path.relpath(workdir, ROOT)
     return " ".join([f"python -m experiments.{name} --config experiments/configs/{name}.py:"
                      f"{mode}", *over, f"--workdir {rel}"])

@@ -191,3 +191,16 @@ def test_committed_reports_match_their_records():
     for d in rereport.COMMITTED:
         path, text = rereport.regenerate(os.path.join(RESULTS, d), write=False)
         assert rereport._body(open(path, encoding="utf-8").read()) == rereport._body(text), d
+
+
+def test_rerun_command_names_the_legacy_axes():
+    meta = json.load(open(os.path.join(RESULTS, "gap_sweep_gap1000", "meta.json")))
+    cmd = rereport.rerun_command("gap_sweep", meta["mode"], meta["settings"],
+                                 os.path.join(RESULTS, "gap_sweep_gap1000"))
+    assert cmd.startswith("python -m experiments.gap_sweep --config "
+                          "experiments/configs/gap_sweep.py:standard ")
+    for part in ("--config.models=rnn,lstm_chrono", "--config.gaps=1000",
+                 "--config.train.steps=1000"):
+        assert part in cmd, cmd
+    assert cmd.endswith("--workdir experiments/results/gap_sweep_gap1000")
+    assert "--config.seeds" not in cmd  # 3, the standard size's own
