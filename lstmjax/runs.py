@@ -54,7 +54,7 @@ TENSORBOARD = "tensorboard"
 RUN_FILES = "run_files.json"  # sha256 of the files that define the trained model
 RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, RUN_FILES, "task.json",
            "vocab.json", "labels.json")
-RECORD_DIRS = ("checkpoints", "best", "incomplete")
+RECORD_DIRS = ("checkpoints", "best", "incomplete", TENSORBOARD)
 
 
 class RunDirError(RuntimeError):
