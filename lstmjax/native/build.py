@@ -43,7 +43,8 @@ TARGETS = {  # FFI target name -> exported handler symbol
     "lstmjax_gru_forward": "GruForward",
     "lstmjax_gru_backward": "GruBackward",
 }
-FLAGS = ("-O3", "-march=native", "-ffast-math", "-std=c++17", "-shared", "-fPIC", "-pthread")
+FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-std=c++17",
+         "-shared", "-fPIC", "-pthread")
 
 
 class Unavailable(RuntimeError):
