@@ -41,6 +41,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "cblas.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -61,6 +63,31 @@ constexpr int64_t kAllFlags = 63;
 struct SingleThreadedBlas {
   SingleThreadedBlas() { scipy_openblas_set_num_threads(1); }
 } single_threaded_blas;
+
+// Outputs of tens of MB arrive as fresh, untouched pages from the allocator; faulting them
+// in 4 KB at a time cost ~0.25 ms per MB here (a third of the forward at pixel-MNIST size).
+// Asking for transparent huge pages before the first write makes it 2 MB at a time. Only
+// a hint: where THP is off, or the range is not mmapped memory, nothing changes.
+void AdviseHugePages(void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+template <typename Buffer>
+void AdviseHugePages(Buffer& buffer) {
+  AdviseHugePages(buffer->untyped_data(), buffer->size_bytes());
+}
+
+// [rows, cols] row-major -> [cols, rows] row-major.
+std::vector<float> Transposed(const float* a, int64_t rows, int64_t cols) {
+  std::vector<float> t(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
 
 inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
@@ -214,6 +241,11 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   const LstmLayout L(flags, H);
   if (w.dimensions()[0] != D + H || w.dimensions()[1] != L.GH)
     return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
+  AdviseHugePages(hs);
+  if (save) {
+    AdviseHugePages(acts);
+    AdviseHugePages(cs);
+  }
   float* acts_p = save ? acts->typed_data() : nullptr;
   float* cs_p = save ? cs->typed_data() : nullptr;
   auto run = [&](auto in_tanh, auto out_tanh) {
@@ -302,7 +334,7 @@ void AccumulateWeights(int64_t rows, int64_t K, int64_t GH, const float* a, cons
 template <bool kInTanh, bool kOutTanh>
 void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                       const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
-                      const float* w, const float* peep, const float* acts, const float* cs,
+                      const float* wt, const float* peep, const float* acts, const float* cs,
                       const float* hs, const float* h0, const float* c0,
                       const int32_t* lengths, const float* d_hs, const float* d_clast,
                       float* dxs, float* dh0, float* dc0, float* dw, float* db, float* dpeep) {
@@ -338,8 +370,9 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                                                dz + r * GH, peep, dpeep, ones.data(),
                                                sink.data(), fbuf.data());
     }
-    // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, K, GH, 1.0f, dz, GH, w, GH,
+    // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ, with Wᵀ stored (OpenBLAS: 42 vs 52 µs per
+    // step at pixel-MNIST size against a transposed operand)
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, GH, 1.0f, dz, GH, wt, K,
                       0.0f, dxh.data(), K);
     for (int64_t r = 0; r < nb; ++r) {
       std::memcpy(dxs + (row0 + r) * D, &dxh[r * K], D * sizeof(float));
@@ -370,7 +403,9 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   const int64_t K = D + H, GH = L.GH;
   if (w.dimensions()[0] != K || w.dimensions()[1] != GH)
     return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
+  AdviseHugePages(dxs);
   const int threads = NumThreads(B);
+  const std::vector<float> wt = Transposed(w.typed_data(), K, GH);
   // per-thread partial sums of dW, db and dpeep, added in thread order (deterministic)
   const int64_t part = K * GH + GH + 3 * H;
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
@@ -378,7 +413,7 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
     ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
       float* mine = &partial[k * part];
       LstmBackwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
-          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(),
+          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), wt.data(),
           peep.typed_data(), acts.typed_data(), cs.typed_data(), hs.typed_data(),
           h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_hs.typed_data(),
           d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(), dc0->typed_data(), mine,
@@ -447,6 +482,8 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
   if (wx.dimensions()[0] != D || wx.dimensions()[1] != 3 * H || wh.dimensions()[0] != H)
     return ffi::Error::InvalidArgument("lstmjax native: GRU weights must be [D, 3H], [H, 3H]");
+  AdviseHugePages(hs);
+  if (save) AdviseHugePages(saved);
   float* saved_p = save ? saved->typed_data() : nullptr;
   ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
     GruForwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
@@ -457,7 +494,7 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
 }
 
 void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
-                     bool reverse, const float* xs, const float* wx, const float* wh,
+                     bool reverse, const float* xs, const float* wxt, const float* wht,
                      const float* saved, const float* hs, const float* h0,
                      const int32_t* lengths, const float* d_hs, float* dxs, float* dh0,
                      float* dwx, float* dwh, float* db, float* dbh) {
@@ -509,10 +546,10 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
       }
     }
     // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps)
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, D, G, 1.0f, dzx, G, wx, G,
-                      0.0f, dxs + row0 * D, D);
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, H, G, 1.0f, dzh, G, wh, G,
-                      1.0f, dhh.data(), H);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, D, G, 1.0f, dzx, G, wxt,
+                      D, 0.0f, dxs + row0 * D, D);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, G, 1.0f, dzh, G, wht,
+                      H, 1.0f, dhh.data(), H);
     for (int64_t r = 0; r < nb; ++r)
       if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dhh[r * H], H * sizeof(float));
     if (++filled == C || s == T - 1) {
@@ -534,14 +571,17 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
                            int64_t reverse) {
   auto hd = hs.dimensions();
   const int64_t T = hd[0], B = hd[1], H = hd[2], D = wx.dimensions()[0], G = 3 * H;
+  AdviseHugePages(dxs);
   const int threads = NumThreads(B);
   // per thread: dW_x, dW_h, db (of dZx), Σ dZh (its n block is db_hn); added in order
   const int64_t part = D * G + H * G + G + G;
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
+  const std::vector<float> wxt = Transposed(wx.typed_data(), D, G);
+  const std::vector<float> wht = Transposed(wh.typed_data(), H, G);
   ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
     float* mine = &partial[k * part];
-    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
-                    wh.typed_data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
+    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wxt.data(),
+                    wht.data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
                     lengths.typed_data(), d_hs.typed_data(), dxs->typed_data(),
                     dh0->typed_data(), mine, mine + D * G, mine + D * G + H * G,
                     mine + D * G + H * G + G);
