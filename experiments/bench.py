@@ -151,18 +151,17 @@ def lstm_candidates(B, T, D, H, bidirectional, mode, torch_device=None, include_
             f = jax.jit(jax.value_and_grad(lambda p, x: jnp.sum(fn(p, x)), argnums=(0, 1)))
         cands[name] = lambda: _block(f(params, xs))
 
-    cfg = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional)  # the default: "auto"
-    params = lstmjax.init(jax.random.key(1), cfg)
-    add_jax("lstmjax", lambda p, x: lstmjax.apply(p, cfg, x)[0], params)
+    auto = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional)  # the default: "auto"
+    params = lstmjax.init(jax.random.key(1), auto)
+    add_jax("lstmjax", lambda p, x, c=auto: lstmjax.apply(p, c, x)[0], params)
     for unroll in unrolls:
         cfg_f = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional, unroll=unroll,
                                    implementation="fast")
         suffix = "" if len(unrolls) == 1 else f"[unroll={unroll}]"
         add_jax("lstmjax-fast" + suffix, lambda p, x, c=cfg_f: lstmjax.apply(p, c, x)[0], params)
     if include_reference:
-        cfg = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional, implementation="reference")
-        params = lstmjax.init(jax.random.key(1), cfg)
-        add_jax("lstmjax-reference", lambda p, x: lstmjax.apply(p, cfg, x)[0], params)
+        ref = lstmjax.LSTMConfig(D, H, bidirectional=bidirectional, implementation="reference")
+        add_jax("lstmjax-reference", lambda p, x, c=ref: lstmjax.apply(p, c, x)[0], params)
 
     if bidirectional:
         flax_model = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(H)),

@@ -1,7 +1,7 @@
 """Which GEMM library the native kernel calls: OpenBLAS (scipy-openblas32) against oneDNN.
 
     pip install onednn          # optional; without it only OpenBLAS is timed
-    LD_LIBRARY_PATH=.venv/lib python -m experiments.blas_choice [--calls 2000] [--markdown F]
+    LD_LIBRARY_PATH=.venv/lib python -m experiments.blas_choice --cpu 0 [--calls 2000] [--markdown F]
 
 The kernel (lstmjax/native/recurrence.cc) spends its time in small GEMMs, one per step
 and thread, on a thread's slice of the batch: z_t = [x_t, h_{t-1}]·W (forward),
@@ -93,7 +93,12 @@ def main(argv=None):
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--cpu", type=int, default=None,
+                    help="pin the process to this core: a library that threads inside a call "
+                         "(oneDNN's TBB build does) then gets one core, as in the kernel")
     args = ap.parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     libs = {"openblas": _openblas()}
     if (dnnl := _onednn()) is not None:
         libs["onednn"] = dnnl

@@ -111,8 +111,10 @@ def test_serves_and_dispatch():
     assert not fast.serves(make_cell("lstm", H, gates="fgr"))
     assert not fast.serves(make_cell("gru", H))
     assert dispatch.driver(make_cell("lstm", H), "fast").func is fast.scan
-    # off CPU (or without the native kernel), "auto" runs the LSTM on fast.scan
-    assert dispatch.driver(make_cell("lstm", H), backend="gpu").func is fast.scan
+    # where no native kernel serves the cell, "auto" runs the LSTM on fast.scan (on GPU,
+    # cuDNN serves the standard preset only)
+    assert dispatch.driver(make_cell("lstm", H, gates="vanilla"), backend="gpu").func is fast.scan
+    assert dispatch.driver(make_cell("lstm", H), backend="tpu").func is fast.scan
     # cells it does not serve: "auto" runs them on the reference driver; "fast" raises
     for cell in (make_cell("gru", H), make_cell("lstm", H, gates="fgr")):
         assert dispatch.driver(cell, "reference").func is recurrence.scan

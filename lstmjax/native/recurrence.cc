@@ -1,9 +1,10 @@
 // The LSTM and GRU recurrences as whole-sequence CPU kernels for XLA's FFI.
 //
 // One FFI call runs one layer and direction over all T steps (what oneDNN and cuDNN do),
-// instead of one XLA thunk sequence per step. Layout is time-major and row-major:
-// xs [T, B, D], hidden states [T, B, H]; weights as lstmjax stores them
-// (w [K, G*H] with the gate blocks side by side, see lstmjax/cells.py).
+// instead of one XLA thunk sequence per step. Inputs and outputs are batch-major, as
+// lstmjax.apply takes and returns them (xs [B, T, D], ys [B, T, H]: no transposes around
+// the call); what the forward saves for the backward is time-major; weights as lstmjax
+// stores them (w [K, G*H] with the gate blocks side by side, see lstmjax/cells.py).
 //
 // Why it is fast:
 //  * batch rows are independent for the whole sequence, so each thread owns a slice of
@@ -24,8 +25,9 @@
 //   n = tanh(x W_xn + b_n + r⊙(h W_hn + b_hn))   h_t = (1-u)⊙n + u⊙h_{t-1}
 //
 // Padding: row b is valid at step t iff t < lengths[b]; a padded step keeps the carry,
-// writes the carried h (the Python side zeroes padded outputs) and sends no gradient
-// into the parameters; `reverse` runs t = T-1 .. 0, which is reversal within each length.
+// writes an output of exactly 0, never reads its input (NaN there reaches nothing) and
+// sends no gradient anywhere; `reverse` runs t = T-1 .. 0, which is reversal within each
+// length. The final state (h_last, c_last) is the carry after each row's last valid step.
 //
 // Weight gradients: the LSTM backward gathers the rows [x_t, h_{t-1}] and dz_t of a few
 // steps and adds dW += [X, H_prev]ᵀ·dZ as one GEMM per ~512 rows (per-thread partial
@@ -193,8 +195,8 @@ template <bool kInTanh, bool kOutTanh>
 void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                      const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
                      const float* w, const float* bias, const float* peep, const float* h0,
-                     const float* c0, const int32_t* lengths, float* hs, float* c_last,
-                     float* acts, float* cs) {
+                     const float* c0, const int32_t* lengths, float* hs, float* h_last,
+                     float* c_last, float* acts, float* cs) {
   const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
   if (nb <= 0) return;
   std::vector<float> xh(nb * K), c(nb * H), c_new(H), zbuf(acts ? 0 : nb * GH),
@@ -205,25 +207,30 @@ void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
   }
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? T - 1 - s : s;
-    const int64_t row0 = t * B + b0;  // first row of this slice at step t
+    const int64_t row0 = t * B + b0;  // first row of this slice at step t (saved, time-major)
     for (int64_t r = 0; r < nb; ++r)
-      std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
+      std::memcpy(&xh[r * K], xs + ((b0 + r) * T + t) * D, D * sizeof(float));
     // the saved activations are written in place: z goes straight into acts[t]
     float* z = acts ? acts + row0 * GH : zbuf.data();
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(), K, w,
-                GH, 0.0f, z, GH);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(), K,
+                      w, GH, 0.0f, z, GH);
     for (int64_t r = 0; r < nb; ++r) {
+      float* out = hs + ((b0 + r) * T + t) * H;
+      if (t >= lengths[b0 + r]) {  // padded step: output 0, the carry kept
+        std::memset(out, 0, H * sizeof(float));
+        continue;
+      }
       float* h = &xh[r * K + D];
       float* cr = &c[r * H];
-      if (t < lengths[b0 + r]) {
-        LstmPointwise<kInTanh, kOutTanh>(L, flags, z + r * GH, bias, peep, cr, c_new.data(),
-                                         h, ones.data(), fbuf.data());
-        std::memcpy(cr, c_new.data(), H * sizeof(float));
-      }
-      std::memcpy(hs + (row0 + r) * H, h, H * sizeof(float));
+      LstmPointwise<kInTanh, kOutTanh>(L, flags, z + r * GH, bias, peep, cr, c_new.data(), h,
+                                       ones.data(), fbuf.data());
+      std::memcpy(cr, c_new.data(), H * sizeof(float));
+      std::memcpy(out, h, H * sizeof(float));
       if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
     }
   }
+  for (int64_t r = 0; r < nb; ++r)
+    std::memcpy(h_last + (b0 + r) * H, &xh[r * K + D], H * sizeof(float));
   std::memcpy(c_last + b0 * H, c.data(), nb * H * sizeof(float));
 }
 
@@ -231,13 +238,13 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
                            ffi::Buffer<ffi::F32> bias, ffi::Buffer<ffi::F32> peep,
                            ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
                            ffi::Buffer<ffi::S32> lengths, ffi::ResultBuffer<ffi::F32> hs,
-                           ffi::ResultBuffer<ffi::F32> c_last, ffi::ResultBuffer<ffi::F32> acts,
-                           ffi::ResultBuffer<ffi::F32> cs, int64_t flags, int64_t reverse,
-                           int64_t save) {
+                           ffi::ResultBuffer<ffi::F32> h_last, ffi::ResultBuffer<ffi::F32> c_last,
+                           ffi::ResultBuffer<ffi::F32> acts, ffi::ResultBuffer<ffi::F32> cs,
+                           int64_t flags, int64_t reverse, int64_t save) {
   if (auto err = CheckFlags(flags); !err.success()) return err;
   auto xd = xs.dimensions();
-  if (xd.size() != 3) return ffi::Error::InvalidArgument("lstmjax native: xs must be [T, B, D]");
-  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
+  if (xd.size() != 3) return ffi::Error::InvalidArgument("lstmjax native: xs must be [B, T, D]");
+  const int64_t B = xd[0], T = xd[1], D = xd[2], H = h0.dimensions()[1];
   const LstmLayout L(flags, H);
   if (w.dimensions()[0] != D + H || w.dimensions()[1] != L.GH)
     return ffi::Error::InvalidArgument("lstmjax native: w must be [D + H, G*H] for the flags");
@@ -253,7 +260,8 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
       LstmForwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
           b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(),
           bias.typed_data(), peep.typed_data(), h0.typed_data(), c0.typed_data(),
-          lengths.typed_data(), hs->typed_data(), c_last->typed_data(), acts_p, cs_p);
+          lengths.typed_data(), hs->typed_data(), h_last->typed_data(), c_last->typed_data(),
+          acts_p, cs_p);
     });
   };
   WithActivations(flags, run);
@@ -336,37 +344,40 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                       const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
                       const float* wt, const float* peep, const float* acts, const float* cs,
                       const float* hs, const float* h0, const float* c0,
-                      const int32_t* lengths, const float* d_hs, const float* d_clast,
-                      float* dxs, float* dh0, float* dc0, float* dw, float* db, float* dpeep) {
+                      const int32_t* lengths, const float* d_ys, const float* d_hlast,
+                      const float* d_clast, float* dxs, float* dh0, float* dc0, float* dw,
+                      float* db, float* dpeep) {
   const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
   if (nb <= 0) return;
   const int64_t C = GradientChunk(nb, T);
-  std::vector<float> dh(nb * H, 0.0f), dc(nb * H), dxh(nb * K), ones(H, 1.0f), sink(3 * H),
+  std::vector<float> dh(nb * H), dc(nb * H), dxh(nb * K), ones(H, 1.0f), sink(3 * H),
       fbuf(H), a_chunk(C * nb * K), dz_chunk(C * nb * GH);
+  std::memcpy(dh.data(), d_hlast + b0 * H, nb * H * sizeof(float));
   std::memcpy(dc.data(), d_clast + b0 * H, nb * H * sizeof(float));
   int64_t filled = 0;  // steps gathered in the chunk buffers
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? s : T - 1 - s;  // the forward order, backwards
     const int64_t tp = reverse ? t + 1 : t - 1; // the step before t in the forward order
-    const bool first = tp < 0 || tp >= T;       // t is the first step of the forward order
-    const int64_t row0 = t * B + b0;
     float* dz = &dz_chunk[filled * nb * GH];
     float* a = &a_chunk[filled * nb * K];
     for (int64_t r = 0; r < nb; ++r) {
-      const int64_t b = b0 + r;
-      float* dhr = &dh[r * H];
-      const float* dy = d_hs + (row0 + r) * H;
-      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
-      // the GEMM's input row [x_t, h_{t-1}] (x is 0 at padded steps: no 0·NaN in dW)
-      std::memcpy(a + r * K, xs + (row0 + r) * D, D * sizeof(float));
-      std::memcpy(a + r * K + D, first ? h0 + b * H : hs + (tp * B + b) * H, H * sizeof(float));
-      if (t >= lengths[b]) {  // padded step: the carry passed through, no gradient to z
+      const int64_t b = b0 + r, len = lengths[b];
+      if (t >= len) {  // padded: output constant 0, the carry passed through, no gradient
         std::memset(dz + r * GH, 0, GH * sizeof(float));
+        std::memset(a + r * K, 0, K * sizeof(float));  // no 0·NaN from a padded input in dW
         continue;
       }
+      float* dhr = &dh[r * H];
+      const float* dy = d_ys + (b * T + t) * H;
+      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      const bool first = reverse ? t == len - 1 : t == 0;  // its first step: state h0, c0
+      const float* hp = first ? h0 + b * H : hs + (b * T + tp) * H;
       const float* cp = first ? c0 + b * H : cs + (tp * B + b) * H;
-      LstmPointwiseBackward<kInTanh, kOutTanh>(L, flags, acts + (row0 + r) * GH,
-                                               cs + (row0 + r) * H, cp, dhr, &dc[r * H],
+      // the GEMM's input row [x_t, h_{t-1}]
+      std::memcpy(a + r * K, xs + (b * T + t) * D, D * sizeof(float));
+      std::memcpy(a + r * K + D, hp, H * sizeof(float));
+      LstmPointwiseBackward<kInTanh, kOutTanh>(L, flags, acts + (t * B + b) * GH,
+                                               cs + (t * B + b) * H, cp, dhr, &dc[r * H],
                                                dz + r * GH, peep, dpeep, ones.data(),
                                                sink.data(), fbuf.data());
     }
@@ -375,8 +386,9 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
     scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, GH, 1.0f, dz, GH, wt, K,
                       0.0f, dxh.data(), K);
     for (int64_t r = 0; r < nb; ++r) {
-      std::memcpy(dxs + (row0 + r) * D, &dxh[r * K], D * sizeof(float));
-      if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dxh[r * K + D], H * sizeof(float));
+      const int64_t b = b0 + r;
+      std::memcpy(dxs + (b * T + t) * D, &dxh[r * K], D * sizeof(float));
+      if (t < lengths[b]) std::memcpy(&dh[r * H], &dxh[r * K + D], H * sizeof(float));
     }
     if (++filled == C || s == T - 1) {
       AccumulateWeights(filled * nb, K, GH, a_chunk.data(), dz_chunk.data(), dw, db);
@@ -391,14 +403,15 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
                             ffi::Buffer<ffi::F32> peep, ffi::Buffer<ffi::F32> acts,
                             ffi::Buffer<ffi::F32> cs, ffi::Buffer<ffi::F32> hs,
                             ffi::Buffer<ffi::F32> h0, ffi::Buffer<ffi::F32> c0,
-                            ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_hs,
-                            ffi::Buffer<ffi::F32> d_clast, ffi::ResultBuffer<ffi::F32> dxs,
+                            ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_ys,
+                            ffi::Buffer<ffi::F32> d_hlast, ffi::Buffer<ffi::F32> d_clast,
+                            ffi::ResultBuffer<ffi::F32> dxs,
                             ffi::ResultBuffer<ffi::F32> dw, ffi::ResultBuffer<ffi::F32> db,
                             ffi::ResultBuffer<ffi::F32> dh0, ffi::ResultBuffer<ffi::F32> dc0,
                             ffi::ResultBuffer<ffi::F32> dpeep, int64_t flags, int64_t reverse) {
   if (auto err = CheckFlags(flags); !err.success()) return err;
   auto xd = xs.dimensions();
-  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
+  const int64_t B = xd[0], T = xd[1], D = xd[2], H = h0.dimensions()[1];
   const LstmLayout L(flags, H);
   const int64_t K = D + H, GH = L.GH;
   if (w.dimensions()[0] != K || w.dimensions()[1] != GH)
@@ -415,8 +428,8 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
       LstmBackwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
           b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), wt.data(),
           peep.typed_data(), acts.typed_data(), cs.typed_data(), hs.typed_data(),
-          h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_hs.typed_data(),
-          d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(), dc0->typed_data(), mine,
+          h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_ys.typed_data(),
+          d_hlast.typed_data(), d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(), dc0->typed_data(), mine,
           mine + K * GH, mine + K * GH + GH);
     });
   };
@@ -436,7 +449,7 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
 void GruForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
                     bool reverse, const float* xs, const float* wx, const float* wh,
                     const float* bias, const float* bhn, const float* h0,
-                    const int32_t* lengths, float* hs, float* saved) {
+                    const int32_t* lengths, float* hs, float* h_last, float* saved) {
   const int64_t nb = b1 - b0, G = 3 * H;
   if (nb <= 0) return;
   std::vector<float> h(nb * H), zx(nb * G), zh(nb * G), tmp(4 * H);
@@ -444,42 +457,48 @@ void GruForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? T - 1 - s : s;
     const int64_t row0 = t * B + b0;
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, D, 1.0f, xs + row0 * D, D, wx,
-                G, 0.0f, zx.data(), G);
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, H, 1.0f, h.data(), H, wh, G,
-                0.0f, zh.data(), G);
+    // x_t of the slice's rows: batch-major input, so rows T·D apart
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, D, 1.0f,
+                      xs + (b0 * T + t) * D, T * D, wx, G, 0.0f, zx.data(), G);
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, H, 1.0f, h.data(), H,
+                      wh, G, 0.0f, zh.data(), G);
     for (int64_t r = 0; r < nb; ++r) {
       float* hr = &h[r * H];
-      if (t < lengths[b0 + r]) {
-        const float* ax = &zx[r * G];
-        const float* ah = &zh[r * G];
-        // saved row: [r, u, n, h·W_hn + b_hn], what the backward needs
-        float* sv = saved ? saved + (row0 + r) * 4 * H : tmp.data();
-#pragma GCC ivdep
-        for (int64_t j = 0; j < H; ++j) {
-          const float rg = sigmoid(ax[j] + bias[j] + ah[j]);
-          const float u = sigmoid(ax[H + j] + bias[H + j] + ah[H + j]);
-          const float hn = ah[2 * H + j] + bhn[j];
-          const float n = std::tanh(ax[2 * H + j] + bias[2 * H + j] + rg * hn);
-          sv[j] = rg;
-          sv[H + j] = u;
-          sv[2 * H + j] = n;
-          sv[3 * H + j] = hn;
-          hr[j] = (1.0f - u) * n + u * hr[j];
-        }
+      float* out = hs + ((b0 + r) * T + t) * H;
+      if (t >= lengths[b0 + r]) {
+        std::memset(out, 0, H * sizeof(float));
+        continue;
       }
-      std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+      const float* ax = &zx[r * G];
+      const float* ah = &zh[r * G];
+      // saved row: [r, u, n, h·W_hn + b_hn], what the backward needs
+      float* sv = saved ? saved + (row0 + r) * 4 * H : tmp.data();
+#pragma GCC ivdep
+      for (int64_t j = 0; j < H; ++j) {
+        const float rg = sigmoid(ax[j] + bias[j] + ah[j]);
+        const float u = sigmoid(ax[H + j] + bias[H + j] + ah[H + j]);
+        const float hn = ah[2 * H + j] + bhn[j];
+        const float n = std::tanh(ax[2 * H + j] + bias[2 * H + j] + rg * hn);
+        sv[j] = rg;
+        sv[H + j] = u;
+        sv[2 * H + j] = n;
+        sv[3 * H + j] = hn;
+        hr[j] = (1.0f - u) * n + u * hr[j];
+      }
+      std::memcpy(out, hr, H * sizeof(float));
     }
   }
+  std::memcpy(h_last + b0 * H, h.data(), nb * H * sizeof(float));
 }
 
 ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
                           ffi::Buffer<ffi::F32> wh, ffi::Buffer<ffi::F32> bias,
                           ffi::Buffer<ffi::F32> bhn, ffi::Buffer<ffi::F32> h0,
                           ffi::Buffer<ffi::S32> lengths, ffi::ResultBuffer<ffi::F32> hs,
-                          ffi::ResultBuffer<ffi::F32> saved, int64_t reverse, int64_t save) {
+                          ffi::ResultBuffer<ffi::F32> h_last, ffi::ResultBuffer<ffi::F32> saved,
+                          int64_t reverse, int64_t save) {
   auto xd = xs.dimensions();
-  const int64_t T = xd[0], B = xd[1], D = xd[2], H = h0.dimensions()[1];
+  const int64_t B = xd[0], T = xd[1], D = xd[2], H = h0.dimensions()[1];
   if (wx.dimensions()[0] != D || wx.dimensions()[1] != 3 * H || wh.dimensions()[0] != H)
     return ffi::Error::InvalidArgument("lstmjax native: GRU weights must be [D, 3H], [H, 3H]");
   AdviseHugePages(hs);
@@ -488,7 +507,7 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
     GruForwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
                    wh.typed_data(), bias.typed_data(), bhn.typed_data(), h0.typed_data(),
-                   lengths.typed_data(), hs->typed_data(), saved_p);
+                   lengths.typed_data(), hs->typed_data(), h_last->typed_data(), saved_p);
   });
   return ffi::Error::Success();
 }
@@ -496,39 +515,41 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
 void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
                      bool reverse, const float* xs, const float* wxt, const float* wht,
                      const float* saved, const float* hs, const float* h0,
-                     const int32_t* lengths, const float* d_hs, float* dxs, float* dh0,
-                     float* dwx, float* dwh, float* db, float* dbh) {
+                     const int32_t* lengths, const float* d_ys, const float* d_hlast,
+                     float* dxs, float* dh0, float* dwx, float* dwh, float* db, float* dbh) {
   const int64_t nb = b1 - b0, G = 3 * H;
   if (nb <= 0) return;
   const int64_t C = GradientChunk(nb, T);
-  std::vector<float> dh(nb * H, 0.0f), dhh(nb * H), x_chunk(C * nb * D), hp_chunk(C * nb * H),
+  std::vector<float> dh(nb * H), dhh(nb * H), x_chunk(C * nb * D), hp_chunk(C * nb * H),
       dzx_chunk(C * nb * G), dzh_chunk(C * nb * G);
+  std::memcpy(dh.data(), d_hlast + b0 * H, nb * H * sizeof(float));
   int64_t filled = 0;
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? s : T - 1 - s;
     const int64_t tp = reverse ? t + 1 : t - 1;
-    const bool first = tp < 0 || tp >= T;
-    const int64_t row0 = t * B + b0;
     float* dzx = &dzx_chunk[filled * nb * G];
     float* dzh = &dzh_chunk[filled * nb * G];
     float* xc = &x_chunk[filled * nb * D];
     float* hc = &hp_chunk[filled * nb * H];
-    std::memcpy(xc, xs + row0 * D, nb * D * sizeof(float));
     for (int64_t r = 0; r < nb; ++r) {
-      const int64_t b = b0 + r;
-      float* dhr = &dh[r * H];
-      const float* dy = d_hs + (row0 + r) * H;
-      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
-      const float* hp = first ? h0 + b * H : hs + (tp * B + b) * H;
-      std::memcpy(hc + r * H, hp, H * sizeof(float));
+      const int64_t b = b0 + r, len = lengths[b];
       float* ax = dzx + r * G;
       float* ah = dzh + r * G;
-      if (t >= lengths[b]) {
+      if (t >= len) {  // padded: no gradient; zero rows keep 0·NaN out of dW
         std::memset(ax, 0, G * sizeof(float));
         std::memset(ah, 0, G * sizeof(float));
+        std::memset(xc + r * D, 0, D * sizeof(float));
+        std::memset(hc + r * H, 0, H * sizeof(float));
         continue;
       }
-      const float* sv = saved + (row0 + r) * 4 * H;
+      float* dhr = &dh[r * H];
+      const float* dy = d_ys + (b * T + t) * H;
+      for (int64_t j = 0; j < H; ++j) dhr[j] += dy[j];
+      const bool first = reverse ? t == len - 1 : t == 0;
+      const float* hp = first ? h0 + b * H : hs + (b * T + tp) * H;
+      std::memcpy(xc + r * D, xs + (b * T + t) * D, D * sizeof(float));
+      std::memcpy(hc + r * H, hp, H * sizeof(float));
+      const float* sv = saved + (t * B + b) * 4 * H;
       float* direct = &dhh[r * H];
 #pragma GCC ivdep
       for (int64_t j = 0; j < H; ++j) {
@@ -545,9 +566,10 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
         direct[j] = dhr[j] * u;
       }
     }
-    // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps)
+    // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps), with
+    // the transposes stored; dx goes straight into the batch-major dxs (rows T·D apart)
     scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, D, G, 1.0f, dzx, G, wxt,
-                      D, 0.0f, dxs + row0 * D, D);
+                      D, 0.0f, dxs + (b0 * T + t) * D, T * D);
     scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, G, 1.0f, dzh, G, wht,
                       H, 1.0f, dhh.data(), H);
     for (int64_t r = 0; r < nb; ++r)
@@ -564,13 +586,14 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
 ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
                            ffi::Buffer<ffi::F32> wh, ffi::Buffer<ffi::F32> saved,
                            ffi::Buffer<ffi::F32> hs, ffi::Buffer<ffi::F32> h0,
-                           ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_hs,
-                           ffi::ResultBuffer<ffi::F32> dxs, ffi::ResultBuffer<ffi::F32> dwx,
+                           ffi::Buffer<ffi::S32> lengths, ffi::Buffer<ffi::F32> d_ys,
+                           ffi::Buffer<ffi::F32> d_hlast, ffi::ResultBuffer<ffi::F32> dxs,
+                           ffi::ResultBuffer<ffi::F32> dwx,
                            ffi::ResultBuffer<ffi::F32> dwh, ffi::ResultBuffer<ffi::F32> db,
                            ffi::ResultBuffer<ffi::F32> dbhn, ffi::ResultBuffer<ffi::F32> dh0,
                            int64_t reverse) {
   auto hd = hs.dimensions();
-  const int64_t T = hd[0], B = hd[1], H = hd[2], D = wx.dimensions()[0], G = 3 * H;
+  const int64_t B = hd[0], T = hd[1], H = hd[2], D = wx.dimensions()[0], G = 3 * H;
   AdviseHugePages(dxs);
   const int threads = NumThreads(B);
   // per thread: dW_x, dW_h, db (of dZx), Σ dZh (its n block is db_hn); added in order
@@ -582,8 +605,8 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
     float* mine = &partial[k * part];
     GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wxt.data(),
                     wht.data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
-                    lengths.typed_data(), d_hs.typed_data(), dxs->typed_data(),
-                    dh0->typed_data(), mine, mine + D * G, mine + D * G + H * G,
+                    lengths.typed_data(), d_ys.typed_data(), d_hlast.typed_data(),
+                    dxs->typed_data(), dh0->typed_data(), mine, mine + D * G, mine + D * G + H * G,
                     mine + D * G + H * G + G);
   });
   std::vector<float> total(part, 0.0f);
@@ -600,14 +623,15 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmForward, LstmForwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [B, T, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w [D + H, G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // b [G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // peep [3, H] (i, f, o)
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // c0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // ys [B, T, H] (0 if padded)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // h_last [B, H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // c_last [B, H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // acts [T, B, G*H] | [1]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // cs [T, B, H] | [1]
@@ -617,18 +641,19 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmForward, LstmForwardImpl,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmBackward, LstmBackwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [B, T, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w [D + H, G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // peep [3, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // acts [T, B, G*H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // cs [T, B, H]
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // ys [B, T, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // c0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_ys [B, T, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hlast [B, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // d_clast [B, H]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [B, T, D]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dw [D + H, G*H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // db [G*H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dh0 [B, H]
@@ -639,29 +664,31 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(LstmBackward, LstmBackwardImpl,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GruForward, GruForwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [B, T, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_x [D, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_h [H, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // b [3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // b_hn [H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // hs [T, B, H] (carried)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // ys [B, T, H] (0 if padded)
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // h_last [B, H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // saved [T, B, 4H] | [1]
                                   .Attr<int64_t>("reverse")
                                   .Attr<int64_t>("save"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(GruBackward, GruBackwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // xs [B, T, D]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_x [D, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // w_h [H, 3H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // saved [T, B, 4H]
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // hs [T, B, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // ys [B, T, H]
                                   .Arg<ffi::Buffer<ffi::F32>>()  // h0 [B, H]
                                   .Arg<ffi::Buffer<ffi::S32>>()  // lengths [B]
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hs [T, B, H]
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [T, B, D]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_ys [B, T, H]
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // d_hlast [B, H]
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // dxs [B, T, D]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dw_x [D, 3H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // dw_h [H, 3H]
                                   .Ret<ffi::Buffer<ffi::F32>>()  // db [3H]
