@@ -53,10 +53,12 @@ def variant_of(cfg: dict) -> str:
     return "permuted" if "permuted" in cfg["data"].get("path", "") else "sequential"
 
 
-def _acc(rec: dict | None) -> str:
+def _acc(rec: dict | None, evaluated: bool = False) -> str:
+    """``evaluated``: ``rec`` was written by ``lstmjax evaluate`` on a checkpoint (its
+    "params" is "last@<step>" or "best@<step>"); summary.json's records name only a step."""
     if not rec:
         return "–"
-    if "params" in rec:  # written by `lstmjax evaluate`: "last@<step>" or "best@<step>"
+    if evaluated and "params" in rec:
         which, at = rec["params"].split("@")
         where = f"step {int(at):,}, {'latest' if which == 'last' else 'best'} checkpoint"
     else:
@@ -89,7 +91,7 @@ def row(run_dir: str) -> dict:
         accuracy=test["accuracy"] if test else None,
         steps=f"{summary['step']:,} / {cfg['steps']:,}",
         status=summary["status"] if finished else f"UNFINISHED ({summary['status']})",
-        test=_acc(test), test_at_best=_acc(at_best),
+        test=_acc(test, evaluated=not finished), test_at_best=_acc(at_best),
         published="; ".join(f"{s}: {a:.1f}%" for s, a in published) if published
         else NOT_PUBLISHED)
 
