@@ -15,19 +15,11 @@ import pytest
 
 from lstmjax import checkpoint, cli, runs, train
 
-from train_helpers import tiny
+from train_helpers import tiny, snapshot
 
 BASE = tiny(steps=6, log_every=3, eval_every=3, eval_batches=1, checkpoint_every=2)
 
 
-def snapshot(path):
-    out = {}
-    for root, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = f.read()
-    return out
 
 
 def run_cli(config, workdir, capsys):

@@ -1,7 +1,6 @@
 """Checkpoints: bitwise round trip, key data, corrupt / incompatible checkpoints never overwritten."""
 
 import base64
-import hashlib
 import json
 import os
 import pickle  # only to build the payload a malicious checkpoint would carry
@@ -15,18 +14,7 @@ import pytest
 
 from lstmjax import checkpoint, train
 
-from train_helpers import ROOT, tiny
-
-
-def _snapshot(directory):
-    """{relative path: sha256} of every file below ``directory``."""
-    out = {}
-    for root, _, files in os.walk(directory):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
-    return out
+from train_helpers import ROOT, snapshot as _snapshot, tiny
 
 
 def test_round_trip_is_bitwise_with_key_data_and_data_state(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 from lstmjax import cli, runs, train
 
-from train_helpers import ROOT, subprocess_env
+from train_helpers import ROOT, subprocess_env, snapshot
 
 ADDING = "tests/configs/tiny_adding.py"
 TEXT = "tests/configs/tiny_text.py"
@@ -24,15 +24,6 @@ def lstmjax(*args, timeout=300):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def snapshot(path):
-    """Every file under ``path`` with its bytes (to assert that nothing changed)."""
-    out = {}
-    for root, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = f.read()
-    return out
 
 
 def one_line_error(err: str) -> str:

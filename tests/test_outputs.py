@@ -9,7 +9,7 @@ import pytest
 
 from lstmjax import cli, runs, train
 
-from train_helpers import tiny
+from train_helpers import tiny, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +19,6 @@ def run_dir(tmp_path_factory):
     return workdir
 
 
-def snapshot(path):
-    out = {}
-    for root, _, files in os.walk(path):
-        for name in files:
-            full = os.path.join(root, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, path)] = f.read()
-    return out
 
 
 def _one_line(capsys) -> str:

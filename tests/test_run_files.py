@@ -8,6 +8,7 @@ import os
 import pytest
 
 from lstmjax import cli, runs, tasks, train
+from train_helpers import snapshot
 
 
 def _config(tmp_path, steps=4, **data):
@@ -37,13 +38,6 @@ def _copy_run(trained, tmp_path):
     return root, str(tmp_path / "run")
 
 
-def snapshot(path):
-    out = {}
-    for d, _, files in os.walk(path):
-        for name in files:
-            with open(os.path.join(d, name), "rb") as f:
-                out[os.path.relpath(os.path.join(d, name), path)] = f.read()
-    return out
 
 
 def _edit(workdir, name):
