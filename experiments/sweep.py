@@ -363,8 +363,9 @@ def parse_flags(name: str, doc: str, argv: Sequence[str] | None, *, sweep: bool 
         if fv.config is None:
             raise flags.Error("--config is required")
         size = fv.config.get("size")
-        if size not in SIZES:
-            raise flags.Error(f"--config: size {size!r} is not one of {SIZES} (give it after "
+        sizes = tuple(fv.config.get("sizes", SIZES))  # a config may offer more (gap_sweep: demo)
+        if size not in sizes:
+            raise flags.Error(f"--config: size {size!r} is not one of {sizes} (give it after "
                               f"':', e.g. experiments/configs/{name}.py:quick)")
     except (flags.Error, ValueError, TypeError, AttributeError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

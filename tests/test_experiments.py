@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -132,7 +133,17 @@ def test_demo_tiny(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[h_L2 ; h_R2]" in out and "accuracy_vs_gap.png" in out
     assert "## distant_recall: test accuracy" in out
+    assert re.search(r"demo done in \d+ s\.", out)  # the wall time, as the README says
     assert os.path.exists(tmp_path / "demo" / "gap_sweep.json")
+
+
+def test_the_demo_size_is_the_readmes_small_sweep():
+    from experiments.configs import gap_sweep
+    c = gap_sweep.get_config("demo")
+    assert tuple(c.models) == ("rnn", "lstm_chrono") and tuple(c.gaps) == (10, 200)
+    assert c.seeds == 1 and "demo" in c.sizes
+    with pytest.raises(ValueError, match="size='huge'; accepted"):
+        gap_sweep.get_config("huge")
 
 
 @pytest.mark.slow

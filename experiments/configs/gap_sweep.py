@@ -3,8 +3,10 @@
     python -m experiments.gap_sweep --config experiments/configs/gap_sweep.py:quick \\
         --workdir runs/gap_sweep [--config.seeds=3 --config.gaps=10,100,1000 ...]
 
-Sizes: ``tiny`` (seconds, for the tests), ``quick`` (gaps 10/30/100, 2 seeds, 300 steps;
-minutes on a CPU), ``standard`` (gaps 10-500, 3 seeds, 600 steps).
+Sizes: ``tiny`` (seconds, for the tests), ``demo`` (``make demo``: the tanh RNN against the
+chrono LSTM at gaps 10 and 200, one seed, about two minutes on 2 cores), ``quick`` (gaps
+10/30/100, 2 seeds, 300 steps; minutes on a CPU), ``standard`` (gaps 10-500, 3 seeds,
+600 steps).
 
 The sweep: every task in ``tasks`` x gap x model in ``models`` x seed ``0..seeds-1``. A
 run's train config is ``train`` with the task's data section (``task_data``; its gap
@@ -18,16 +20,27 @@ import ml_collections
 from lstmjax.schema import default_config
 
 
+SIZES = ("tiny", "demo", "quick", "standard")
+
+
 def get_config(size: str = "standard") -> ml_collections.ConfigDict:
-    tiny, quick = size == "tiny", size == "quick"
+    if size not in SIZES:
+        raise ValueError(f"gap_sweep config: size={size!r}; accepted: {SIZES}")
+    demo = size == "demo"
+    tiny, quick = size == "tiny", size in ("quick", "demo")
     c = ml_collections.ConfigDict()
     c.size = size
+    c.sizes = SIZES
     c.tasks = ("distant_recall",)  # and/or "adding" (its gap axis: the sequence length T)
-    c.gaps = (3, 6) if tiny else (10, 30, 100) if quick else (10, 50, 100, 200, 500)
+    # demo: one gap each side of where the tanh RNN stops learning the link (standard
+    # sweep: it solves every seed up to gap 50, the chrono LSTM up to 200)
+    c.gaps = ((3, 6) if tiny else (10, 200) if demo else (10, 30, 100) if quick
+              else (10, 50, 100, 200, 500))
     c.adding_lengths = (20, 24) if tiny else (20, 50, 100) if quick else (20, 50, 100, 200)
-    c.seeds = 1 if tiny else 2 if quick else 3
-    c.models = ("rnn", "lstm", "lstm_chrono", "gru", "gru_keep", "min_gru", "min_lstm",
-                "bilstm")
+    c.seeds = 1 if tiny or demo else 2 if quick else 3
+    c.models = (("rnn", "lstm_chrono") if demo else
+                ("rnn", "lstm", "lstm_chrono", "gru", "gru_keep", "min_gru", "min_lstm",
+                 "bilstm"))
     c.model_defs = dict(
         rnn=dict(cell="rnn"),
         lstm=dict(cell="lstm", forget_bias=1.0),
@@ -37,7 +50,7 @@ def get_config(size: str = "standard") -> ml_collections.ConfigDict:
         # T_max = the sequence length, so z = σ(b_z) starts near 1 and h = (1-z)·n + z·h_prev
         # keeps the state; chrono=True sets chrono_max_len as for lstm_chrono
         gru_keep=dict(cell="gru", chrono=True),
-        min_gru=dict(cell="min_gru"),      # Feng et al. 2024; form "auto" (parallel scan)
+        min_gru=dict(cell="min_gru"),      # Feng et al. 2024; form "auto" (chunked on CPU)
         min_lstm=dict(cell="min_lstm"),    # b_f starts at 1
         bilstm=dict(cell="lstm", forget_bias=1.0, bidirectional=True, pooling="bilstm"),
     )
