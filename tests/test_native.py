@@ -89,6 +89,18 @@ def test_every_preset_and_gru_uni_and_bi_with_and_without_lengths(cell, gates, b
         _compare(cell, gates, lengths, bidirectional=bidirectional)
 
 
+@pytest.mark.parametrize("gates", ["standard", "vanilla", "cifg", "noaf"])
+def test_wide_inputs_take_the_hoisted_projection(gates):
+    # D >= 32: the kernel projects the inputs as one GEMM per sequence before the loop
+    # and forms dX per gathered chunk (recurrence.cc, kHoistMinInput); D = 40 covers it
+    ref = lstmjax.LSTMConfig(40, H, gates=gates, bidirectional=True, implementation="reference")
+    nat = lstmjax.LSTMConfig(40, H, gates=gates, bidirectional=True, implementation="native")
+    params = lstmjax.init(jax.random.key(1), ref)
+    xs = jax.random.normal(jax.random.key(0), (B, T, 40))
+    for lengths in (None, LENGTHS):
+        _assert_close(_run(nat, params, xs, lengths, None), _run(ref, params, xs, lengths, None))
+
+
 @pytest.mark.parametrize("cell,gates", [("lstm", "vanilla"), ("lstm", "cifg"), ("gru", None)])
 def test_stacked_with_initial_state(cell, gates):
     _compare(cell, gates, LENGTHS, with_state=True, num_layers=2, bidirectional=True)

@@ -61,6 +61,13 @@ constexpr int64_t kInputIdentity = 16;  // NIAF: g = z_g
 constexpr int64_t kOutputIdentity = 32; // NOAF: h = o * c
 constexpr int64_t kAllFlags = 63;
 
+// From this input width on, the input projection X·W_x runs as one GEMM per sequence
+// (M = T rows) before the time loop, and the backward's dX = dZ·W_xᵀ as one GEMM per
+// gathered chunk after it, instead of inside every step's small GEMM: large GEMMs run
+// at about 1.6x the GFLOP/s of the per-step ones (experiments/blas_choice.py). Below it
+// the input part of the per-step GEMM costs next to nothing (pixel MNIST: D = 1).
+constexpr int64_t kHoistMinInput = 32;
+
 // OpenBLAS is called from our own threads, one GEMM each: its own threads would fight them.
 struct SingleThreadedBlas {
   SingleThreadedBlas() { scipy_openblas_set_num_threads(1); }
@@ -205,15 +212,26 @@ void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
     std::memcpy(&xh[r * K + D], h0 + (b0 + r) * H, H * sizeof(float));
     std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
   }
+  // hoisted input projection (training only: it lands in the saved activations' rows)
+  const bool hoist = acts != nullptr && D >= kHoistMinInput;
+  if (hoist)
+    for (int64_t b = b0; b < b1; ++b)  // acts[t, b] = x[b, t]·W_x for every t
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, GH, D, 1.0f,
+                        xs + b * T * D, D, w, GH, 0.0f, acts + b * GH, B * GH);
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = reverse ? T - 1 - s : s;
     const int64_t row0 = t * B + b0;  // first row of this slice at step t (saved, time-major)
-    for (int64_t r = 0; r < nb; ++r)
-      std::memcpy(&xh[r * K], xs + ((b0 + r) * T + t) * D, D * sizeof(float));
     // the saved activations are written in place: z goes straight into acts[t]
     float* z = acts ? acts + row0 * GH : zbuf.data();
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(), K,
-                      w, GH, 0.0f, z, GH);
+    if (hoist) {  // z += h_{t-1}·W_h
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, H, 1.0f,
+                        xh.data() + D, K, w + D * GH, GH, 1.0f, z, GH);
+    } else {  // z = [x_t, h_{t-1}]·[W_x; W_h]
+      for (int64_t r = 0; r < nb; ++r)
+        std::memcpy(&xh[r * K], xs + ((b0 + r) * T + t) * D, D * sizeof(float));
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(),
+                        K, w, GH, 0.0f, z, GH);
+    }
     for (int64_t r = 0; r < nb; ++r) {
       float* out = hs + ((b0 + r) * T + t) * H;
       if (t >= lengths[b0 + r]) {  // padded step: output 0, the carry kept
@@ -352,6 +370,10 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
   const int64_t C = GradientChunk(nb, T);
   std::vector<float> dh(nb * H), dc(nb * H), dxh(nb * K), ones(H, 1.0f), sink(3 * H),
       fbuf(H), a_chunk(C * nb * K), dz_chunk(C * nb * GH);
+  // wide inputs: dX = dZ·W_xᵀ once per chunk (kHoistMinInput), the step GEMM only dh
+  const bool split = D >= kHoistMinInput;
+  std::vector<float> dx_chunk(split ? C * nb * D : 0);
+  std::vector<int64_t> chunk_steps(C);
   std::memcpy(dh.data(), d_hlast + b0 * H, nb * H * sizeof(float));
   std::memcpy(dc.data(), d_clast + b0 * H, nb * H * sizeof(float));
   int64_t filled = 0;  // steps gathered in the chunk buffers
@@ -382,16 +404,29 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                                                sink.data(), fbuf.data());
     }
     // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ, with Wᵀ stored (OpenBLAS: 42 vs 52 µs per
-    // step at pixel-MNIST size against a transposed operand)
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, GH, 1.0f, dz, GH, wt, K,
-                      0.0f, dxh.data(), K);
+    // step at pixel-MNIST size against a transposed operand); wide inputs: dh only
+    if (split)
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dz, GH,
+                        wt + D, K, 0.0f, dxh.data() + D, K);
+    else
+      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, GH, 1.0f, dz, GH, wt,
+                        K, 0.0f, dxh.data(), K);
     for (int64_t r = 0; r < nb; ++r) {
       const int64_t b = b0 + r;
-      std::memcpy(dxs + (b * T + t) * D, &dxh[r * K], D * sizeof(float));
+      if (!split) std::memcpy(dxs + (b * T + t) * D, &dxh[r * K], D * sizeof(float));
       if (t < lengths[b]) std::memcpy(&dh[r * H], &dxh[r * K + D], H * sizeof(float));
     }
+    chunk_steps[filled] = t;
     if (++filled == C || s == T - 1) {
       AccumulateWeights(filled * nb, K, GH, a_chunk.data(), dz_chunk.data(), dw, db);
+      if (split) {  // dX of the chunk's rows = dZ·W_xᵀ, then into the batch-major dxs
+        scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, filled * nb, D, GH, 1.0f,
+                          dz_chunk.data(), GH, wt, K, 0.0f, dx_chunk.data(), D);
+        for (int64_t j = 0; j < filled; ++j)
+          for (int64_t r = 0; r < nb; ++r)
+            std::memcpy(dxs + ((b0 + r) * T + chunk_steps[j]) * D,
+                        &dx_chunk[(j * nb + r) * D], D * sizeof(float));
+      }
       filled = 0;
     }
   }
