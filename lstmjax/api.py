@@ -39,13 +39,15 @@ class LSTMConfig:
         "min_gru" (Feng et al. 2024).
       gates: LSTM gate preset name (see ``lstmjax.gates.PRESETS``) or a ``GateConfig``;
         cell="lstm" only (another preset with another cell raises).
-      forget_bias: initial forget-gate bias (Jozefowicz et al. 2015 recommend 1.0);
-        cell="lstm" only.
+      forget_bias: initial forget-gate bias; None (unset) = the LSTM's own default,
+        ``lstmjax.cells.FORGET_BIAS`` (Jozefowicz et al. 2015 recommend 1.0);
+        cell="lstm" only (set for another cell, it raises).
       chrono_max_len: 0 = off; > 2: chrono initialization (Tallec & Ollivier 2018) for
         the expected longest dependency: b ~ log U[1, T_max - 1] on the LSTM's forget gate
         (with b_i = -b_f) or the GRU's update gate z ("keep" init). lstm and gru only.
-      recurrent_init: "orthogonal" (per gate block) or "glorot" (not for the min cells,
-        which have no recurrent kernel).
+      recurrent_init: "orthogonal" (per gate block) or "glorot"; None (unset) = the
+        cell's own default, ``lstmjax.cells.RECURRENT_INIT``; not for the
+        min cells, which have no recurrent kernel.
       dropout: dropout rate between layers (not after the last), as in torch.nn.LSTM.
       unroll: time steps unrolled per scan iteration (speed knob, same numbers; the
         parallel min-RNN forms have no loop to unroll).
@@ -54,8 +56,13 @@ class LSTMConfig:
         "reference" (the plain ``recurrence.scan``); see ``lstmjax.dispatch``.
       form: min-RNN cells only: "auto", "sequential", "chunked", "parallel" or
         "parallel_linear" (see ``lstmjax.min_rnn``); "auto" is "chunked" on CPU,
-        "parallel" elsewhere.
-      chunk: steps per chunk of the min-RNN "chunked" form.
+        "parallel" elsewhere. None (unset) = "auto", which every cell accepts.
+      chunk: steps per chunk of the min-RNN "chunked" form; None (unset) = the form's own
+        default, ``lstmjax.min_rnn.CHUNK``.
+
+    None means "left unset" (the fields above): the cell or driver then applies its own
+    default where the field applies, so a default is written once, where it is used, and
+    never doubles as a "does not apply" marker.
     """
 
     input_size: int
@@ -64,19 +71,21 @@ class LSTMConfig:
     bidirectional: bool = False
     cell: str = "lstm"
     gates: str | GateConfig = "standard"
-    forget_bias: float = 1.0
+    forget_bias: float | None = None
     chrono_max_len: float = 0.0
-    recurrent_init: str = "orthogonal"
+    recurrent_init: str | None = None
     dropout: float = 0.0
     unroll: int = 1
     remat: bool = False
     implementation: str = "auto"
-    form: str = "auto"
-    chunk: int = dispatch.CHUNK
+    form: str | None = None
+    chunk: int | None = None
 
     def __post_init__(self):
         for name in ("input_size", "hidden_size", "num_layers", "unroll", "chunk"):
             value = getattr(self, name)
+            if value is None and name == "chunk":  # unset: the chunked form's default
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"LSTMConfig.{name} must be an int, got {value!r}")
             if value < 1:
@@ -95,7 +104,7 @@ class LSTMConfig:
         cell = self.make_cell()  # validates gates, forget_bias, chrono_max_len, recurrent_init
         # validates implementation, form, chunk, unroll and remat for this cell; the backend
         # only resolves form="auto", which no combination's validity depends on
-        dispatch.driver(cell, self.implementation, self.form, int(self.chunk),
+        dispatch.driver(cell, self.implementation, self.form, self._chunk(),
                         unroll=int(self.unroll), remat=self.remat, backend="cpu")
 
     @property
@@ -115,7 +124,10 @@ class LSTMConfig:
     def driver(self) -> Callable:
         """The single-direction driver ``lstmjax.dispatch`` picks for this config."""
         return dispatch.driver(self.make_cell(), self.implementation, self.form,
-                               int(self.chunk), unroll=int(self.unroll), remat=self.remat)
+                               self._chunk(), unroll=int(self.unroll), remat=self.remat)
+
+    def _chunk(self) -> int | None:
+        return None if self.chunk is None else int(self.chunk)  # numpy ints -> int
 
 
 _DIRECTIONS = ("fw", "bw")

@@ -57,6 +57,12 @@ class RNNCarry(NamedTuple):
 _ACT = {"tanh": jnp.tanh, "identity": lambda v: v}
 RECURRENT_INITS = ("orthogonal", "glorot")
 
+# The cells' defaults, each written here once: the cell dataclasses below take them as
+# field defaults, and api.LSTMConfig, models and schema.DEFAULTS import them. A value the
+# user leaves unset (None) reaches no cell, so the cell's own default applies.
+FORGET_BIAS = 1.0            # LSTM b_f at init (Jozefowicz et al. 2015)
+RECURRENT_INIT = "orthogonal"  # W_h per gate block (cells with a recurrent kernel)
+
 
 # --------------------------------------------------------------------------- init helpers
 
@@ -152,9 +158,9 @@ class LSTMCell(_FusedCell):
 
     hidden_size: int
     gates: GateConfig = GateConfig()
-    forget_bias: float = 1.0
+    forget_bias: float = FORGET_BIAS
     chrono_max_len: float = 0.0
-    recurrent_init: str = "orthogonal"
+    recurrent_init: str = RECURRENT_INIT
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
         g, H = self.gates, self.hidden_size
@@ -242,7 +248,7 @@ class RNNCell(_HiddenOnlyCell):
     """Elman RNN: h_t = tanh(W_x·x_t + W_h·h_{t-1} + b). Params w_x [D,H], w_h [H,H], b [H]."""
 
     hidden_size: int
-    recurrent_init: str = "orthogonal"
+    recurrent_init: str = RECURRENT_INIT
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
         return _fused_params(key, input_size, 1, self.hidden_size, dtype, self.recurrent_init)
@@ -273,7 +279,7 @@ class GRUCell(_HiddenOnlyCell):
     """
 
     hidden_size: int
-    recurrent_init: str = "orthogonal"
+    recurrent_init: str = RECURRENT_INIT
     chrono_max_len: float = 0.0
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
@@ -392,20 +398,25 @@ def _is_number(v) -> bool:
 
 
 def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "standard",
-              forget_bias: float = 1.0, chrono_max_len: float = 0.0,
-              recurrent_init: str = "orthogonal"):
+              forget_bias: float | None = None, chrono_max_len: float = 0.0,
+              recurrent_init: str | None = None):
     """Build a cell from plain config values, validated here (the one place).
 
-    A value that the cell would not use raises instead of being ignored: a gate preset
-    other than "standard" or ``forget_bias != 1`` for a cell other than "lstm",
-    ``chrono_max_len > 0`` for a cell other than "lstm"/"gru", ``recurrent_init`` other
-    than "orthogonal" for the min cells (they have no recurrent kernel).
+    ``forget_bias`` and ``recurrent_init`` are None when the user left them unset: the
+    cell's own default (:data:`FORGET_BIAS`, :data:`RECURRENT_INIT`) then applies where
+    the cell has the field, and no default is ever read as "not applicable". A value that
+    is set but that the cell would not use raises instead of being ignored: a gate preset
+    other than "standard" or a ``forget_bias`` for a cell other than "lstm",
+    ``chrono_max_len > 0`` (0 is off) for a cell other than "lstm"/"gru", a
+    ``recurrent_init`` for the min cells (they have no recurrent kernel).
     """
     if cell_type not in CELL_TYPES:
         raise ValueError(f"cell={cell_type!r} is not accepted; use one of {CELL_TYPES}")
     gate_config = get_gates(gates)  # raises with the accepted preset names
-    if not _is_number(forget_bias) or not math.isfinite(forget_bias):
-        raise ValueError(f"forget_bias={forget_bias!r} must be a finite number")
+    if forget_bias is not None and (not _is_number(forget_bias)
+                                    or not math.isfinite(forget_bias)):
+        raise ValueError(f"forget_bias={forget_bias!r} must be a finite number (or None: the "
+                         "cell's default)")
     if chrono_max_len is None:
         raise ValueError("chrono_max_len=None is not accepted; use 0 for off (or the expected "
                          "longest dependency in steps, > 2)")
@@ -413,27 +424,33 @@ def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "st
             chrono_max_len == 0 or 2 < chrono_max_len < math.inf):
         raise ValueError(f"chrono_max_len={chrono_max_len!r} must be 0 (off) or a finite "
                          "number > 2 (the expected longest dependency, in steps)")
-    if recurrent_init not in RECURRENT_INITS:
+    if recurrent_init is not None and recurrent_init not in RECURRENT_INITS:
         raise ValueError(f"recurrent_init={recurrent_init!r} is not accepted; use one of "
-                         f"{RECURRENT_INITS}")
+                         f"{RECURRENT_INITS} (or None: the cell's default)")
     if cell_type != "lstm" and gate_config != PRESETS["standard"]:
         raise ValueError(f"gates={gates!r} applies only to cell='lstm'; cell={cell_type!r} has "
                          "no gate presets (leave gates='standard')")
-    if cell_type != "lstm" and forget_bias != 1.0:
-        raise ValueError(f"forget_bias={forget_bias!r} applies only to cell='lstm'; leave it at "
-                         f"1.0 for cell={cell_type!r}")
+    if cell_type != "lstm" and forget_bias is not None:
+        raise ValueError(f"forget_bias={forget_bias!r} applies only to cell='lstm'; leave it "
+                         f"unset (None) for cell={cell_type!r}")
     if cell_type not in _CHRONO_CELLS and chrono_max_len:
         raise ValueError(f"chrono_max_len={chrono_max_len!r} applies only to cell in "
                          f"{_CHRONO_CELLS}; use 0 (off) for cell={cell_type!r}")
+    if cell_type in ("min_lstm", "min_gru") and recurrent_init is not None:
+        raise ValueError(f"recurrent_init={recurrent_init!r} does not apply to "
+                         f"cell={cell_type!r} (it has no recurrent kernel); leave it unset (None)")
+    # only what the user set reaches the constructor; the dataclass fills in its defaults
+    init = {} if recurrent_init is None else {"recurrent_init": recurrent_init}
     match cell_type:
         case "lstm":
-            return LSTMCell(hidden_size, gate_config, float(forget_bias), float(chrono_max_len),
-                            recurrent_init)
+            bias = {} if forget_bias is None else {"forget_bias": float(forget_bias)}
+            return LSTMCell(hidden_size, gate_config, chrono_max_len=float(chrono_max_len),
+                            **bias, **init)
         case "gru":
-            return GRUCell(hidden_size, recurrent_init, float(chrono_max_len))
+            return GRUCell(hidden_size, chrono_max_len=float(chrono_max_len), **init)
         case "rnn":
-            return RNNCell(hidden_size, recurrent_init)
-    if recurrent_init != "orthogonal":
-        raise ValueError(f"recurrent_init={recurrent_init!r} does not apply to "
-                         f"cell={cell_type!r} (it has no recurrent kernel); leave 'orthogonal'")
-    return (MinLSTMCell if cell_type == "min_lstm" else MinGRUCell)(hidden_size)
+            return RNNCell(hidden_size, **init)
+        case "min_lstm":
+            return MinLSTMCell(hidden_size)
+        case "min_gru":
+            return MinGRUCell(hidden_size)

@@ -27,7 +27,9 @@ same numbers; "native" raises that line instead.
 
 ``form="auto"`` is "chunked" on CPU and "parallel" elsewhere, and "chunked" whenever
 ``remat=True`` (the form that checkpoints). An argument the chosen driver cannot honour
-raises a one-line ``ValueError``; none is accepted and ignored.
+raises a one-line ``ValueError``; none is accepted and ignored. ``form`` and ``chunk``
+are None when the user left them unset: "auto" and ``min_rnn.CHUNK`` (the min-RNN
+forms' own defaults) then apply, and an unset value never counts as one that was set.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ from lstmjax.cells import LSTMCell
 
 IMPLEMENTATIONS = ("auto", "native", "fast", "reference")
 FORMS = ("auto",) + min_rnn.FORMS
-CHUNK = min_rnn.CHUNK
 
 
-def driver(cell, implementation: str = "auto", form: str = "auto", chunk: int = CHUNK, *,
+def driver(cell, implementation: str = "auto", form: str | None = None,
+           chunk: int | None = None, *,
            unroll: int = 1, remat: bool = False, backend: str | None = None) -> Callable:
     """The single-direction driver for ``cell``; see the module docstring.
 
@@ -57,17 +59,21 @@ def driver(cell, implementation: str = "auto", form: str = "auto", chunk: int = 
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation={implementation!r} is not accepted; use one of "
                          f"{IMPLEMENTATIONS}")
-    if form not in FORMS:
+    if form is not None and form not in FORMS:
         raise ValueError(f"form={form!r} is not accepted; use one of {FORMS}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
+                              or chunk < 1):
         raise ValueError(f"chunk={chunk!r} is not accepted; use an integer >= 1")
+    form = form or "auto"  # unset or "auto": every cell accepts it (it picks per backend)
     family = ("min" if min_rnn.serves(cell) else "fast" if fast.serves(cell)
               else "native" if native.serves(cell) else "step")
     name = type(cell).__name__
-    if (family != "min" or implementation == "reference") and (form, chunk) != ("auto", CHUNK):
-        raise ValueError(f"form={form!r}, chunk={chunk} apply only to the min-RNN forms (min_gru/"
+    if (family != "min" or implementation == "reference") and (
+            form != "auto" or chunk is not None):
+        shown = min_rnn.CHUNK if chunk is None else chunk
+        raise ValueError(f"form={form!r}, chunk={shown} apply only to the min-RNN forms (min_gru/"
                          f"min_lstm, implementation 'auto' or 'fast'), not to {name} with "
-                         f"implementation={implementation!r}; leave form='auto', chunk={CHUNK}")
+                         f"implementation={implementation!r}; leave form and chunk unset")
     match implementation, family, form:
         case ("native", _, _):
             if unroll != 1:
@@ -103,9 +109,10 @@ def driver(cell, implementation: str = "auto", form: str = "auto", chunk: int = 
     if remat and form != "chunked":
         raise ValueError(f"remat=True: form={form!r} does not rematerialize; use form='chunked' "
                          "(checkpointed per chunk) or 'auto', or remat=False")
-    if chunk != CHUNK and form != "chunked":
+    if chunk is not None and form != "chunked":
         raise ValueError(f"chunk={chunk} applies only to form='chunked', not form={form!r}")
-    return functools.partial(min_rnn.scan, form=form, chunk=chunk, unroll=unroll)
+    return functools.partial(min_rnn.scan, form=form, unroll=unroll,
+                             **({} if chunk is None else {"chunk": chunk}))
 
 
 def _kernel(cell, backend: str | None):

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmjax import api, recurrence
+from lstmjax import api, cells, min_rnn, recurrence
 
 POOLINGS = ("last", "bilstm", "mean")
 OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
@@ -191,6 +191,13 @@ def _check(config):
         raise TypeError(f"config must be an lstmjax.models.ModelConfig, got {type(config).__name__}")
 
 
+# The model fields whose defaults a cell or a min-RNN form owns (imported, not retyped;
+# lstmjax.schema.DEFAULTS fills them in from here). The schema writes every field into a
+# resolved config (config.json), so there the owner's default is how "left unset" reads:
+# from_task passes it on as None, and only the cell or form the field applies to uses it.
+OWNED_DEFAULTS = {"forget_bias": cells.FORGET_BIAS, "recurrent_init": cells.RECURRENT_INIT,
+                  "form": "auto", "chunk": min_rnn.CHUNK}
+
 MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "pooling",
                 "embed_dim", "dropout", "embed_dropout", "word_dropout", "forget_bias",
                 "chrono_max_len", "recurrent_init", "unroll", "remat", "implementation", "form",
@@ -202,23 +209,34 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
               recurrent_init, unroll, remat, implementation, form, chunk) -> ModelConfig:
     """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
 
-    Every field of :data:`MODEL_FIELDS` is required (the training config schema holds
-    the one table of defaults); each is validated by building the ``LSTMConfig`` and
-    the ``ModelConfig``. ``embed_dim`` is the input size for token tasks (unused, but
-    still required, for feature tasks).
+    Every field of :data:`MODEL_FIELDS` is required (the training config schema fills
+    them in); each is validated by building the ``LSTMConfig`` and the ``ModelConfig``.
+    A field of :data:`OWNED_DEFAULTS` at its owner's default is passed as unset (None),
+    so e.g. a GRU config carrying the LSTM's default forget bias builds, while a value
+    that differs from it raises for a cell it does not apply to. ``embed_dim`` is the
+    input size for token tasks (unused, but still required, for feature tasks).
     """
     tokens = spec.input_kind == "tokens"
+    given = {"forget_bias": forget_bias, "recurrent_init": recurrent_init, "form": form,
+             "chunk": chunk}
+    owned = {k: None if _same(v, OWNED_DEFAULTS[k]) else v for k, v in given.items()}
     rnn = api.LSTMConfig(
         input_size=embed_dim if tokens else int(spec.input_dim), hidden_size=hidden_size,
         num_layers=num_layers, bidirectional=bidirectional, cell=cell, gates=gates,
-        forget_bias=forget_bias, chrono_max_len=chrono_max_len, recurrent_init=recurrent_init,
-        dropout=dropout, unroll=unroll, remat=remat, implementation=implementation, form=form,
-        chunk=chunk)
+        chrono_max_len=chrono_max_len, dropout=dropout, unroll=unroll, remat=remat,
+        implementation=implementation, **owned)
     num_outputs = 1 if spec.output_kind == "regress" else int(spec.num_classes)
     return ModelConfig(rnn=rnn, input_kind=spec.input_kind, output_kind=spec.output_kind,
                        num_outputs=num_outputs, pooling=pooling,
                        vocab_size=int(spec.vocab_size) if tokens else None,
                        embed_dropout=embed_dropout, word_dropout=word_dropout)
+
+
+def _same(value, default) -> bool:
+    """``value == default`` with the type of the default (True is not 1, 1 is 1.0)."""
+    if isinstance(value, bool) or isinstance(default, str) != isinstance(value, str):
+        return False
+    return value == default
 
 
 def num_params(params) -> int:

@@ -3,9 +3,11 @@
     cfg = resolve_config({"data": {"name": "adding"}, "steps": 500})   # plain nested dict
     default_config()                                                  # the same, as ConfigDict
 
-:data:`DEFAULTS` is the only table of defaults in lstmjax: the experiment config files
-start from :func:`default_config`, ``lstmjax.train.run`` fills what a config leaves out
-from it, and :func:`lstmjax.models.from_task` has no defaults of its own. Accepted names
+:data:`DEFAULTS` is the table of training defaults: the experiment config files start from
+:func:`default_config`, ``lstmjax.train.run`` fills what a config leaves out from it, and
+:func:`lstmjax.models.from_task` has no defaults of its own. The model defaults that a
+cell or a min-RNN form owns (forget bias, recurrent init, form, chunk) are imported from
+their owner (``lstmjax.models.OWNED_DEFAULTS``), not retyped. Accepted names
 come from the registries (cells, gate presets, poolings, drivers, optimizers, schedules,
 tasks, device layouts), so whatever the library registers can be trained from a config.
 Values are validated once, here, by building the real objects (the model's
@@ -24,6 +26,7 @@ import ml_collections
 import numpy as np
 
 from lstmjax import models, optim, parallel, step, tasks
+from lstmjax.models import OWNED_DEFAULTS
 
 PAD_TO = ("max_length", "batch")
 
@@ -54,8 +57,12 @@ DEFAULTS: dict[str, Any] = {
         "cell": "lstm", "gates": "standard", "hidden_size": 64, "num_layers": 1,
         "bidirectional": False, "pooling": "last", "embed_dim": 32, "dropout": 0.0,
         "embed_dropout": 0.0, "word_dropout": 0.0,
-        "forget_bias": 1.0, "chrono_max_len": 0.0, "recurrent_init": "orthogonal",
-        "unroll": 1, "remat": False, "implementation": "auto", "form": "auto", "chunk": 64,
+        # forget_bias, recurrent_init, form and chunk: the defaults of the cells and
+        # min-RNN forms that own them, imported (lstmjax.models.OWNED_DEFAULTS)
+        "forget_bias": OWNED_DEFAULTS["forget_bias"], "chrono_max_len": 0.0,
+        "recurrent_init": OWNED_DEFAULTS["recurrent_init"], "unroll": 1, "remat": False,
+        "implementation": "auto", "form": OWNED_DEFAULTS["form"],
+        "chunk": OWNED_DEFAULTS["chunk"],
     },
     "optimizer": {
         "name": "adam", "learning_rate": 1e-3, "momentum": 0.9, "schedule": "constant",
