@@ -210,7 +210,7 @@ def apply(params, config: LSTMConfig, xs, lengths=None, *, initial_state=None,
         if checked:
             checkify.check(jnp.all((lengths >= 1) & (lengths <= num_steps)),
                            f"lengths must be in [1, T={num_steps}], got {{}}", lengths)
-        xs = jnp.where(recurrence.time_mask(lengths, num_steps).T[..., None], xs, 0)
+        xs = jnp.where(recurrence.length_mask(lengths, num_steps)[..., None], xs, 0)
     cells = [config.make_cell()] * config.num_layers
     return recurrence.stack(
         cells, params, xs, lengths, num_directions=config.num_directions,

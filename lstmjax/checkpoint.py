@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import sys
@@ -41,6 +40,8 @@ from typing import Any, Iterable
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from lstmjax.tasks.files import sha256_file
 
 FILES = "lstmjax_files.json"
 _META_KEYS = ("step", "fingerprint", "data_fingerprint", "data_state", "extra")
@@ -89,15 +90,7 @@ def files_fingerprint(paths: Iterable[str]) -> dict[str, str]:
     A resume refuses a checkpoint whose recorded fingerprint differs (a file replaced by
     other data of the same shape would otherwise be trained on silently).
     """
-    return {os.fspath(p): "sha256:" + _sha256_file(os.fspath(p)) for p in paths}
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return {os.fspath(p): "sha256:" + sha256_file(os.fspath(p)) for p in paths}
 
 
 def _files_of(step_dir: str) -> dict[str, str]:
@@ -108,7 +101,7 @@ def _files_of(step_dir: str) -> dict[str, str]:
             rel = os.path.relpath(full, step_dir)
             if rel == FILES or rel.startswith(FILES + "."):
                 continue
-            out[rel.replace(os.sep, "/")] = _sha256_file(full)
+            out[rel.replace(os.sep, "/")] = sha256_file(full)
     return out
 
 
@@ -145,7 +138,7 @@ def _verify_files(step_dir: str) -> bool:
         full = os.path.join(step_dir, *str(rel).split("/"))
         if not os.path.isfile(full):
             what = "is missing"
-        elif _sha256_file(full) != digest:
+        elif sha256_file(full) != digest:
             what = "differs from the file that was saved (sha256 mismatch: truncated or altered)"
         else:
             continue

@@ -143,7 +143,7 @@ def pool(ys, final_state, lengths, pooling: str):
     if pooling == "bilstm":
         return api.sentence_representation(final_state)
     if pooling == "mean":
-        mask = (jnp.arange(num_steps)[None, :] < lengths[:, None]).astype(ys.dtype)
+        mask = recurrence.length_mask(lengths, num_steps).astype(ys.dtype)
         return (ys * mask[..., None]).sum(axis=1) / lengths[:, None].astype(ys.dtype)
     raise ValueError(f"pooling={pooling!r}; accepted: {POOLINGS}")
 

@@ -25,14 +25,18 @@ from jax import lax
 Cell = Any  # any object with project / step / zero_carry (see lstmjax.cells)
 
 
-def time_mask(lengths, num_steps: int):
-    """``[T, B]`` bool mask, True where t < lengths[b]."""
-    return jnp.arange(num_steps)[:, None] < lengths[None, :]
+def length_mask(lengths, num_steps: int):
+    """``[B, T]`` bool mask, True at the valid steps t < lengths[b] (right padding).
+
+    The one before-length mask: the drivers (time-major, :func:`padding_mask`), the
+    input zeroing in ``api.apply``, mean pooling and the per-step loss all use it.
+    """
+    return jnp.arange(num_steps)[None, :] < jnp.asarray(lengths)[:, None]
 
 
 def padding_mask(lengths, num_steps: int):
     """The drivers' mask: ``[T, B, 1]`` (True at valid steps), or None without lengths."""
-    return None if lengths is None else time_mask(lengths, num_steps)[..., None]
+    return None if lengths is None else length_mask(lengths, num_steps).T[..., None]
 
 
 def prepare(cell: Cell, xs, lengths, initial_carry):

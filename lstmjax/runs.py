@@ -41,6 +41,8 @@ except ImportError:  # pragma: no cover - elsewhere RunLock trusts the file's ho
 import jax
 import numpy as np
 
+from lstmjax.tasks.files import sha256_file
+
 METRICS = "metrics.jsonl"
 TIMING = "timing.jsonl"
 CONFIG = "config.json"
@@ -250,8 +252,7 @@ def record_run_files(root: str, names: Iterable[str]) -> None:
     for name in names:
         path = os.path.join(root, name)
         if os.path.isfile(path):
-            with open(path, "rb") as f:
-                digests[name] = hashlib.sha256(f.read()).hexdigest()
+            digests[name] = sha256_file(path)
     write_json(os.path.join(root, RUN_FILES), {"format": 1, "sha256": digests})
 
 
@@ -273,8 +274,7 @@ def verify_run_files(root: str) -> None:
     for name, digest in items:
         full = os.path.join(root, str(name))
         try:
-            with open(full, "rb") as f:
-                same = hashlib.sha256(f.read()).hexdigest() == digest
+            same = sha256_file(full) == digest
             what = "was edited or replaced after the run wrote it"
         except FileNotFoundError:
             same, what = False, "is missing"

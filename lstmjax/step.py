@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lstmjax import models, optim, parallel
+from lstmjax import models, optim, parallel, recurrence
 
 # metric -> True when higher is better
 METRICS = {"loss": False, "accuracy": True, "recall_accuracy": True, "mean_abs_error": False,
@@ -72,7 +72,7 @@ def score(outputs, batch: Mapping, output_kind: str, tolerance: float | None) ->
     if output_kind == "classify_per_step":
         mask = batch.get("mask")
         if mask is None:
-            mask = jnp.arange(y.shape[1])[None, :] < batch["lengths"][:, None]
+            mask = recurrence.length_mask(batch["lengths"], y.shape[1])
         mask = mask.astype(jnp.float32)
         if w is not None:
             mask = mask * w[:, None]

@@ -162,3 +162,12 @@ def test_remat_and_unroll_do_not_change_numbers():
         np.testing.assert_allclose(v, v0, rtol=1e-6)
         for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g0)):
             np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_length_mask_is_the_one_before_length_mask():
+    """[B, T], True at t < length; the drivers' padding mask is its time-major form."""
+    lengths = jnp.array([2, 3, 1])
+    want = np.array([[1, 1, 0], [1, 1, 1], [1, 0, 0]], bool)
+    np.testing.assert_array_equal(lstmjax.recurrence.length_mask(lengths, 3), want)
+    np.testing.assert_array_equal(lstmjax.recurrence.padding_mask(lengths, 3), want.T[..., None])
+    assert lstmjax.recurrence.padding_mask(None, 3) is None

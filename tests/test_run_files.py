@@ -2,12 +2,13 @@
 run writes them (run_files.json) and checked on resume, evaluate and predict (one line,
 exit 3, naming the file); evaluate and predict refuse overrides that change the model."""
 
+import hashlib
 import json
 import os
 
 import pytest
 
-from lstmjax import cli, runs, tasks, train
+from lstmjax import checkpoint, cli, runs, tasks, train
 from train_helpers import snapshot
 
 
@@ -144,3 +145,15 @@ def test_evaluate_names_a_training_file_edited_after_training(trained, tmp_path,
     finally:
         (root / "texts.csv").write_text(original)
     assert cli.evaluate_main(["lstmjax evaluate", "--workdir", workdir]) == 0
+
+
+def test_one_file_digest_for_run_files_data_and_checkpoints(tmp_path):
+    """runs, checkpoint and the file tasks share tasks.files.sha256_file (bounded reads)."""
+    path = tmp_path / "blob.bin"
+    path.write_bytes(os.urandom(3 << 20) + b"tail")  # more than one 1 MiB block
+    want = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert tasks.files.sha256_file(str(path)) == want
+    assert checkpoint.files_fingerprint([str(path)]) == {str(path): "sha256:" + want}
+    runs.record_run_files(str(tmp_path), ["blob.bin"])
+    assert json.loads((tmp_path / runs.RUN_FILES).read_text())["sha256"] == {"blob.bin": want}
+    runs.verify_run_files(str(tmp_path))  # unchanged: passes

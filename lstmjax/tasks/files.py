@@ -791,6 +791,11 @@ def make_npz(fields: dict, split: str, data_dir: str | None = None):
 # ----------------------------------------------------------------------------- fingerprint
 
 def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read in ``chunk``-byte blocks (bounded memory).
+
+    The one file digest: data fingerprints here, checkpoint file lists and data
+    fingerprints (``lstmjax.checkpoint``) and run files (``lstmjax.runs``).
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
