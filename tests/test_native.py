@@ -91,14 +91,25 @@ def test_every_preset_and_gru_uni_and_bi_with_and_without_lengths(cell, gates, b
 
 @pytest.mark.parametrize("gates", ["standard", "vanilla", "cifg", "noaf"])
 def test_wide_inputs_take_the_hoisted_projection(gates):
-    # D >= 32: the kernel projects the inputs as one GEMM per sequence before the loop
-    # and forms dX per gathered chunk (recurrence.cc, kHoistMinInput); D = 40 covers it
+    # D >= 32 with >= 16 rows per thread: the kernel projects the inputs as one GEMM per
+    # sequence before the loop and forms dX per gathered chunk (recurrence.cc,
+    # kHoistMinInput, kHoistMinRows); D = 40 and a batch of 40 (20 rows per thread on two
+    # threads, all 40 on one) cover it
+    batch = 40
     ref = lstmjax.LSTMConfig(40, H, gates=gates, bidirectional=True, implementation="reference")
     nat = lstmjax.LSTMConfig(40, H, gates=gates, bidirectional=True, implementation="native")
     params = lstmjax.init(jax.random.key(1), ref)
-    xs = jax.random.normal(jax.random.key(0), (B, T, 40))
-    for lengths in (None, LENGTHS):
-        _assert_close(_run(nat, params, xs, lengths, None), _run(ref, params, xs, lengths, None))
+    xs = jax.random.normal(jax.random.key(0), (batch, T, 40))
+    lengths = jnp.asarray(np.random.default_rng(0).integers(1, T + 1, batch), jnp.int32)
+
+    def run(config, lens):
+        def loss(p, x):
+            ys, st = lstmjax.apply(p, config, x, lens)
+            return jnp.sum(jnp.tanh(ys)) + sum(jnp.sum(jnp.sin(v)) for v in jax.tree.leaves(st))
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, xs)
+
+    for lens in (None, lengths):
+        _assert_close(run(nat, lens), run(ref, lens))
 
 
 @pytest.mark.parametrize("cell,gates", [("lstm", "vanilla"), ("lstm", "cifg"), ("gru", None)])

@@ -66,7 +66,10 @@ constexpr int64_t kAllFlags = 63;
 // gathered chunk after it, instead of inside every step's small GEMM: large GEMMs run
 // at about 1.6x the GFLOP/s of the per-step ones (experiments/blas_choice.py). Below it
 // the input part of the per-step GEMM costs next to nothing (pixel MNIST: D = 1).
+// Only for slices of at least this many rows per thread: with fewer (B = 16 on 2 cores)
+// the per-step GEMMs are call-overhead bound and hoisting measured ~10% slower.
 constexpr int64_t kHoistMinInput = 32;
+constexpr int64_t kHoistMinRows = 16;
 
 // OpenBLAS is called from our own threads, one GEMM each: its own threads would fight them.
 struct SingleThreadedBlas {
@@ -213,7 +216,7 @@ void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
     std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
   }
   // hoisted input projection (training only: it lands in the saved activations' rows)
-  const bool hoist = acts != nullptr && D >= kHoistMinInput;
+  const bool hoist = acts != nullptr && D >= kHoistMinInput && nb >= kHoistMinRows;
   if (hoist)
     for (int64_t b = b0; b < b1; ++b)  // acts[t, b] = x[b, t]·W_x for every t
       scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, GH, D, 1.0f,
@@ -371,7 +374,7 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
   std::vector<float> dh(nb * H), dc(nb * H), dxh(nb * K), ones(H, 1.0f), sink(3 * H),
       fbuf(H), a_chunk(C * nb * K), dz_chunk(C * nb * GH);
   // wide inputs: dX = dZ·W_xᵀ once per chunk (kHoistMinInput), the step GEMM only dh
-  const bool split = D >= kHoistMinInput;
+  const bool split = D >= kHoistMinInput && nb >= kHoistMinRows;
   std::vector<float> dx_chunk(split ? C * nb * D : 0);
   std::vector<int64_t> chunk_steps(C);
   std::memcpy(dh.data(), d_hlast + b0 * H, nb * H * sizeof(float));
