@@ -1,7 +1,8 @@
 """Which GEMM library the native kernel calls: OpenBLAS (scipy-openblas32) against oneDNN.
 
     pip install onednn          # optional; without it only OpenBLAS is timed
-    LD_LIBRARY_PATH=.venv/lib python -m experiments.blas_choice --cpu 0 [--calls 2000] [--markdown F]
+    LD_LIBRARY_PATH=.venv/lib python -m experiments.blas_choice --cpu 0 \\
+        [--calls 2000] [--markdown F]
 
 The kernel (lstmjax/native/recurrence.cc) spends its time in small GEMMs, one per step
 and thread, on a thread's slice of the batch: z_t = [x_t, h_{t-1}]·W (forward),
@@ -109,8 +110,8 @@ def main(argv=None):
         for _ in range(args.rounds):  # interleaved rounds: a load spike hits both
             for lib, gemm in libs.items():
                 times[lib].append(time_shape(gemm, m, n, k, ta, tb, args.calls))
-        cells = [f"{1e6 * statistics.median(v):.1f} ({2 * m * n * k / statistics.median(v) / 1e9:.0f})"
-                 for v in times.values()]
+        medians = [statistics.median(v) for v in times.values()]
+        cells = [f"{1e6 * t:.1f} ({2 * m * n * k / t / 1e9:.0f})" for t in medians]
         lines.append(f"| {name} ({m}, {n}, {k}) | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     text = "\n".join(lines)

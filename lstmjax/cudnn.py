@@ -86,8 +86,7 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     B, T, D = xs.shape
     H = cell.hidden_size
     carry0 = cell.zero_carry(B, xs.dtype) if initial_carry is None else initial_carry
-    lens = (jnp.full((B,), T, jnp.int32) if lengths is None
-            else jnp.asarray(lengths).astype(jnp.int32))
+    lens = recurrence.valid_lengths(lengths, B, T)
     run = call or _cudnn_lstm
 
     def layer(p, x, h0, c0):
@@ -99,6 +98,6 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     ys, h_n, c_n = layer(params, inputs, carry0.h, carry0.c)
     if reverse:
         ys = flip_within_lengths(ys, lens)
-    mask = recurrence.padding_mask(lengths, T)
-    ys = ys if mask is None else jnp.where(jnp.swapaxes(mask, 0, 1), ys, jnp.zeros_like(ys))
+    if lengths is not None:  # exactly 0 at padded steps, whatever the call leaves there
+        ys = jnp.where(recurrence.length_mask(lens, T)[..., None], ys, jnp.zeros_like(ys))
     return ys, LSTMCarry(h_n[0], c_n[0], None)

@@ -34,7 +34,6 @@ carry at the last valid step, reversal within length), tested in tests/test_fast
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -142,18 +141,13 @@ def _run(cell, params, xs_t, mask, reverse, h0, c0, unroll):
                        params.get("peep", {}), mask, h0, c0)
 
 
-def remat_chunk(num_steps: int) -> int:
-    """Chunk length for ``remat=True``: about sqrt(T) (at least 16) steps."""
-    return max(16, int(math.ceil(math.sqrt(num_steps))))
-
-
 def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry=None,
          unroll: int | bool = 1, remat: bool = False, remat_chunk_size: int | None = None):
     """:func:`lstmjax.recurrence.scan` for the LSTM cells it :func:`serves` (same results).
 
     The input projection runs inside the loop (there is no ``hoist`` choice). With
     ``remat=True`` the sequence is cut into checkpointed chunks of ``remat_chunk_size``
-    (default :func:`remat_chunk`) steps.
+    (default :func:`lstmjax.recurrence.remat_chunk`) steps.
     """
     if not serves(cell):
         raise ValueError(f"fast.scan serves LSTM cells without full gate recurrence (FGR), got "
@@ -164,7 +158,7 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
         hs, c_T = _run(cell, params, xs_t, mask, reverse, h0, c0, unroll)
     else:
         hs, c_T = _run_chunked(cell, params, xs_t, mask, reverse, h0, c0, unroll,
-                               remat_chunk_size or remat_chunk(xs_t.shape[0]))
+                               remat_chunk_size or recurrence.remat_chunk(xs_t.shape[0]))
     h_T = hs[0] if reverse else hs[-1]
     return recurrence.padded_outputs(hs, mask), LSTMCarry(h_T, c_T, None)
 

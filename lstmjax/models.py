@@ -136,8 +136,7 @@ def embed(params, config: ModelConfig, x):
 def pool(ys, final_state, lengths, pooling: str):
     """One vector per sequence from the outputs ``ys [B, T, F]`` (see module docstring)."""
     batch, num_steps = ys.shape[0], ys.shape[1]
-    if lengths is None:
-        lengths = jnp.full((batch,), num_steps, jnp.int32)
+    lengths = recurrence.valid_lengths(lengths, batch, num_steps)
     if pooling == "last":
         return ys[jnp.arange(batch), lengths - 1]
     if pooling == "bilstm":

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -32,6 +34,18 @@ def length_mask(lengths, num_steps: int):
     input zeroing in ``api.apply``, mean pooling and the per-step loss all use it.
     """
     return jnp.arange(num_steps)[None, :] < jnp.asarray(lengths)[:, None]
+
+
+def valid_lengths(lengths, batch: int, num_steps: int):
+    """``[B]`` int32 lengths: ``lengths`` as int32, or every sequence full (T) when None."""
+    if lengths is None:
+        return jnp.full((batch,), num_steps, jnp.int32)
+    return jnp.asarray(lengths).astype(jnp.int32)
+
+
+def remat_chunk(num_steps: int) -> int:
+    """Chunk length of the drivers' ``remat=True``: about sqrt(T) (at least 16) steps."""
+    return max(16, int(math.ceil(math.sqrt(num_steps))))
 
 
 def padding_mask(lengths, num_steps: int):

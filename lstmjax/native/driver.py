@@ -14,9 +14,8 @@ does the GRU's.
 
 Same arguments and results as :func:`lstmjax.recurrence.scan`; float32 only (the
 caller, ``lstmjax.dispatch``, decides what runs other dtypes). ``remat=True`` cuts the
-sequence into checkpointed chunks of ~sqrt(T) steps (``lax.scan`` over ``jax.checkpoint``),
-each
-one native call. Under ``vmap`` the kernel runs once per mapped element
+sequence into checkpointed chunks of ~sqrt(T) steps (``lax.scan`` over
+``jax.checkpoint``), each one native call. Under ``vmap`` the kernel runs once per mapped element
 (``vmap_method="sequential"``): correct for any argument mapped, including the weights.
 """
 
@@ -28,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lstmjax import recurrence
 from lstmjax.cells import GRUCell, LSTMCarry, LSTMCell, RNNCarry
 from lstmjax.gates import GateConfig
 from lstmjax.native import build
@@ -156,13 +156,6 @@ _gru.defvjp(_gru_fwd, _gru_bwd)
 # --------------------------------------------------------------------------- the drivers
 
 
-def _lengths(lengths, batch: int, steps: int):
-    """int32 [B]: every sequence full length when None."""
-    if lengths is None:
-        return jnp.full((batch,), steps, jnp.int32)
-    return jnp.asarray(lengths).astype(jnp.int32)
-
-
 def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry=None,
          remat: bool = False, remat_chunk_size: int | None = None):
     """:func:`lstmjax.recurrence.scan` for the cells it :func:`serves`, on the native kernel.
@@ -183,7 +176,7 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
                          "lstmjax.dispatch.driver (it falls back to the XLA drivers)")
     B, T = xs.shape[0], xs.shape[1]
     carry0 = cell.zero_carry(B, xs.dtype) if initial_carry is None else initial_carry
-    lens = _lengths(lengths, B, T)
+    lens = recurrence.valid_lengths(lengths, B, T)
     lstm = isinstance(cell, LSTMCell)
 
     def run(p, carry, x, rel):
@@ -199,12 +192,8 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
         ys, (h_T, c_T) = run(params, init, xs, lens)
     else:
         ys, (h_T, c_T) = _chunked(run, params, init, xs, lens, reverse,
-                                  remat_chunk_size or _remat_chunk(T))
+                                  remat_chunk_size or recurrence.remat_chunk(T))
     return ys, (LSTMCarry(h_T, c_T, None) if lstm else RNNCarry(h_T))
-
-
-def _remat_chunk(num_steps: int) -> int:
-    return max(16, int(np.ceil(np.sqrt(num_steps))))
 
 
 def _chunked(run, params, init, xs, lens, reverse: bool, chunk: int):

@@ -344,6 +344,15 @@ void LstmPointwiseBackward(const LstmLayout& L, int64_t flags, const float* a, c
   }
 }
 
+// The per-thread partial sums (each `part` floats, thread k's at k * part), added in
+// thread order, so a rerun with the same thread count is bitwise identical.
+std::vector<float> ThreadSums(const std::vector<float>& partial, int threads, int64_t part) {
+  std::vector<float> total(partial.begin(), partial.begin() + part);
+  for (int k = 1; k < threads; ++k)
+    for (int64_t j = 0; j < part; ++j) total[j] += partial[k * part + j];
+  return total;
+}
+
 // Rows of a thread's slice gathered over a few steps, so that the weight gradient
 // dW += [X, H_prev]ᵀ·dZ is one GEMM with ~512 rows instead of one small GEMM per step.
 int64_t GradientChunk(int64_t nb, int64_t T) {
@@ -467,18 +476,15 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
           b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), wt.data(),
           peep.typed_data(), acts.typed_data(), cs.typed_data(), hs.typed_data(),
           h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_ys.typed_data(),
-          d_hlast.typed_data(), d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(), dc0->typed_data(), mine,
-          mine + K * GH, mine + K * GH + GH);
+          d_hlast.typed_data(), d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(),
+          dc0->typed_data(), mine, mine + K * GH, mine + K * GH + GH);
     });
   };
   WithActivations(flags, run);
-  float* outs[3] = {dw->typed_data(), db->typed_data(), dpeep->typed_data()};
-  const int64_t sizes[3] = {K * GH, GH, 3 * H};
-  for (int m = 0, offset = 0; m < 3; offset += sizes[m], ++m) {
-    std::copy(&partial[offset], &partial[offset] + sizes[m], outs[m]);
-    for (int k = 1; k < threads; ++k)
-      for (int64_t j = 0; j < sizes[m]; ++j) outs[m][j] += partial[k * part + offset + j];
-  }
+  const std::vector<float> total = ThreadSums(partial, threads, part);
+  std::copy(&total[0], &total[K * GH], dw->typed_data());
+  std::copy(&total[K * GH], &total[K * GH + GH], db->typed_data());
+  std::copy(&total[K * GH + GH], &total[part], dpeep->typed_data());
   return ffi::Error::Success();
 }
 
@@ -644,12 +650,10 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
     GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wxt.data(),
                     wht.data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
                     lengths.typed_data(), d_ys.typed_data(), d_hlast.typed_data(),
-                    dxs->typed_data(), dh0->typed_data(), mine, mine + D * G, mine + D * G + H * G,
-                    mine + D * G + H * G + G);
+                    dxs->typed_data(), dh0->typed_data(), mine, mine + D * G,
+                    mine + D * G + H * G, mine + D * G + H * G + G);
   });
-  std::vector<float> total(part, 0.0f);
-  for (int k = 0; k < threads; ++k)
-    for (int64_t j = 0; j < part; ++j) total[j] += partial[k * part + j];
+  const std::vector<float> total = ThreadSums(partial, threads, part);
   std::copy(&total[0], &total[D * G], dwx->typed_data());
   std::copy(&total[D * G], &total[D * G + H * G], dwh->typed_data());
   std::copy(&total[D * G + H * G], &total[D * G + H * G + G], db->typed_data());
