@@ -45,14 +45,9 @@ def get_config(arg=None):
     c.batch_size = 128
     c.eval_every = 500
     c.eval_batches = 0  # validate on the whole split: it picks the best checkpoint
-    c.checkpoint_every = 500
-    c.pad_to = "max_length"  # one shape: every sequence of a fixed-length dataset is T long
     c.model.hidden_size = 128
-    c.model.num_layers = 1
-    c.optimizer.name = "adam"
     c.optimizer.learning_rate = 2e-3
     c.optimizer.schedule = "cosine"
     c.optimizer.warmup_steps = 100
     c.optimizer.min_lr_ratio = 0.01
-    c.optimizer.grad_clip = 1.0
     return c

@@ -50,7 +50,4 @@ def get_config(arg="lstm"):
     c.model.hidden_size = 128
     for key, value in MODELS[model].items():
         setattr(c.model, key, value)
-    c.optimizer.name = "adam"
-    c.optimizer.learning_rate = 1e-3
-    c.optimizer.grad_clip = 1.0
     return c

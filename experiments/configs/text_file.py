@@ -23,11 +23,9 @@ def get_config(arg=None):
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", vocab_size=20_000, min_count=1, max_length=200,
                   vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
-    c.steps = 2000
     c.eval_batches = 0  # validate on the whole split: it picks the best checkpoint
     c.pad_to = "batch"
     c.bucket = True
-    c.model.hidden_size = 64
     c.model.embed_dim = 64
     c.model.bidirectional = True
     c.model.pooling = "bilstm"
