@@ -37,6 +37,11 @@ def chunk_of(rnn):  # the chunk the driver runs with (bound, or min_rnn.scan's d
     fn = rnn.driver()
     return fn.keywords.get("chunk", inspect.signature(fn.func).parameters["chunk"].default)
 
+# a config file as `lstmjax train --config experiments/configs/adding.py` builds it
+from experiments.configs import adding
+file_cfg = schema.resolve_config(adding.get_config())
+file_built = models.from_task(schema._PROBE, **file_cfg["model"]).rnn
+
 cfg = lstmjax.LSTMConfig(input_size=2, hidden_size=4)
 b = np.asarray(lstmjax.init(jax.random.key(0), cfg)[0]["fw"]["b"])  # blocks i, f, g, o
 xs = np.ones((2, 3, 2), np.float32)
@@ -50,6 +55,7 @@ print(json.dumps({
     "params": sorted(set(b[4:8].tolist())),
     "schema": [schema.DEFAULTS["model"]["forget_bias"], schema.DEFAULTS["model"]["chunk"]],
     "built": built("lstm").make_cell().forget_bias,
+    "config_file": file_built.make_cell().forget_bias,
     "chunk": [chunk_of(lstmjax.LSTMConfig(input_size=2, hidden_size=4, cell="min_gru")),
               chunk_of(built("min_gru"))],
 }))
@@ -64,7 +70,8 @@ def _patched_run(tmp_path, edits: dict[str, tuple[str, str]]) -> dict:
         text = (pkg / name).read_text()
         assert text.count(old) == 1, f"{old!r} should be written once in lstmjax/{name}"
         (pkg / name).write_text(text.replace(old, new))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LSTMJAX_NATIVE": "0",
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+           "LSTMJAX_NATIVE": "0",
            "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", _PROBE], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
@@ -90,7 +97,7 @@ def test_changing_a_default_in_its_one_place_changes_it_everywhere(tmp_path):
         "min_rnn.py": ("CHUNK = 64 ", "CHUNK = 128 "),
     })
     assert got == {"cell": 0.5, "config": 0.5, "params": [0.5], "schema": [0.5, 128],
-                   "built": 0.5, "chunk": [128, 128]}
+                   "built": 0.5, "config_file": 0.5, "chunk": [128, 128]}
 
 
 def test_unset_fields_take_the_owners_defaults():
