@@ -1,37 +1,61 @@
-"""Looking inside the gates: forget, input, output gates and the cell state of a trained LSTM.
+"""Inside the gates of an LSTM trained on distant recall: correlation, then intervention.
 
+    python -m experiments.gates --config experiments/configs/gates.py:causal \
+        --workdir experiments/results/gates_causal                 # the interventions
     python -m experiments.gates --config experiments/configs/gates.py:quick \
-        --workdir runs/gates                                          # gap 50, 2 seeds
-    python -m experiments.gates --config experiments/configs/gates.py \
-        --config.gap=500 --config.seeds=5 --config.train.steps=3000   # bigger
+        --workdir runs/gates [--config.gap=500 --config.seeds=5 --config.init=forget_bias_1]
 
-Trains an LSTM (chrono initialization) on distant recall ("I grew up in France ... I speak
-fluent ___") with ``lstmjax.train.run``, then replays chosen test sequences through
-``LSTMCell.step_with_gates`` and draws, for the units that carry the clue, heatmaps
-(unit x time) of the input gate i_t, the forget gate f_t, the output gate o_t and the cell
-state C_t: the clue is *written* (i high at t = 0), *held* across the gap (f close to 1, C
-constant) and *read out* (o at the query step). Units are ranked by the fraction of the
-variance of their cell state at the query step that the clue explains (clue R²; the units
-that store the clue).
+One run per initialization (``init``: ``chrono``, chrono initialization for the sequence
+length, and/or ``forget_bias_1``, the default init with b_f = 1) and seed, trained with
+``lstmjax.train.run`` on distant recall ("I grew up in France ... I speak fluent ___":
+a clue at step 0, ``gap`` distractors at steps 1..gap, the query at step gap + 1). Then:
 
-Outputs: ``gates.json`` (per seed: test accuracy and gate statistics at the clue step,
-over the gap and at the query step, for the top units and for all units), ``gates.md``
-(table: mean ± sample std, bootstrap interval, N; what chrono init alone gives), ``gates_seed<k>_seq<j>.png`` heatmaps,
-``gate_means_seed<k>.png`` (mean gate activation of the top units over time), ``meta.json``.
+**Interventions** (``causal`` in each record; the report's first tables). The
+clue-carrying units are the ``top_units`` units whose cell state at the end of the gap
+(step ``gap``) the clue explains best (clue R², :func:`clue_r2`), measured on the
+**validation** split; the test split is never used to choose anything. On the whole
+**test** split the forget gate of those units is clamped across the gap (steps
+1..gap) to (a) its trained mean over the gap (per unit, from the validation split),
+(b) 0 (erase the cell state every step) and (c) 1 (never forget), and the test accuracy
+is measured; beside it the unclamped model, the same clamps on ``top_units`` random
+non-clue units (``random_draws`` draws, averaged) and on all units. The clamp is data,
+not a fork of the cell: a :class:`Clamp` (a ``[T, H]`` unit-by-step mask and values) read
+by :func:`clamped_step`, which sets the forget block of the reference cell's input so
+that ``LSTMCell.step_with_gates`` computes exactly the clamped f_t (σ(±inf) = 1 or 0
+exactly; the trained mean to float32 rounding); with no clamp, :func:`forward` is the
+reference scan (``lstmjax.recurrence.scan``) bit for bit (tested).
+
+**What training changed**: per unit and gate (i, f, o), the mean over the test split
+and the gap of the trained cell minus the same at initialization (the seed's step-0
+params), and the product of f over the gap per unit (how much of the cell state at the
+clue survives to the query), trained and at init.
+
+**Correlation** (the sizes ``quick`` / ``standard`` and the committed ``gates_quick`` /
+``gates_standard``): heatmaps (unit x time) of i_t, f_t, o_t and C_t for chosen probe
+sequences, with units ranked by the clue R² of their cell state at the query step, and
+a table of gate statistics.
+
+Outputs: ``gates.json`` (records), ``gates.md`` (report), ``meta.json``; causal:
+``interventions.png`` (test accuracy per intervention), ``gate_shift.png`` (trained
+minus initial gate per unit against its clue R²), ``forget_product.png`` (log10 of the
+product of f over the gap per unit, trained against init); both: ``survival.png``,
+``<init>_gates_seed<k>_seq<j>.png`` heatmaps and ``<init>_gate_means_seed<k>.png``
+(without the ``<init>_`` prefix when one init runs).
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 import os
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import report, sweep
-from lstmjax import data, models, schema
+from experiments import report, stats, sweep
+from lstmjax import cells, data, models, schema, step
 from lstmjax.tasks import distant_recall as dr
 
 INITS = ("chrono", "forget_bias_1")
@@ -39,6 +63,9 @@ GATES = ("i", "f", "o", "c")
 TITLES = {"i": "input gate i_t (write)", "f": "forget gate f_t (keep)",
           "o": "output gate o_t (read)", "c": "cell state C_t minus its mean over sequences (the clue on the conveyor belt), "
                "scaled per unit"}
+# the clamps, in report order: f := the unit's trained mean over the gap, 0, 1
+CLAMPS = ("mean", "0", "1")
+UNIT_SETS = ("clue", "random", "all")
 
 
 def trace(params, mcfg: models.ModelConfig, tokens: np.ndarray) -> dict[str, np.ndarray]:
@@ -152,41 +179,314 @@ def draw_means(path: str, acts: dict, r2, units, title: str, dpi: int = 100) -> 
     plt.close(fig)
 
 
+# --------------------------------------------------------------------------- interventions
+
+
+class Clamp(NamedTuple):
+    """An intervention on the forget gate, as data: ``f_t[b, u] := value[t, u]`` wherever
+    ``mask[t, u]`` (for every sequence b); elsewhere the cell runs as trained.
+
+    ``mask``: bool ``[T, H]``; ``value``: float32 ``[T, H]`` in [0, 1] (read only where
+    ``mask``).
+    """
+
+    mask: Any
+    value: Any
+
+
+def no_clamp(num_steps: int, hidden: int) -> Clamp:
+    """The empty intervention: the trained model."""
+    return Clamp(np.zeros((num_steps, hidden), bool), np.zeros((num_steps, hidden), np.float32))
+
+
+def make_clamp(num_steps: int, hidden: int, units, steps, value) -> Clamp:
+    """f := ``value`` on ``units`` at the time steps ``steps`` (the gap:
+    ``range(1, gap + 1)``); ``value`` is one number or one per hidden unit ``[H]``."""
+    units = np.asarray(units, int).reshape(-1)
+    steps = np.asarray(list(steps), int).reshape(-1)
+    if units.size and (units.min() < 0 or units.max() >= hidden):
+        raise ValueError(f"units: expected indices in [0, {hidden}), got {units.tolist()}")
+    if steps.size and (steps.min() < 0 or steps.max() >= num_steps):
+        raise ValueError(f"steps: expected indices in [0, {num_steps}), got {steps.tolist()}")
+    value = np.broadcast_to(np.asarray(value, np.float32), (hidden,))
+    if not np.all((value >= 0) & (value <= 1)):
+        raise ValueError(f"value: a forget gate lies in [0, 1], got {value.tolist()}")
+    mask = np.zeros((num_steps, hidden), bool)
+    mask[np.ix_(steps, units)] = True
+    return Clamp(mask, np.broadcast_to(value, (num_steps, hidden)).copy())
+
+
+def clamped_step(cell: cells.LSTMCell, params, carry, p_t, mask_t, value_t):
+    """``cell.step_with_gates(params, carry, p_t)`` with f_t := ``value_t`` where ``mask_t``.
+
+    The cell is not copied: the forget block of its input ``p_t`` (W_f·x_t + b_f) is set,
+    where masked, to logit(value) minus the rest of the gate's pre-activation
+    (W_f·h_{t-1}, plus the peephole term), so the reference step computes
+    σ(logit(value)): exactly 0 or 1 for the values 0 and 1 (logit = ∓inf), any other
+    value to float32 rounding. Unmasked units get ``p_t`` unchanged (the same bits).
+    """
+    H = cell.hidden_size
+    k = cell.gates.blocks.index("f")
+    block = slice(k * H, (k + 1) * H)
+    rest = carry.h @ params["w_h"][:, block]
+    if "f" in params.get("peep", {}):
+        rest = rest + params["peep"]["f"] * carry.c
+    value_t = jnp.asarray(value_t, p_t.dtype)
+    logit = jnp.log(value_t) - jnp.log1p(-value_t)             # -inf at 0, +inf at 1
+    p_f = jnp.where(mask_t, logit - rest, p_t[..., block])
+    p_t = jnp.concatenate([p_t[..., :k * H], p_f, p_t[..., (k + 1) * H:]], axis=-1)
+    return cell.step_with_gates(params, carry, p_t)
+
+
+def replay_cell(mcfg: models.ModelConfig) -> cells.LSTMCell:
+    """The model's one LSTM layer; ValueError for a model the replay does not cover."""
+    r = mcfg.rnn
+    if (mcfg.input_kind != "tokens" or mcfg.output_kind != "classify" or r.num_layers != 1
+            or r.bidirectional or mcfg.pooling != "last"):
+        raise ValueError("gates: the replay covers one unidirectional layer on tokens with "
+                         f"pooling='last' (got num_layers={r.num_layers}, bidirectional="
+                         f"{r.bidirectional}, pooling={mcfg.pooling!r})")
+    cell = r.make_cell()
+    g = getattr(cell, "gates", None)
+    if not isinstance(cell, cells.LSTMCell) or "f" not in g.blocks or g.coupled \
+            or g.full_recurrence:
+        raise ValueError(f"gates: the clamp needs an LSTM with its own forget gate (not "
+                         f"CIFG or FGR); got cell={r.cell!r}, gates={r.gates!r}")
+    return cell
+
+
+def forward(params, mcfg: models.ModelConfig, tokens, clamp: Clamp | None = None):
+    """The model on ``tokens [B, T]`` with the forget gate clamped: ``(logits [B, C],
+    activations {i, f, g, o, c, h}: [T, B, H])``. ``clamp=None`` is the trained model."""
+    cell = replay_cell(mcfg)
+    p = params["rnn"][0]["fw"]
+    xs = models.embed(params, mcfg, jnp.asarray(tokens))
+    batch, num_steps = xs.shape[0], xs.shape[1]
+    clamp = no_clamp(num_steps, cell.hidden_size) if clamp is None else clamp
+
+    def body(carry, inputs):
+        return clamped_step(cell, p, carry, *inputs)
+
+    proj = jnp.swapaxes(cell.project(p, xs), 0, 1)                   # [T, B, G*H]
+    _, acts = jax.lax.scan(body, cell.zero_carry(batch),
+                           (proj, jnp.asarray(clamp.mask), jnp.asarray(clamp.value)))
+    logits = acts["h"][-1] @ params["head"]["w"] + params["head"]["b"]
+    return logits, acts
+
+
+@functools.partial(jax.jit, static_argnames=("mcfg", "gap", "gate_stats"))
+def _batch_sums(params, tokens, labels, weight, mask, value, *, mcfg, gap, gate_stats):
+    """Weighted sums over one batch: correct answers, and (``gate_stats``) per unit the
+    gap means of i, f, o, log10 and value of the product of f over the gap; the cell
+    states at the end of the gap."""
+    logits, acts = forward(params, mcfg, tokens, Clamp(mask, value))
+    out = {"correct": jnp.sum(weight * (jnp.argmax(logits, -1) == labels)),
+           "n": jnp.sum(weight)}
+    if gate_stats:
+        w = weight[:, None]
+        gap_steps = slice(1, gap + 1)
+        for name in ("i", "f", "o"):
+            out[name] = jnp.sum(acts[name][gap_steps].mean(0) * w, 0)
+        # f below float32's smallest normal counts as that (-37.9 per step): a finite log
+        f = jnp.maximum(acts["f"][gap_steps], jnp.finfo(acts["f"].dtype).tiny)
+        log_f = jnp.sum(jnp.log10(f), 0)                                    # [B, H]
+        out["log10_prod_f"] = jnp.sum(log_f * w, 0)
+        out["prod_f"] = jnp.sum(10.0 ** log_f * w, 0)
+        out["c_end"] = acts["c"][gap]                                      # [B, H]
+    return out
+
+
+def split_summary(params, mcfg, tokens: np.ndarray, labels: np.ndarray, gap: int,
+                  clamp: Clamp | None = None, *, gate_stats: bool = True,
+                  batch_size: int = 512) -> dict:
+    """The model (with ``clamp``) over a whole split: ``accuracy``, ``examples``; with
+    ``gate_stats`` also per unit ``[H]`` the mean over sequences of the gap means of
+    ``i``, ``f``, ``o``, of ``log10_prod_f`` (log10 of the product of f over steps
+    1..gap) and ``prod_f``, and ``c_end [N, H]`` (cell states at step ``gap``)."""
+    if gap < 1:
+        raise ValueError(f"gap: the interventions act across the gap; expected >= 1, got {gap}")
+    n, num_steps = tokens.shape
+    batch_size = min(batch_size, n)
+    hidden = mcfg.rnn.hidden_size
+    clamp = no_clamp(num_steps, hidden) if clamp is None else clamp
+    totals: dict[str, Any] = {}
+    ends = []
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, start + batch_size)
+        real = idx < n
+        idx = np.where(real, idx, start)      # filler rows: copies of the first, weight 0
+        sums = _batch_sums(params, tokens[idx], labels[idx], real.astype(np.float32),
+                           clamp.mask, clamp.value, mcfg=mcfg, gap=gap,
+                           gate_stats=gate_stats)
+        sums = jax.device_get(sums)
+        if gate_stats:
+            ends.append(np.asarray(sums.pop("c_end"))[real])
+        for k, v in sums.items():
+            totals[k] = totals.get(k, 0.0) + np.asarray(v, np.float64)
+    out = {"accuracy": float(totals["correct"] / totals["n"]), "examples": int(totals["n"])}
+    if gate_stats:
+        out.update({k: totals[k] / totals["n"] for k in ("i", "f", "o", "log10_prod_f",
+                                                          "prod_f")})
+        out["c_end"] = np.concatenate(ends)
+    return out
+
+
+def split_arrays(data_cfg, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The whole split as ``(tokens [N, T] int32, labels [N] int32)``."""
+    _, src = data.make_source(dict(data_cfg), split)
+    examples = [src[k] for k in range(len(src))]
+    return (np.stack([e["x"] for e in examples]).astype(np.int32),
+            np.array([int(e["y"]) for e in examples], np.int32))
+
+
+def initial_params(seed: int, mcfg: models.ModelConfig):
+    """The params a run with ``seed`` starts from (``lstmjax.step.init_state``'s)."""
+    return models.init(jax.random.fold_in(jax.random.key(seed), step.INIT_STREAM), mcfg)
+
+
+def interventions(params, init_params, mcfg, splits: dict, *, gap: int, num_clues: int,
+                  top_units: int, draws: int, seed: int) -> dict:
+    """Choose the clue units on ``splits["validation"]``, clamp on ``splits["test"]``.
+
+    ``splits``: ``{"validation" | "test": (tokens, labels)}``. Returns the record's
+    ``causal`` part (plain lists): the chosen units and their selection numbers, the test
+    accuracy of every intervention (``accuracy["<units>/<clamp>"]``; ``random/...`` the
+    mean over ``draws`` random sets of ``top_units`` non-clue units, each draw in
+    ``accuracy_draws``), and per unit the gap gates and the product of f, trained and at
+    init, on the test split.
+    """
+    hidden = mcfg.rnn.hidden_size
+    if not 1 <= top_units < hidden:
+        raise ValueError(f"top_units: expected 1 <= top_units < hidden_size = {hidden}, "
+                         f"got {top_units}")
+    val_tokens, val_labels = splits["validation"]
+    test_tokens, test_labels = splits["test"]
+    val = split_summary(params, mcfg, val_tokens, val_labels, gap)
+    r2 = clue_r2(val["c_end"][:, None, :], val_labels, num_clues)[0]          # [H]
+    clue = np.sort(np.argsort(-r2, kind="stable")[:top_units])
+    others = np.setdiff1d(np.arange(hidden), clue)
+    randoms = [np.sort(np.random.default_rng([seed, d]).choice(others, top_units,
+                                                               replace=False))
+               for d in range(draws)]
+    trained = split_summary(params, mcfg, test_tokens, test_labels, gap)
+    init = split_summary(init_params, mcfg, test_tokens, test_labels, gap)
+    num_steps = test_tokens.shape[1]
+    window = range(1, gap + 1)
+    values = {"mean": val["f"], "0": 0.0, "1": 1.0}
+
+    def acc(units, clamp_name):
+        c = make_clamp(num_steps, hidden, units, window, values[clamp_name])
+        return split_summary(params, mcfg, test_tokens, test_labels, gap, c,
+                             gate_stats=False)["accuracy"]
+
+    accuracy = {"none": trained["accuracy"]}
+    accuracy_draws = {}
+    for name in CLAMPS:
+        accuracy[f"clue/{name}"] = acc(clue, name)
+        accuracy_draws[f"random/{name}"] = [acc(u, name) for u in randoms]
+        accuracy[f"random/{name}"] = float(np.mean(accuracy_draws[f"random/{name}"]))
+        accuracy[f"all/{name}"] = acc(np.arange(hidden), name)
+
+    def lst(a):
+        return [float(v) for v in np.asarray(a)]
+
+    return {
+        "selection_split": "validation", "selection_examples": val["examples"],
+        "selection_step": gap, "test_examples": trained["examples"],
+        "clue_units": clue.tolist(), "random_units": [u.tolist() for u in randoms],
+        "clue_r2_validation": lst(r2), "f_mean_validation": lst(val["f"]),
+        "accuracy": accuracy, "accuracy_draws": accuracy_draws,
+        "init_accuracy": init["accuracy"],
+        "gates": {when: {g: lst(s[g]) for g in ("i", "f", "o")}
+                  for when, s in (("trained", trained), ("init", init))},
+        "log10_prod_f": {"trained": lst(trained["log10_prod_f"]),
+                         "init": lst(init["log10_prod_f"])},
+        "prod_f": {"trained": lst(trained["prod_f"]), "init": lst(init["prod_f"])},
+    }
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def inits_of(config) -> list[str]:
+    """``config.init`` (one name or several) as a list; ValueError naming the field."""
+    value = config.init
+    items = [value] if isinstance(value, str) else list(value)
+    given = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+    unknown = [n for n in given if n not in INITS]
+    if unknown or not given:
+        raise ValueError(f"config.init={value!r}: unknown {unknown}; accepted: {list(INITS)}")
+    return given
+
+
 def plan(config, ctx=None) -> list[sweep.Run]:
-    if config.init not in INITS:
-        raise ValueError(f"config.init={config.init!r}; accepted: {list(INITS)}")
-    data_cfg = {**config.data.to_dict(), "gap": int(config.gap)}
-    model = sweep.resolve_model({"cell": "lstm", "chrono": True} if config.init == "chrono"
-                                else {"cell": "lstm", "forget_bias": 1.0}, data_cfg)
-    return [sweep.Run(f"seed={seed}", sweep.train_config(config.train, seed=seed, data=data_cfg,
-                                                         model=model),
-                      {"seed": seed, "gap": int(config.gap), "top_units": config.top_units,
-                       "sequences": config.sequences})
-            for seed in range(config.seeds)]
+    inits = inits_of(config)
+    gap = int(config.gap)
+    if gap < 1:
+        raise ValueError(f"config.gap={gap!r}: the interventions act across the gap; "
+                         "expected >= 1")
+    hidden = int(config.train.model.hidden_size)
+    if not 1 <= int(config.top_units) < hidden:
+        raise ValueError(f"config.top_units={config.top_units!r}: expected 1 <= top_units < "
+                         f"hidden_size = {hidden} (the random control draws from the rest)")
+    data_cfg = {**config.data.to_dict(), "gap": gap}
+    runs = []
+    for init in inits:
+        model = sweep.resolve_model({"cell": "lstm", "chrono": True} if init == "chrono"
+                                    else {"cell": "lstm", "forget_bias": 1.0}, data_cfg)
+        for seed in range(config.seeds):
+            one = len(inits) == 1  # one init: the names (and figures) of the first runs
+            runs.append(sweep.Run(
+                f"seed={seed}" if one else f"{init}/seed={seed}",
+                sweep.train_config(config.train, seed=seed, data=data_cfg, model=model),
+                {"init": init, "seed": seed, "gap": gap, "top_units": int(config.top_units),
+                 "sequences": int(config.sequences), "random_draws": int(config.random_draws),
+                 "prefix": "" if one else f"{init}_"}))
+    return runs
 
 
 def execute(run: sweep.Run, ctx: dict) -> dict:
-    """Train, then trace the gates over 512 test sequences and draw them into the workdir."""
+    """Train; intervene on the clue units (validation selects, test measures); draw the
+    gates of ``sequences`` probe sequences into the workdir."""
     rec, summary = sweep.train_run(run, ctx, keep=True)
+    if summary is None:  # a non-finite loss: nothing to look inside
+        return rec
     cfg = schema.resolve_config(run.config)
     spec = data.make_source(cfg["data"], "validation")[0]
     mcfg = models.from_task(spec, **cfg["model"])
-    seed, gap, num_clues = run.fields["seed"], run.fields["gap"], cfg["data"]["num_clues"]
-    a = analyse(summary["params"], mcfg, gap, num_clues, seed, run.fields["top_units"])
+    f = run.fields
+    seed, gap, num_clues = f["seed"], f["gap"], cfg["data"]["num_clues"]
+    params = summary["params"]
+    splits = {s: split_arrays(cfg["data"], s) for s in ("validation", "test")}
+    causal = interventions(params, initial_params(seed, mcfg), mcfg, splits, gap=gap,
+                           num_clues=num_clues, top_units=f["top_units"],
+                           draws=f["random_draws"], seed=seed)
     acc = rec["test"]["accuracy"]
-    report.log(f"seed {seed}: test accuracy {100 * acc:.1f}% (solved@{rec['steps_to_solve']}), "
-               f"top units {a['top_units'][:6]}...")
-    for j in range(run.fields["sequences"]):
-        k = int(np.flatnonzero(a["clues"] == j % num_clues)[0])
-        draw_heatmaps(os.path.join(ctx["workdir"], f"gates_seed{seed}_seq{j}.png"), a["acts"], k,
-                      a["top_units"], int(a["clues"][k]), gap,
-                      f"LSTM on distant recall, gap {gap}, seed {seed} (test accuracy "
-                      f"{100 * acc:.1f}%): top {len(a['top_units'])} clue-carrying units")
-    draw_means(os.path.join(ctx["workdir"], f"gate_means_seed{seed}.png"), a["acts"], a["r2"],
-               a["top_units"], f"mean gates of the top units over 512 test sequences (seed {seed})")
-    return {**rec, "top_units": a["top_units"],
-            **{f"top_{k}": v for k, v in a["stats"]["top"].items()},
-            **{f"all_{k}": v for k, v in a["stats"]["all"].items()}}
+    a = causal["accuracy"]
+    report.log(f"{run.name}: test accuracy {100 * acc:.1f}% (replay {100 * a['none']:.1f}%), "
+               f"f := 0 across the gap on the clue units {100 * a['clue/0']:.1f}%, on random "
+               f"units {100 * a['random/0']:.1f}%, on all units {100 * a['all/0']:.1f}%")
+    out = {**rec, "causal": causal, "figures": []}
+    if f["sequences"]:  # the correlational pictures (probe sequences, as before)
+        p = analyse(params, mcfg, gap, num_clues, seed, f["top_units"])
+        for j in range(f["sequences"]):
+            k = int(np.flatnonzero(p["clues"] == j % num_clues)[0])
+            name = f"{f['prefix']}gates_seed{seed}_seq{j}.png"
+            draw_heatmaps(os.path.join(ctx["workdir"], name), p["acts"], k, p["top_units"],
+                          int(p["clues"][k]), gap,
+                          f"LSTM ({f['init']}) on distant recall, gap {gap}, seed {seed} "
+                          f"(test accuracy {100 * acc:.1f}%): top {len(p['top_units'])} "
+                          "clue-carrying units")
+            out["figures"].append(name)
+        name = f"{f['prefix']}gate_means_seed{seed}.png"
+        draw_means(os.path.join(ctx["workdir"], name), p["acts"], p["r2"], p["top_units"],
+                   f"mean gates of the top units over 512 probe sequences ({f['init']}, "
+                   f"seed {seed})")
+        out["figures"].append(name)
+        out.update({"probe_units": p["top_units"],
+                    **{f"top_{k}": v for k, v in p["stats"]["top"].items()},
+                    **{f"all_{k}": v for k, v in p["stats"]["all"].items()}})
+    return out
 
 
 def accuracy(r: dict) -> float | None:
@@ -216,7 +516,7 @@ def _t_max(records: list[dict], config) -> float | None:
     return float(max(sweep.max_length({**config.data.to_dict(), "gap": records[0]["gap"]}), 3))
 
 
-def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+def correlation_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
     files = [f"gates_seed{r['seed']}_seq{j}.png" for r in records for j in range(r["sequences"])]
     files += [f"gate_means_seed{r['seed']}.png" for r in records]
     split = report.split_of(records)
@@ -277,6 +577,264 @@ def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], l
                          budget=max(r["steps_budget"] for r in records if r.get("steps_budget")),
                          title="Runs solved by step (Kaplan-Meier, validation-sample check)")
     return sections, files + ["survival.png"]
+
+
+# --------------------------------------------------------------------------- causal report
+
+CLAMP_LABELS = {"mean": "its trained mean", "0": "0", "1": "1"}
+
+
+def _label(group: list[dict]) -> str:
+    """The init of a group of runs in words (``chrono init (T_max = 102)``)."""
+    return report.describe_init(group[0]["config"]["model"])
+
+
+def _unit_mean(r: dict, values, units: str = "clue") -> float:
+    """Mean over the run's clue units (or all units) of a per-unit list."""
+    v = np.asarray(values, np.float64)
+    return float(v[r["causal"]["clue_units"]].mean() if units == "clue" else v.mean())
+
+
+def _shift(r: dict, gate: str, units: str) -> float:
+    g = r["causal"]["gates"]
+    return _unit_mean(r, np.subtract(g["trained"][gate], g["init"][gate]), units)
+
+
+def _pct_values(group, key):
+    return [r["causal"]["accuracy"][key] for r in group]
+
+
+def _paired(group, a: str, b: str) -> stats.Summary:
+    """Per-seed difference accuracy[a] - accuracy[b] (points), summarized over seeds."""
+    return stats.summarize(100 * (r["causal"]["accuracy"][a] - r["causal"]["accuracy"][b])
+                           for r in group)
+
+
+def _diff_text(s: stats.Summary) -> str:
+    if s.n < 2:
+        return f"{s.mean:+.1f} points (n=1)"
+    return f"{s.mean:+.1f} points [95% interval {s.lo:+.1f}, {s.hi:+.1f}] (n={s.n})"
+
+
+def causal_sentences(group: list[dict]) -> str:
+    """What the interventions on one init's runs show, generated from the records."""
+    c0 = group[0]["causal"]
+    K, H = len(c0["clue_units"]), len(c0["clue_r2_validation"])
+    gap = group[0]["gap"]
+
+    def m(key):
+        return 100 * float(np.mean(_pct_values(group, key)))
+
+    seeds = f"{len(group)} seed{'s' if len(group) > 1 else ''}"
+    text = (f"**{_label(group)}** ({seeds}): clamping f to 0 across the gap "
+            f"(steps 1..{gap}) on the {K} clue units takes test accuracy from "
+            f"{m('none'):.1f}% to {m('clue/0'):.1f}%; on {K} random non-clue units: "
+            f"{m('random/0'):.1f}%; on all {H} units: {m('all/0'):.1f}%. Clamped to 1: "
+            f"{m('clue/1'):.1f}% (clue units), {m('random/1'):.1f}% (random), "
+            f"{m('all/1'):.1f}% (all); to its trained mean: {m('clue/mean'):.1f}%, "
+            f"{m('random/mean'):.1f}%, {m('all/mean'):.1f}%.")
+    d = _paired(group, "random/0", "clue/0")   # > 0: erasing the clue units costs more
+    if d.n >= 2 and d.lo > 0:
+        text += (f" Erasing the clue units costs more than erasing as many random units "
+                 f"(random minus clue, per seed: {_diff_text(d)}): the units chosen on the "
+                 "validation split carry the clue causally.")
+    elif d.n >= 2 and d.hi < 0:
+        text += (f" Erasing the clue units costs less than erasing as many random units "
+                 f"(random minus clue, per seed: {_diff_text(d)}).")
+    else:
+        text += (f" Erasing the clue units and erasing as many random units are not "
+                 f"distinguishable here (random minus clue, per seed: {_diff_text(d)}).")
+    keep = _paired(group, "clue/mean", "none")
+    text += (" Holding the clue units' f at its trained mean changes accuracy by "
+             f"{_diff_text(keep)}"
+             + (": the level of f carries the memory, not its step-to-step modulation."
+                if keep.n >= 2 and keep.lo > -1.0 else "."))
+    f_init = float(np.mean([_unit_mean(r, r["causal"]["gates"]["init"]["f"]) for r in group]))
+    f_tr = float(np.mean([_unit_mean(r, r["causal"]["gates"]["trained"]["f"]) for r in group]))
+    p_init = float(np.mean([_unit_mean(r, r["causal"]["log10_prod_f"]["init"]) for r in group]))
+    p_tr = float(np.mean([_unit_mean(r, r["causal"]["log10_prod_f"]["trained"])
+                          for r in group]))
+    text += (f" Training moved the clue units' mean f over the gap from {f_init:.3f} (init) "
+             f"to {f_tr:.3f}, and the product of f over the gap (what is left of the cell "
+             f"state at the clue) from 10^{p_init:.1f} to 10^{p_tr:.1f}.")
+    return text
+
+
+def _draw_shift(path: str, groups: dict[str, list[dict]], dpi: int = 100) -> None:
+    """Trained minus initial gate per unit (test split, mean over the gap) against the
+    unit's clue R² on the validation split; every seed's units, clue units in red."""
+    plt = report.pyplot()
+    fig, axes = plt.subplots(len(groups), 3, figsize=(11, 3.2 * len(groups)), squeeze=False)
+    for row, (label, group) in zip(axes, groups.items()):
+        for ax, gate in zip(row, ("i", "f", "o")):
+            for clue in (False, True):
+                xs, ys = [], []
+                for r in group:
+                    c = r["causal"]
+                    sel = np.zeros(len(c["clue_r2_validation"]), bool)
+                    sel[c["clue_units"]] = True
+                    sel = sel if clue else ~sel
+                    delta = np.subtract(c["gates"]["trained"][gate], c["gates"]["init"][gate])
+                    xs += list(np.asarray(c["clue_r2_validation"])[sel])
+                    ys += list(delta[sel])
+                ax.scatter(xs, ys, s=8, alpha=0.6, color="tab:red" if clue else "grey",
+                           label="clue units" if clue else "other units")
+            ax.axhline(0, color="black", linewidth=0.6)
+            ax.set_title(f"{label}: Δ{gate} (trained − init)", fontsize=9)
+            ax.set_xlabel("clue R² of C at the end of the gap (validation)", fontsize=8)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def _draw_product(path: str, groups: dict[str, list[dict]], gap: int, dpi: int = 100) -> None:
+    """log10 of the product of f over the gap per unit: trained against init."""
+    plt = report.pyplot()
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4.2), squeeze=False)
+    for ax, (label, group) in zip(axes[0], groups.items()):
+        lo = 0.0
+        for clue in (False, True):
+            xs, ys = [], []
+            for r in group:
+                c = r["causal"]
+                sel = np.zeros(len(c["clue_r2_validation"]), bool)
+                sel[c["clue_units"]] = True
+                sel = sel if clue else ~sel
+                xs += list(np.asarray(c["log10_prod_f"]["init"])[sel])
+                ys += list(np.asarray(c["log10_prod_f"]["trained"])[sel])
+            lo = min([lo, *xs, *ys])
+            ax.scatter(xs, ys, s=8, alpha=0.6, color="tab:red" if clue else "grey",
+                       label="clue units" if clue else "other units")
+        ax.plot([lo, 0], [lo, 0], color="black", linewidth=0.6, label="unchanged")
+        ax.set_xlabel(f"log10 ∏ f over the gap ({gap} steps), at init", fontsize=8)
+        ax.set_ylabel("log10 ∏ f over the gap, trained", fontsize=8)
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("How much of the cell state at the clue survives the gap, per unit "
+                 "(test split, mean over sequences)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    groups: dict[str, list[dict]] = {}
+    for init in INITS:
+        group = [r for r in records if r.get("init") == init and r.get("causal")]
+        if group:
+            groups[_label(group)] = group
+    failed = [r["run"] for r in records if not r.get("causal")]
+    first = next(iter(groups.values()))[0]
+    c0, gap = first["causal"], first["gap"]
+    K, H = len(c0["clue_units"]), len(c0["clue_r2_validation"])
+    draws = len(c0["random_units"])
+    n_test = {r["causal"]["test_examples"] for g in groups.values() for r in g}
+    n_val = {r["causal"]["selection_examples"] for g in groups.values() for r in g}
+    labels = list(groups)
+    rows = [["no clamp (the trained model)"]
+            + [report.fmt_mean_std(_pct_values(g, "none"), scale=100) for g in groups.values()]]
+    names = {"clue": f"{K} clue units", "random": f"{K} random non-clue units "
+             f"(mean of {draws} draws)", "all": f"all {H} units"}
+    for units in UNIT_SETS:
+        for clamp in CLAMPS:
+            rows.append([f"{names[units]}: f := {CLAMP_LABELS[clamp]}"]
+                        + [report.fmt_mean_std(_pct_values(g, f"{units}/{clamp}"), scale=100)
+                           for g in groups.values()])
+    rows.append(["untrained (the seed's initial params, no clamp)"]
+                + [report.fmt_mean_std([r["causal"]["init_accuracy"] for r in g], scale=100)
+                   for g in groups.values()])
+    rows.append(["steps to solve (validation check; KM median (solved/N))"]
+                + [report.steps_to_solve_cell(g) for g in groups.values()])
+    shift_rows = []
+    for units, what in (("clue", f"{K} clue units"), ("all", f"all {H} units")):
+        for gate in ("i", "f", "o"):
+            shift_rows.append([f"Δ{gate} over the gap, {what}"]
+                              + [report.fmt_mean_std([_shift(r, gate, units) for r in g],
+                                                     digits=3) for g in groups.values()])
+        for when in ("init", "trained"):
+            shift_rows.append([f"f over the gap, {what}, {when}"]
+                              + [report.fmt_mean_std([_unit_mean(
+                                  r, r["causal"]["gates"][when]["f"], units) for r in g],
+                                  digits=3) for g in groups.values()])
+        for when in ("init", "trained"):
+            shift_rows.append([f"log10 ∏f over the gap, {what}, {when}"]
+                              + [report.fmt_mean_std([_unit_mean(
+                                  r, r["causal"]["log10_prod_f"][when], units) for r in g],
+                                  digits=2) for g in groups.values()])
+    replay = max(abs(r["causal"]["accuracy"]["none"] - r["test"]["accuracy"])
+                 for g in groups.values() for r in g)
+    budget = max(r["steps_budget"] for g in groups.values() for r in g)
+    stop = first["config"].get("stop_when_solved", True)
+    files = ["interventions.png", "gate_shift.png", "forget_product.png", "survival.png"]
+    report.plot_bars(os.path.join(workdir, "interventions.png"),
+                     [row[0].replace(" (mean of", "\n(mean of") for row in rows[:1 + 3 * 3]],
+                     {lab: ([100 * float(np.mean(_pct_values(g, key)))
+                             for key in ["none"] + [f"{u}/{c}" for u in UNIT_SETS
+                                                    for c in CLAMPS]],
+                            [100 * (stats.sample_std(_pct_values(g, key))
+                                    if len(g) > 1 else 0.0)
+                             for key in ["none"] + [f"{u}/{c}" for u in UNIT_SETS
+                                                    for c in CLAMPS]])
+                      for lab, g in groups.items()},
+                     ylabel=f"test accuracy (%, {', '.join(map(str, sorted(n_test)))} "
+                            "sequences)", ylim=(0, 105), size=(11.0, 5.5),
+                     title=f"Clamping the forget gate across the gap (gap {gap}); "
+                           "bars: mean over seeds, error: sample sd")
+    _draw_shift(os.path.join(workdir, "gate_shift.png"), groups)
+    _draw_product(os.path.join(workdir, "forget_product.png"), groups, gap)
+    report.plot_survival(os.path.join(workdir, "survival.png"),
+                         {f"gap = {gap}": {lab: report.survival_data(g)
+                                           for lab, g in groups.items()}},
+                         budget=budget,
+                         title="Runs solved by step (Kaplan-Meier, validation-sample check)")
+    figures = [f for g in groups.values() for r in g for f in r.get("figures", [])]
+    n_text = "/".join(map(str, sorted(n_test)))
+    sections = [
+        f"## Causal gates: clamping the forget gate across the gap (distant recall, gap {gap})",
+        "",
+        *[line for g in groups.values() for line in (causal_sentences(g), "")],
+        f"Test accuracy (%) on the whole test split ({n_text} sequences per run), "
+        f"over seeds. {report.spread_note()} The clue units are the {K} of {H} units whose "
+        f"cell state at the end of the gap (step {gap}) the clue explains best (clue R², "
+        f"between-clue over total variance), chosen on the whole validation split "
+        f"({'/'.join(map(str, sorted(n_val)))} sequences) and never on the test split; "
+        f"f := its trained mean uses each unit's mean f over the gap on the validation "
+        f"split. A clamp acts at steps 1..{gap} (the distractors), in every test sequence. "
+        f"Random control: {K} units drawn from the other {H - K} ({draws} draws per seed, "
+        "numpy default_rng([seed, draw]), accuracy averaged over the draws). Training: "
+        + (f"at most {budget} steps, stopped once the periodic validation check solved"
+           if stop else f"{budget} steps for every run (no early stop)") + ".", "",
+        report.markdown_table(["intervention (steps 1.." + str(gap) + ")", *labels], rows), "",
+        f"What training changed (test split, per unit: mean over the {n_text} test "
+        f"sequences of the gate's mean over steps 1..{gap}; trained params minus the same "
+        "seed's initial params; then the mean over the units named and over seeds). "
+        "∏f: the product of f over the gap, the factor by which the cell state at the "
+        "clue step is scaled by the time of the query (log10; mean over sequences).", "",
+        report.markdown_table(["quantity", *labels], shift_rows), "",
+        "The unclamped replay (`experiments.gates.forward`, the reference cell) "
+        + ("gives the training loop's test accuracy in every run." if replay == 0 else
+           f"differs from the training loop's test accuracy by up to {100 * replay:.2f} "
+           "points (the loop's kernel rounds differently).") , "",
+        "Figures: `interventions.png` (the first table), `gate_shift.png` (Δ per unit "
+        "against the unit's clue R², every seed), `forget_product.png` (log10 ∏f per unit, "
+        "trained against init), `survival.png` (steps to solve)"
+        + (", heatmaps of probe sequences (correlational): "
+           + ", ".join(f"`{f}`" for f in figures) if figures else "") + ".", "",
+    ]
+    if failed:
+        sections += [f"Runs without interventions (non-finite loss): {', '.join(failed)}.", ""]
+    return sections, files + figures
+
+
+def make_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    """The causal report when the records hold interventions, else (the committed
+    ``gates_quick`` / ``gates_standard``) the correlational one."""
+    if any(r.get("causal") for r in records):
+        return causal_report(records, config, workdir)
+    return correlation_report(records, config, workdir)
 
 
 def main(argv=None) -> str | None:

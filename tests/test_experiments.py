@@ -247,45 +247,6 @@ def test_run_configs_start_from_the_defaults(name):
     assert set(schema.to_dict(config)) == set(schema.DEFAULTS)  # every field overridable
 
 
-@pytest.mark.slow
-def test_gates_tiny(tmp_path):
-    from experiments import gates
-    workdir = str(tmp_path / "gates")
-    gates.main([_config("gates"), "--workdir", workdir])
-    with open(os.path.join(workdir, "gates.json")) as f:
-        (record,) = json.load(f)
-    for key in ("top_i_clue", "top_f_gap", "top_o_query", "all_f_gap", "top_c_clue_r2_query"):
-        assert math.isfinite(record[key])
-    for key in ("top_i_clue", "top_i_gap", "top_f_gap", "top_o_gap", "top_o_query",
-                "top_c_clue_r2_write", "top_c_clue_r2_mid", "top_c_clue_r2_query"):
-        assert 0.0 <= record[key] <= 1.0
-    assert len(record["top_units"]) == 4 and len(set(record["top_units"])) == 4
-    _, text = _check_meta(workdir, "gates")
-    rows = report.parse_markdown_table(text, "quantity")
-    assert rows[2] == ["i at clue step", f"{record['top_i_clue']:.3f} (n=1)",
-                       f"{record['all_i_clue']:.3f} (n=1)"]
-    assert _png_size(os.path.join(workdir, "gates_seed0_seq0.png")) == (1000, 800)
-    assert _png_size(os.path.join(workdir, "gate_means_seed0.png")) == (800, 350)
-
-
-def test_gates_trace_matches_apply():
-    """The replayed gate activations give the same h as lstmjax.apply."""
-    import jax
-    from experiments import gates
-    from lstmjax import models
-    from lstmjax.tasks import distant_recall as dr
-    cfg = dr.DistantRecallConfig(gap=5, num_clues=4, num_distractors=4)
-    mcfg = models.from_task(dr.spec(cfg), **{**schema.DEFAULTS["model"], "hidden_size": 6,
-                                             "embed_dim": 3, "chrono_max_len": 7.0,
-                                             "recurrent_init": "glorot"})
-    params = models.init(jax.random.key(1), mcfg)
-    tokens = np.stack([dr.example(cfg, 0, k)["x"] for k in range(3)])
-    acts = gates.trace(params, mcfg, tokens)
-    _, feats = models.apply(params, mcfg, tokens, return_features=True)
-    np.testing.assert_allclose(acts["h"][:, -1], feats, atol=1e-5)
-    np.testing.assert_allclose(acts["c"][:, 0], acts["i"][:, 0] * acts["g"][:, 0], atol=1e-6)
-
-
 def test_synthetic_reviews_file(tmp_path):
     from experiments import sentiment
     from lstmjax import data
@@ -346,13 +307,3 @@ def test_adding_long_tiny_resumes(tmp_path):
     assert rows[1][2] == report.fmt_mean_std([second["test"]["accuracy"]], scale=100)
     assert os.path.exists(os.path.join(workdir, "survival.png"))
     assert _png_size(os.path.join(workdir, "adding_long_curves.png")) == (700, 450)
-
-
-def test_clue_r2():
-    from experiments import gates
-    rng = np.random.default_rng(0)
-    clues = rng.integers(0, 4, 400)
-    c = np.stack([clues * 1.0, rng.normal(size=400), np.zeros(400)], -1)[:, None, :]  # [N,1,3]
-    r2 = gates.clue_r2(c, clues, 4)
-    assert r2.shape == (1, 3)
-    assert r2[0, 0] == pytest.approx(1.0) and r2[0, 1] < 0.05 and r2[0, 2] == 0.0
