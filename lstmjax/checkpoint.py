@@ -41,15 +41,12 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lstmjax.errors import CheckpointError
 from lstmjax.tasks.files import sha256_file
 
 FILES = "lstmjax_files.json"
 _META_KEYS = ("step", "fingerprint", "data_fingerprint", "data_state", "extra")
 _DATA_STATE_KEYS = ("json", "bytes_b64")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used (corrupt, truncated, or from another config)."""
 
 
 def _encode_data_state(data_state):

@@ -7,8 +7,9 @@
     python -m lstmjax predict --workdir runs/tweets --text "loved it" [--output out.csv]
 
 One error contract for every command: an expected failure prints ONE line on stderr
-(``error: ...``) and exits with a code from :data:`EXIT_CODES`; ``--verbose`` adds the
-traceback.
+(``error: ...``) and exits with a code from :data:`lstmjax.errors.EXIT_CODES` (the one
+table from exception type to code, which a multi-process job's processes use too);
+``--verbose`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -26,45 +27,21 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lstmjax import checkpoint, data, evaluation, inference, parallel, runs, schema, tasks, train
-
-EXIT_CODES = {
-    0: "done",
-    1: "the loss became NaN/Inf (the last good checkpoint is kept)",
-    2: "invalid config or command line",
-    3: "unusable run directory or checkpoint (nothing was changed)",
-    4: "missing, unreadable or invalid data (files, or a dataset not prepared offline)",
-    5: "a multi-process job lost a peer or cannot reach its coordinator (rerun to resume)",
-    130: "interrupted by Ctrl-C (SIGINT); a checkpoint was saved at the step boundary: rerun "
-         "the same command to resume",
-    138: "stopped by SIGUSR1 (SLURM --signal=USR1@...); a checkpoint was saved: rerun (or "
-         "requeue) the same command to resume",
-    143: "stopped by SIGTERM (a scheduler's preemption or time limit); a checkpoint was saved: "
-         "rerun (or requeue) the same command to resume",
-}
-
+from lstmjax import checkpoint, data, errors, evaluation, inference, parallel, runs, schema, tasks, train
+from lstmjax.errors import EXIT_CODES
 
 class UsageError(ValueError):
     """A bad command line (exit 2)."""
 
 
 def exit_code(e: BaseException) -> int:
-    """The documented exit code of an exception (see :data:`EXIT_CODES`)."""
-    if isinstance(e, KeyboardInterrupt):  # a second signal (train.Interrupted), or Ctrl-C
-        return 128 + getattr(e, "signum", 2)  # before training began: 128 + the signal
-    if isinstance(e, train.NonFiniteLossError):
-        return 1
-    if isinstance(e, parallel.DistributedError):
-        return 5
-    if isinstance(e, tasks.DataError):
-        return 4
-    if isinstance(e, (checkpoint.CheckpointError, runs.RunDirError)):
-        return 3
-    if isinstance(e, (ValueError, TypeError)):
-        return 2
-    if isinstance(e, OSError):  # the run directory (data files raise DataError)
-        return 3
-    raise e
+    """The documented exit code of an exception (:func:`lstmjax.errors.exit_code`, the one
+    table); an exception it does not know is a bug and is raised again (Python prints its
+    traceback and exits with :data:`lstmjax.errors.UNEXPECTED`)."""
+    code = errors.exit_code(e)
+    if code is None:
+        raise e
+    return code
 
 
 def guarded(fn: Callable[[], int | None], verbose: bool) -> int:

@@ -39,6 +39,9 @@ import numpy as np
 from jax import lax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from lstmjax import errors
+from lstmjax.errors import DistributedError
+
 MODES = ("none", "pmap", "sharding")
 AXIS = "data"
 
@@ -70,17 +73,6 @@ DISTRIBUTED_MODES = ("auto", "on", "off")
 DISTRIBUTED_DEFAULTS = {"mode": "auto", "coordinator": "", "num_processes": 0, "process_id": -1,
                         "initialization_timeout_s": 60, "heartbeat_timeout_s": 20,
                         "shutdown_timeout_s": 60}
-
-
-class DistributedError(RuntimeError):
-    """A multi-process job that cannot go on: the coordinator cannot be reached in time,
-    or a peer process was lost (killed, crashed, its host gone). One line, naming whom.
-
-    The command line exits with :attr:`exit_code`; rerunning the same command on every
-    host resumes from the last complete checkpoint.
-    """
-
-    exit_code = 5
 
 
 # what this module did to jax.distributed in this process
@@ -308,8 +300,9 @@ def peer_failure(e: BaseException) -> DistributedError | None:
     while it waits for peers that are blocked in them (a process stopped alone by Ctrl-C
     or by an error of its own would hang the others until ``shutdown_timeout_s`` and then
     abort them all), or wait for a dead peer and abort. The exit status is
-    :attr:`DistributedError.exit_code` after a lost peer, else :func:`default_exit_code`
-    unless the caller sets its own with :func:`set_exit_code`.
+    :attr:`DistributedError.exit_code` after a lost peer, else the command line's code
+    for ``e`` (:func:`lstmjax.errors.exit_code`; :data:`lstmjax.errors.UNEXPECTED` for an
+    error it does not know), unless the caller sets its own with :func:`set_exit_code`.
     """
     if not _STATE["started"]:
         return e if isinstance(e, DistributedError) else None
@@ -334,21 +327,12 @@ def peer_failure(e: BaseException) -> DistributedError | None:
 
 
 def default_exit_code(e: BaseException) -> int:
-    """The command line's exit status for ``e`` (see ``lstmjax.cli.EXIT_CODES``), used when
-    a process of a multi-process job leaves without jax's shutdown."""
-    if isinstance(e, KeyboardInterrupt):
-        return 130
-    if isinstance(e, DistributedError):
-        return DistributedError.exit_code
-    if isinstance(e, FloatingPointError):
-        return 1
-    if type(e).__name__ == "DataError":
-        return 4
-    if type(e).__name__ in ("CheckpointError", "RunDirError") or isinstance(e, OSError):
-        return 3
-    if isinstance(e, (ValueError, TypeError)):
-        return 2
-    return 1
+    """The status a process of a multi-process job leaves with after ``e`` without jax's
+    shutdown: the command line's (:func:`lstmjax.errors.exit_code`, one table), and
+    :data:`lstmjax.errors.UNEXPECTED` (Python's status after a traceback) for an error
+    that table does not know."""
+    code = errors.exit_code(e)
+    return errors.UNEXPECTED if code is None else code
 
 
 def set_exit_code(code: int) -> None:

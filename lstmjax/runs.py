@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - elsewhere RunLock trusts the file's ho
 import jax
 import numpy as np
 
+from lstmjax.errors import RunDirError  # noqa: F401 - lstmjax.runs.RunDirError
 from lstmjax.tasks.files import sha256_file
 
 METRICS = "metrics.jsonl"
@@ -57,10 +58,6 @@ RUN_FILES = "run_files.json"  # sha256 of the files that define the trained mode
 RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, RUN_FILES, "task.json",
            "vocab.json", "labels.json")
 RECORD_DIRS = ("checkpoints", "best", "incomplete", TENSORBOARD)
-
-
-class RunDirError(RuntimeError):
-    """A run directory or one of its files that cannot be used as it is (one line)."""
 
 
 def check_workdir(path: str, create: bool = True) -> str:

@@ -49,6 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
+from lstmjax.errors import NonFiniteLossError
 from lstmjax import budget, data, evaluation, models, parallel, runs, schema, step
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
@@ -60,14 +61,6 @@ LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
 RUN_FILES = (TASK, VOCAB, LABELS)
 FINISHED = ("completed", "solved_early", "stopped_early")  # statuses with final evaluations
 INCOMPLETE = "incomplete"  # <workdir>/incomplete: checkpoint folders set aside, never read
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or Inf; ``step`` is the update that produced it."""
-
-    def __init__(self, message: str, step: int):
-        super().__init__(message)
-        self.step = step
 
 
 @dataclasses.dataclass

@@ -21,21 +21,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from lstmjax.errors import DataError  # noqa: F401 - raised here and by the tasks
+
 INPUT_KINDS = ("tokens", "features")
 OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
 SPLITS = ("train", "validation", "test")
-
-
-class DataError(ValueError):
-    """A data file or dataset is missing, unreadable or invalid.
-
-    ``str(e)`` is one line that names the file (and the line, key or field) and says what
-    is expected, e.g. ``"data/train.csv:17: 3 fields but the header has 2 ..."``. Raised
-    for every bad *data* problem (as opposed to a bad config value, which raises a plain
-    ``ValueError`` naming the field), so that a CLI can map it to its own exit code and
-    print only ``str(e)``. A subclass of ``ValueError`` so ``except ValueError`` still
-    catches it.
-    """
 
 
 @dataclasses.dataclass(frozen=True)
