@@ -16,7 +16,9 @@ Pooling of the per-step outputs ``ys [B, T, H·dirs]`` into one vector per seque
 * ``"bilstm"``: the seed's sentence vector ``[h_fw at len-1 ; h_bw at 0]``
   (:func:`lstmjax.sentence_representation`), both directions having read the whole
   sequence; for a unidirectional network this equals ``"last"``;
-* ``"mean"``: the mean of ``ys`` over the valid steps.
+* ``"mean"``: the mean of ``ys`` over the valid steps;
+* ``"max"``: the elementwise maximum of ``ys`` over the valid steps (Collobert et al.
+  2011; Conneau et al. 2017's BiLSTM-max): ``v_j = max_{t < len} ys[t, j]``.
 
 Regularization in training (only with a ``dropout_key``; evaluation never drops):
 
@@ -43,7 +45,7 @@ import numpy as np
 
 from lstmjax import api, cells, min_rnn, recurrence
 
-POOLINGS = ("last", "bilstm", "mean")
+POOLINGS = ("last", "bilstm", "mean", "max")
 OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
 INPUT_KINDS = ("tokens", "features")
 
@@ -57,7 +59,7 @@ class ModelConfig:
       input_kind: "tokens" (int ids ``[B, T]``, embedded) or "features" (``[B, T, D]``).
       output_kind: "classify", "regress" or "classify_per_step".
       num_outputs: classes (1 for regression).
-      pooling: "last", "bilstm" or "mean" (ignored for per-step outputs).
+      pooling: "last", "bilstm", "mean" or "max" (ignored for per-step outputs).
       vocab_size: number of token ids (tokens only).
       embed_dropout: dropout rate on the embedded tokens (tokens only), in [0, 1).
       word_dropout: probability of replacing a token by ``<unk>`` (tokens only), in [0, 1).
@@ -144,6 +146,10 @@ def pool(ys, final_state, lengths, pooling: str):
     if pooling == "mean":
         mask = recurrence.length_mask(lengths, num_steps).astype(ys.dtype)
         return (ys * mask[..., None]).sum(axis=1) / lengths[:, None].astype(ys.dtype)
+    if pooling == "max":  # padded steps never win (their outputs are zeroed, not -inf)
+        mask = recurrence.length_mask(lengths, num_steps)
+        top = jnp.where(mask[..., None], ys, -jnp.inf).max(axis=1)
+        return jnp.where(lengths[:, None] > 0, top, 0.0).astype(ys.dtype)  # empty: zeros
     raise ValueError(f"pooling={pooling!r}; accepted: {POOLINGS}")
 
 

@@ -69,7 +69,7 @@ CONFIG_ROWS = [
     (with_(model__form="magic"), "form='magic'"),
     (with_(model__implementation="cuda"), "implementation='cuda'"),
     (with_(model__cell="lstmx"), "cell='lstmx'"),
-    (with_(model__pooling="max"), "pooling='max' is not accepted"),
+    (with_(model__pooling="maximum"), "pooling='maximum' is not accepted"),
     (with_(model__dropout=1.0), "dropout"),
     (with_(model__widht=3), "model.widht is not a known field"),
     (with_(distributed="on"), "config.distributed must be a section"),

@@ -118,8 +118,8 @@ def test_from_task_and_errors():
     cfg = models.from_task(spec, **{**FIELDS, "bidirectional": True, "pooling": "mean",
                                     "recurrent_init": "glorot"})
     assert cfg.rnn.input_size == 6 and cfg.num_outputs == 3 and cfg.vocab_size == 11
-    with pytest.raises(ValueError, match="pooling='max'.*accepted"):
-        models.from_task(spec, **{**FIELDS, "pooling": "max"})
+    with pytest.raises(ValueError, match="pooling='maximum'.*accepted"):
+        models.from_task(spec, **{**FIELDS, "pooling": "maximum"})
     with pytest.raises(ValueError, match="cell='lstmx'"):
         models.from_task(spec, **{**FIELDS, "cell": "lstmx"})
     with pytest.raises(ValueError, match="gates='nog' applies only to cell='lstm'"):

@@ -129,7 +129,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     ({"parallel": "mpi"}, r"config.parallel='mpi' is not accepted; accepted: \['none', 'pmap', 'sharding'\]"),
     ({"model": {"cell": "lstmx"}}, r"config.model: .*cell='lstmx'.*'lstm'.*'min_gru'"),
     ({"model": {"gates": "nope"}}, r"config.model: .*'nope'.*'vanilla'"),
-    ({"model": {"pooling": "max"}}, r"config.model.pooling='max'.*'bilstm'"),
+    ({"model": {"pooling": "maximum"}}, r"config.model.pooling='maximum'.*'bilstm'"),
     ({"model": {"form": "magic"}}, r"config.model: .*form='magic'"),
     ({"keep_checkpoints": 0}, r"config.keep_checkpoints=0 must be >= 1"),
     ({"solve_metric": "f1"}, r"config.solve_metric='f1' is not accepted; accepted: \['loss'"),

