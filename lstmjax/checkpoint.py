@@ -39,12 +39,18 @@ from typing import Any, Iterable
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
 from lstmjax.errors import CheckpointError
 from lstmjax.tasks.files import sha256_file
 
 FILES = "lstmjax_files.json"
+
+
+def _orbax():
+    """``orbax.checkpoint``, imported when a checkpoint is opened: it takes ~0.3 s, which a
+    command that prints its help or an error first need not pay."""
+    import orbax.checkpoint as ocp
+    return ocp
 _META_KEYS = ("step", "fingerprint", "data_fingerprint", "data_state", "extra")
 _DATA_STATE_KEYS = ("json", "bytes_b64")
 
@@ -328,6 +334,7 @@ class Checkpointer:
                                  else json.loads(json.dumps(data_fingerprint)))
         # synchronous: a save is on disk when save() returns (Ctrl-C, SIGKILL), and no
         # background thread outlives close()
+        ocp = _orbax()
         options = ocp.CheckpointManagerOptions(max_to_keep=int(keep), create=True,
                                                enable_async_checkpointing=False)
         self.manager, self._closed = None, False
@@ -360,6 +367,7 @@ class Checkpointer:
         meta = {"step": int(step), "fingerprint": self.fingerprint,
                 "data_fingerprint": self.data_fingerprint,
                 "data_state": _encode_data_state(data_state), "extra": extra or {}}
+        ocp = _orbax()
         saved = self.manager.save(int(step), args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=force)
         self.manager.wait_until_finished()
@@ -368,7 +376,7 @@ class Checkpointer:
         return saved
 
     def restore(self, step: int, abstract_state, *, batches_consumed: int | None = None,
-                check_data: bool = True) -> tuple[Any, Any, dict]:
+                check_data: bool = True, partial: bool = False) -> tuple[Any, Any, dict]:
         """``(state, data_state, extra)`` from checkpoint ``step``; strict, see module doc.
 
         Args:
@@ -378,6 +386,10 @@ class Checkpointer:
             batches were consumed (``next_index``); the training loop passes ``step``.
           check_data: compare the data fingerprints (a resume must); reading a run's
             parameters to evaluate or predict on other data passes False.
+          partial: ``abstract_state`` names part of the saved tree (e.g. ``{"params":
+            ...}`` of a ``{"step", "params", "opt_state", "rng"}`` state) and only that
+            part is read, as host numpy arrays: a run's parameters without rebuilding its
+            optimizer to learn the shapes of the rest.
 
         Raises:
           CheckpointError: (one line, naming the checkpoint) files altered or missing,
@@ -387,6 +399,7 @@ class Checkpointer:
             that cannot be restored into ``abstract_state``. Nothing is executed from the
             checkpoint and nothing in it is changed.
         """
+        ocp = _orbax()
         path = os.path.join(self.directory, str(step))
         if not os.path.isdir(path):
             raise CheckpointError(f"checkpoint {path} does not exist")
@@ -442,8 +455,16 @@ class Checkpointer:
             check_data_state(data_state, batches_consumed, path)
         try:
             with _QuietAbandonedReads():
-                restored = self.manager.restore(int(step), args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract_state)))["state"]
+                if partial:
+                    restore_args = jax.tree.map(
+                        lambda a: ocp.RestoreArgs(restore_type=np.ndarray, dtype=a.dtype),
+                        abstract_state)
+                    item = ocp.args.PyTreeRestore(abstract_state, restore_args=restore_args,
+                                                  partial_restore=True)
+                else:
+                    item = ocp.args.StandardRestore(abstract_state)
+                restored = self.manager.restore(int(step),
+                                                args=ocp.args.Composite(state=item))["state"]
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(
                 f"checkpoint {path} could not be restored (corrupt, truncated, or shapes that "
@@ -486,5 +507,10 @@ def _short(e: Exception, limit: int = 300) -> str:
 
 
 def abstract_of(tree):
-    """``jax.ShapeDtypeStruct`` tree of a host pytree (the restore target)."""
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), tree)
+    """``jax.ShapeDtypeStruct`` tree of a pytree of arrays or of ``ShapeDtypeStruct``s
+    (``jax.eval_shape``'s output): the restore target."""
+    def leaf(x):
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            return jax.ShapeDtypeStruct(tuple(x.shape), x.dtype)
+        return jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype)
+    return jax.tree.map(leaf, tree)

@@ -25,10 +25,9 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
-import numpy as np
-
-from lstmjax import checkpoint, data, errors, evaluation, inference, parallel, runs, schema, tasks, train
+from lstmjax import errors, inference, runs, schema, train
 from lstmjax.errors import EXIT_CODES
+
 
 class UsageError(ValueError):
     """A bad command line (exit 2)."""
@@ -49,8 +48,7 @@ def guarded(fn: Callable[[], int | None], verbose: bool) -> int:
     try:
         return fn() or 0
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - mapped or re-raised
-        code = exit_code(e)
-        parallel.set_exit_code(code)  # the status of a multi-process job's early exit
+        code = exit_code(e)  # a multi-process job's early exit uses the same table
         if verbose:
             traceback.print_exc()
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -58,18 +56,7 @@ def guarded(fn: Callable[[], int | None], verbose: bool) -> int:
         return code
 
 
-# --------------------------------------------------------------------------- run dirs
-
-
-def check_workdir(path: str) -> str:
-    """Create the run directory; a path that is a file, under a file or not writable is a
-    one-line ``RunDirError`` (exit 3)."""
-    return runs.check_workdir(path)
-
-
-def read_run(workdir: str) -> dict:
-    """The resolved config of a finished (or running) run directory."""
-    return inference.read_config(workdir)
+# --------------------------------------------------------------------------- arguments
 
 
 def check_output(path: str | None, reads: Sequence[str] = (), flag: str = "--output") -> None:
@@ -102,42 +89,21 @@ def _data_files(data: dict) -> list[str]:
     return sorted(set(out))
 
 
-def apply_overrides(cfg: dict, overrides: Sequence[str]) -> dict:
-    """``--config.a.b=value`` on a resolved config dict: the value is parsed as JSON when
-    it parses (numbers, true/false, null), else taken as a string; the field must exist,
-    except task fields under ``data`` that the task accepts."""
-    out = json.loads(json.dumps(cfg))
-    for item in overrides:
+def parse_overrides(items: Sequence[str]) -> dict:
+    """``["--config.a.b=value", ...]`` -> ``{"a.b": value}``: the value parsed as JSON when
+    it parses (numbers, true/false, null), else taken as a string. Which fields a command
+    accepts is :func:`lstmjax.inference.with_overrides`' business."""
+    out = {}
+    for item in items:
         if not item.startswith("--config.") or "=" not in item:
             raise UsageError(f"unexpected argument {item!r}; overrides look like "
                              "--config.data.test_path=FILE")
         name, text = item[len("--config."):].split("=", 1)
         try:
-            value = json.loads(text)
+            out[name] = json.loads(text)
         except json.JSONDecodeError:
-            value = text
-        *parents, leaf = name.split(".")
-        node = out
-        for p in parents:
-            if not isinstance(node.get(p), dict):
-                raise UsageError(f"--config.{name}: config has no section {p!r}")
-            node = node[p]
-        known = leaf in node or (parents == ["data"] and leaf in tasks.fields_of(out["data"]["name"]))
-        if not known:
-            raise UsageError(f"--config.{name} is not a field of this run's config")
-        if parents == ["model"] and leaf not in EXECUTION_FIELDS and value != node[leaf]:
-            raise UsageError(
-                f"--config.{name}={value!r} would change the trained model (it was trained "
-                f"with {leaf}={node[leaf]!r}); evaluate and predict use the run's model as "
-                f"trained: retrain to change it. Accepted model overrides (how it runs, not "
-                f"what it computes): {sorted(EXECUTION_FIELDS)}")
-        node[leaf] = value
+            out[name] = text
     return out
-
-
-# model fields that choose how the same function is computed, not which function: the
-# only model overrides evaluate and predict accept (pooling, cell, sizes... are refused)
-EXECUTION_FIELDS = frozenset({"implementation", "form", "unroll", "remat", "chunk"})
 
 
 # --------------------------------------------------------------------------- train
@@ -333,31 +299,20 @@ def evaluate_main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lstmjax evaluate", description=evaluate_main.__doc__)
     p.add_argument("--workdir", required=True, help="a training run's directory")
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--params", default="best", choices=("best", "last"),
+    p.add_argument("--params", default="best", choices=inference.WHICH,
                    help="best: the best periodic validation's parameters (else last)")
     p.add_argument("--output", help="also write the metrics as JSON to this file")
     p.add_argument("--data_dir", default=None)
     p.add_argument("--verbose", action="store_true")
     args, overrides = _parse(p, argv)
-    return guarded(lambda: _evaluate(args, overrides), args.verbose)
+    return guarded(lambda: _evaluate(args, parse_overrides(overrides)), args.verbose)
 
 
-def _evaluate(args, overrides) -> int:
-    saved = read_run(args.workdir)
-    runs.verify_run_files(args.workdir)  # task, vocabulary, labels as the run wrote them
-    cfg = apply_overrides(saved, overrides)
+def _evaluate(args, overrides: dict) -> int:
+    cfg = inference.with_overrides(inference.read_config(args.workdir), overrides)
     check_output(args.output, _data_files(cfg["data"]))
-    if cfg["data"] == saved["data"] and cfg["data"]["name"] in FILE_TASKS:  # its own files
-        _check_data_unchanged(args.workdir, cfg["data"], args.data_dir)
-    job = train.build(cfg, args.data_dir)
-    # the checkpoints were written under the run's own config, not the overridden one
-    params, which = inference.load_params(args.workdir, job.cfg, job.model, args.params,
-                                          run_config=saved)
-    batches = evaluation.split_batches(job.sources[args.split], job.spec, job.cfg,
-                                       job.eval_batch_size, len(job.devices))
-    rec = {"split": args.split, "params": which,
-           **evaluation.evaluate(job.fns.evaluate, job.fns.evaluate.put_state(params), batches,
-                                 job.baseline, **job.report_kwargs())}
+    rec = inference.evaluate(args.workdir, args.split, args.params, overrides=overrides,
+                             data_dir=args.data_dir)
     line = json.dumps(rec)
     print(line)
     # for a reader: which parameters and split, then the per-class table (stdout stays
@@ -368,25 +323,6 @@ def _evaluate(args, overrides) -> int:
     if args.output:
         runs.write_text(args.output, line + "\n")
     return 0
-
-
-FILE_TASKS = ("text_file", "npz_file")  # tasks whose data fingerprint is {file: sha256}
-
-
-def _check_data_unchanged(workdir: str, data_config: dict, data_dir) -> None:
-    """Refuse to score a run on its own data files when they changed since training (the
-    sha256 its latest checkpoint recorded): the numbers would silently not be the run's."""
-    at, recorded = checkpoint.recorded_data_fingerprint(os.path.join(workdir, "checkpoints"))
-    if not recorded:
-        return
-    now = data.fingerprint(data_config, data_dir)
-    changed = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
-    if changed:
-        raise tasks.DataError(
-            f"{changed[0]} changed since the run trained on it (its sha256 differs from the "
-            f"one checkpoint {at} recorded); evaluate would not give the run's numbers. Put "
-            "back the original file, or evaluate on the new one on purpose under another "
-            "name with --config.data.<field>=FILE")
 
 
 # --------------------------------------------------------------------------- predict
@@ -404,58 +340,34 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
                      "features")
     p.add_argument("--output", help="write predictions here (.csv or .jsonl); default stdout "
                    "as JSON lines")
-    p.add_argument("--params", default="best", choices=("best", "last"))
+    p.add_argument("--params", default="best", choices=inference.WHICH)
     p.add_argument("--batch_size", type=int, default=256)
     p.add_argument("--data_dir", default=None)
     p.add_argument("--verbose", action="store_true")
     args, extra = _parse(p, argv)
-    bad = [a for a in extra if not a.startswith(tuple(f"--config.data.{f}=" for f in PREDICT_DATA))]
+    fields = tuple(f"--config.data.{f}=" for f in inference.READ_FIELDS)
+    bad = [a for a in extra if not a.startswith(fields)]
     if bad:
         p.error(f"unexpected arguments: {bad} (predict reads --config.data."
-                f"{{{','.join(PREDICT_DATA)}}}=... overrides only)")
+                f"{{{','.join(inference.READ_FIELDS)}}}=... overrides only)")
     return guarded(lambda: _predict(args, extra), args.verbose)
-
-
-# how predict reads an input file, as training read its files; the run's values by default
-PREDICT_DATA = ("text_column", "encoding", "delimiter")
 
 
 def _predict(args, overrides: Sequence[str] = ()) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch_size={args.batch_size} must be >= 1")
     check_output(args.output, [args.input] if args.input else [])
-    runs.verify_run_files(args.workdir)  # task, vocabulary, labels as the run wrote them
     run = inference.load_run(args.workdir, args.params)  # the Python API, the same numbers
-    if run.spec.input_kind == "tokens":
-        data = apply_overrides(run.config, overrides)["data"]
-        texts = args.text if args.text else tasks.read_texts(
-            args.input, data.get("text_column", "text"), data.get("encoding", "utf-8"),
-            data.get("delimiter"))
-        inputs = texts
-    elif args.text:
+    tokens = run.spec.input_kind == "tokens"
+    if args.text and not tokens:
         raise UsageError("--text needs a run trained on text; give --input FILE.npz")
-    else:
-        texts, inputs = None, _read_features(args.input, run.spec)
+    fields = {k.split(".")[-1]: v for k, v in parse_overrides(overrides).items()}
+    inputs = args.text or run.read(args.input, **fields)
     rows = run.rows(run.outputs(inputs, batch_size=args.batch_size, progress=True))
-    _write(rows, args.output, texts)
+    _write(rows, args.output, inputs if tokens else None)
     print(f"{len(rows)} predictions with {run.checkpoint} parameters"
           + (f" -> {args.output}" if args.output else ""), file=sys.stderr)
     return 0
-
-
-def _read_features(path: str, spec) -> np.ndarray:
-    """float32 ``[N, T, D]`` from an npz's ``x`` with the run's D and at most its T."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            x = np.asarray(f["x"], np.float32)
-    except (OSError, KeyError, ValueError) as e:
-        raise tasks.DataError(f"{path}: cannot read key 'x' of an .npz ({e})") from None
-    if x.ndim != 3 or x.shape[2] != spec.input_dim or x.shape[1] > spec.max_length:
-        raise tasks.DataError(f"{path}: x has shape {x.shape}; this run expects [N, T <= "
-                              f"{spec.max_length}, {spec.input_dim}]")
-    if not np.isfinite(x).all():
-        raise tasks.DataError(f"{path}: x holds NaN or Inf")
-    return x
 
 
 def _write(rows: list[dict], path: str | None, texts=None) -> None:

@@ -26,13 +26,22 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import grain
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only; _grain() imports it when it is used
+    import grain
 
 from lstmjax.tasks import TaskSpec, make_task
 from lstmjax.tasks import fingerprint as _task_fingerprint
+
+
+def _grain():
+    """``grain``, imported when batches are first built: with the orbax it imports, about
+    0.5 s that a command printing its help or an error first need not pay."""
+    import grain
+    return grain
 
 
 def make_source(data_config: Mapping[str, Any], split: str = "train", data_dir: str | None = None
@@ -218,7 +227,7 @@ def batches(source, *, batch_size: int, seed: int, shuffle: bool = True, bucket:
     plan = BatchPlan(len(source), batch_size, seed, shuffle=shuffle, lengths=lengths,
                      bucket_window=bucket_window, drop_remainder=drop_remainder)
     num_steps = sys.maxsize if num_epochs is None else plan.steps_per_epoch * num_epochs
-    return grain.MapDataset.source(_Batches(source, plan, num_steps,
+    return _grain().MapDataset.source(_Batches(source, plan, num_steps,
                                             {"pad_multiple": pad_multiple, "pad_to": pad_to}))
 
 
@@ -231,7 +240,7 @@ def iterator(ds: grain.MapDataset, *, start_step: int = 0, num_threads: int = 2,
     uninterrupted iterator would have produced. Threads overlap example generation
     with the training step (numpy releases the GIL in its kernels).
     """
-    it = iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)))
+    it = iter(ds.to_iter_dataset(_grain().ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)))
     if start_step:
         it.set_state({"next_index": int(start_step)})
     return it
@@ -301,7 +310,7 @@ def eval_batches(source, *, batch_size: int, pad_to: int | None = None, pad_mult
         raise ValueError(f"pad_multiple={pad_multiple!r}; must be >= 1")
     if len(source) < 1:
         raise ValueError("eval_batches: the source is empty")
-    return grain.MapDataset.source(_EvalBatches(source, int(batch_size),
+    return _grain().MapDataset.source(_EvalBatches(source, int(batch_size),
                                                 {"pad_multiple": pad_multiple, "pad_to": pad_to}))
 
 

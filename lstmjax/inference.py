@@ -20,15 +20,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from lstmjax import checkpoint, models, optim, runs, schema, step, tasks, train
+from lstmjax import checkpoint, data, evaluation, models, runs, schema, tasks, train
+from lstmjax.tasks.spec import SPLITS
 
-WHICH = ("best", "last")
+WHICH = train.PARAMS  # "best" | "last"
+
+# model fields that choose how the same function is computed, not which function: the
+# only model overrides evaluate accepts (pooling, cell, sizes... are refused)
+EXECUTION_FIELDS = frozenset({"implementation", "form", "unroll", "remat", "chunk"})
+
+# how a run reads a file of new inputs, as training read its files (Run.read)
+READ_FIELDS = ("text_column", "encoding", "delimiter")
+
+FILE_TASKS = ("text_file", "npz_file")  # tasks whose data fingerprint is {file: sha256}
 
 
 def read_config(workdir: str) -> dict:
@@ -40,41 +50,80 @@ def read_config(workdir: str) -> dict:
     return runs.read_json(path)
 
 
-def load_params(workdir: str, cfg: dict, model: models.ModelConfig, which: str = "best",
-                run_config: dict | None = None) -> tuple[Any, str]:
-    """A run's parameters: the best validation's (``best/``, falling back to the latest
-    checkpoint when there is none) or the latest checkpoint's (``which="last"``).
+def with_overrides(config: dict, overrides: Mapping[str, Any]) -> dict:
+    """A run's config with ``{"data.test_path": "other.csv", ...}`` set (a copy).
 
-    Returns ``(params, "best@<step>" | "last@<step>")``. ``run_config`` is the config the
-    run was trained with (default ``cfg``): the checkpoints must match its fingerprint.
+    A field must exist, except a task field under ``data`` that the task accepts; a model
+    field only among :data:`EXECUTION_FIELDS` (evaluate and predict use the model as
+    trained). ``ValueError`` (one line, naming the field) otherwise.
     """
-    if which not in WHICH:
-        raise ValueError(f"which={which!r}; accepted: {WHICH}")
-    tx, _ = optim.make_optimizer(cfg["optimizer"], cfg["steps"])
-    like = jax.eval_shape(lambda: step.init_state(0, model, tx))
-    fp = schema.fingerprint(schema.resolve_config(run_config or cfg))
-    for name, tree_of in ((train.BEST, lambda s: {"params": s.params}),
-                          ("checkpoints", train._tree)):
-        if which == "last" and name == train.BEST:
-            continue
-        path = os.path.join(workdir, name)
-        if not os.path.isdir(path):
-            continue
-        ck = checkpoint.Checkpointer(path, fp, keep=1 if name == train.BEST else 10**6)
-        try:
-            at = ck.latest_step()
-            if at is None:
-                continue
-            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype),
-                                    tree_of(like))
-            tree, _, _ = ck.restore(at, abstract, check_data=False)  # not a resume
-        finally:
-            ck.close()
-        params = jax.tree.unflatten(jax.tree.structure(like.params),
-                                    jax.tree.leaves(tree["params"]))
-        return params, f"{'best' if name == train.BEST else 'last'}@{at}"
-    raise checkpoint.CheckpointError(f"{workdir} holds no checkpoint to read parameters from "
-                                     "(train with checkpoint_every > 0)")
+    out = runs.json_roundtrip(config)
+    for name, value in overrides.items():
+        *parents, leaf = name.split(".")
+        node = out
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise ValueError(f"--config.{name}: config has no section {p!r}")
+            node = node[p]
+        known = leaf in node or (parents == ["data"]
+                                 and leaf in tasks.fields_of(out["data"]["name"]))
+        if not known:
+            raise ValueError(f"--config.{name} is not a field of this run's config")
+        if parents == ["model"] and leaf not in EXECUTION_FIELDS and value != node[leaf]:
+            raise ValueError(
+                f"--config.{name}={value!r} would change the trained model (it was trained "
+                f"with {leaf}={node[leaf]!r}); evaluate and predict use the run's model as "
+                f"trained: retrain to change it. Accepted model overrides (how it runs, not "
+                f"what it computes): {sorted(EXECUTION_FIELDS)}")
+        node[leaf] = value
+    return out
+
+
+def evaluate(workdir: str, split: str = "test", which: str = "best", *,
+             overrides: Mapping[str, Any] | None = None, data_dir: str | None = None) -> dict:
+    """Score a run's ``best`` or ``last`` parameters on a whole split (``lstmjax evaluate``).
+
+    ``overrides`` (:func:`with_overrides`) point it at other data (``data.test_path``) or
+    another driver (``model.implementation``). Returns ``{"split", "params":
+    "best@<step>", "loss", <metrics>, "examples", ...}`` as ``summary.json``'s records.
+
+    Raises:
+      lstmjax.runs.RunDirError, lstmjax.checkpoint.CheckpointError: see
+        :func:`lstmjax.train.load_params`.
+      lstmjax.tasks.DataError: the run's own data files changed since it trained (the
+        numbers would not be the run's), or the data cannot be read.
+      ValueError: a bad override, split or ``which``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r}; accepted: {SPLITS}")
+    saved = read_config(workdir)
+    cfg = with_overrides(saved, overrides or {})
+    if cfg["data"] == saved["data"] and cfg["data"]["name"] in FILE_TASKS:  # its own files
+        _check_data_unchanged(workdir, cfg["data"], data_dir)
+    # the checkpoints were written under the run's own config, not the overridden one
+    params, at = train.load_params(workdir, saved, which)
+    job = train.build(cfg, data_dir)
+    batches = evaluation.split_batches(job.sources[split], job.spec, job.cfg,
+                                       job.eval_batch_size, len(job.devices))
+    return {"split": split, "params": at,
+            **evaluation.evaluate(job.fns.evaluate, job.fns.evaluate.put_state(params), batches,
+                                  job.baseline, **job.report_kwargs())}
+
+
+def _check_data_unchanged(workdir: str, data_config: dict, data_dir) -> None:
+    """Refuse to score a run on its own data files when they changed since training (the
+    sha256 its latest checkpoint recorded): the numbers would silently not be the run's."""
+    at, recorded = checkpoint.recorded_data_fingerprint(os.path.join(workdir, "checkpoints"))
+    if not recorded:
+        return
+    now = data.fingerprint(data_config, data_dir)
+    changed = sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
+    if changed:
+        raise tasks.DataError(
+            f"{changed[0]} changed since the run trained on it (its sha256 differs from the "
+            f"one checkpoint {at} recorded); evaluate would not give the run's numbers. Put "
+            "back the original file, or evaluate on the new one on purpose under another "
+            "name with --config.data.<field>=FILE")
 
 
 def read_labels(workdir: str, spec) -> list[str]:
@@ -146,6 +195,23 @@ class Run:
                              f"{x.shape[1]}]; got shape {lengths.shape}, dtype {lengths.dtype}")
         return x, lengths.astype(np.int32)
 
+    def read(self, path: str, **fields) -> list[str] | np.ndarray:
+        """New inputs from a file, as ``lstmjax predict --input`` reads it: a text run's
+        ``.txt`` (one text per non-blank line), ``.csv``/``.tsv``/``.jsonl`` (the column
+        the run trained on, or ``text_column=``; also ``encoding=``, ``delimiter=``); a
+        feature run's ``.npz`` (key ``x``, float ``[N, T <= max_length, D]``).
+
+        Raises ``lstmjax.tasks.DataError`` (one line naming the file) for a file that
+        cannot be read so, ``ValueError`` for a field other than :data:`READ_FIELDS`.
+        """
+        unknown = sorted(set(fields) - set(READ_FIELDS))
+        if unknown:
+            raise ValueError(f"Run.read: unknown field {unknown[0]!r}; accepted: "
+                             f"{list(READ_FIELDS)} (how training read its files)")
+        given = {k: fields.get(k, self.config["data"].get(k)) for k in READ_FIELDS}
+        given = {k: v for k, v in given.items() if v is not None}
+        return tasks.read_inputs(path, self.spec, **given)
+
     def outputs(self, inputs, lengths=None, *, batch_size: int = 256,
                 progress: bool = False) -> np.ndarray:
         """The model's raw outputs: logits ``[N, C]`` (classify), ``[N, T, C]`` (per
@@ -209,17 +275,11 @@ def load_run(workdir: str, which: str = "best") -> Run:
       lstmjax.checkpoint.CheckpointError: it holds no readable checkpoint.
       ValueError: ``which`` is not ``"best"`` or ``"last"``.
     """
-    if which not in WHICH:
-        raise ValueError(f"which={which!r}; accepted: {WHICH}")
     cfg = read_config(workdir)
-    task_path = os.path.join(workdir, train.TASK)
-    if not os.path.isfile(task_path):
-        raise runs.RunDirError(f"{workdir} has no {train.TASK}: it is not a finished run "
-                               "directory of this lstmjax version")
-    spec = tasks.TaskSpec(**runs.read_json(task_path))
+    params, at = train.load_params(workdir, cfg, which)  # checks which and the run files
+    spec = train.read_task(workdir)
     # defaults filled in: a run written before a model field existed still loads
     model = models.from_task(spec, **schema.resolve_config(cfg)["model"])
-    params, at = load_params(workdir, cfg, model, which)
     vocab = None
     if spec.input_kind == "tokens":
         vocab_path = os.path.join(workdir, train.VOCAB)

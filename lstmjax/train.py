@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
 from lstmjax.errors import NonFiniteLossError
-from lstmjax import budget, data, evaluation, models, parallel, runs, schema, step
+from lstmjax import budget, data, evaluation, models, parallel, runs, schema, step, tasks
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
@@ -586,15 +586,77 @@ def _best_params(job: Job, rundir: _RunDir, prog: _Progress, like):
         return prog.best_params
     if rundir.root is None or prog.best is None:
         return None
-    best = ckpt_lib.Checkpointer(rundir.path(BEST), schema.fingerprint(job.cfg), keep=1)
+    found = _read_params(rundir.path(BEST), schema.fingerprint(job.cfg), like)
+    return None if found is None else found[0]
+
+
+def _read_params(directory: str, fingerprint: dict, like, *, check_data: bool = True):
+    """``(params, step)`` of the latest checkpoint in ``directory`` (``checkpoints/`` or
+    ``best/``), shaped like ``like`` (arrays or ``jax.eval_shape``'s structs); None when
+    it holds none. Only the parameters are read: no optimizer state is rebuilt."""
+    if not os.path.isdir(directory):
+        return None
+    # keep: never reached (nothing is saved here), large so that opening deletes nothing
+    ck = ckpt_lib.Checkpointer(directory, fingerprint, keep=10**6)
     try:
-        step_ = best.latest_step()
-        if step_ is None:
+        at = ck.latest_step()
+        if at is None:
             return None
-        tree, _, _ = best.restore(step_, ckpt_lib.abstract_of({"params": like}))
-        return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(tree))
+        tree, _, _ = ck.restore(at, ckpt_lib.abstract_of({"params": like}),
+                                check_data=check_data, partial=True)
     finally:
-        best.close()
+        ck.close()
+    # orbax returns containers of its own; rebuild the model's structure from the leaves
+    return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(tree["params"])), at
+
+
+def load_params(workdir: str, config: dict, which: str = "best") -> tuple[Any, str]:
+    """A finished (or running) run's parameters, the one way ``lstmjax evaluate``,
+    ``lstmjax predict`` and :func:`lstmjax.load_run` read them.
+
+    Args:
+      workdir: the run directory.
+      config: the config the run was trained with (its ``config.json``): the checkpoints
+        must match its fingerprint, and its model section gives the shapes.
+      which: ``"best"``: the best periodic validation's parameters (``best/``), or the
+        latest checkpoint's when there is no ``best/``; ``"last"``: the latest checkpoint's.
+
+    Returns:
+      ``(params, "best@<step>" | "last@<step>")``: a plain pytree of host arrays.
+
+    Raises:
+      ValueError: ``which`` is not ``"best"`` or ``"last"``.
+      lstmjax.runs.RunDirError: ``workdir`` has no ``task.json`` (not a run directory),
+        or its task, vocabulary or labels file changed since the run wrote it.
+      lstmjax.checkpoint.CheckpointError: no checkpoint, or one that does not fit.
+    """
+    if which not in PARAMS:
+        raise ValueError(f"which={which!r}; accepted: {PARAMS}")
+    runs.verify_run_files(workdir)  # task, vocabulary, labels as the run wrote them
+    cfg = schema.resolve_config(config)  # defaults filled in, as the run resolved them
+    like = jax.eval_shape(lambda: models.init(jax.random.key(0),
+                                              models.from_task(read_task(workdir), **cfg["model"])))
+    fp = schema.fingerprint(cfg)
+    for name in ((BEST, "checkpoints") if which == "best" else ("checkpoints",)):
+        # not a resume: the data may have moved or be another set (evaluate's overrides)
+        found = _read_params(os.path.join(workdir, name), fp, like, check_data=False)
+        if found is not None:
+            return found[0], f"{'best' if name == BEST else 'last'}@{found[1]}"
+    raise ckpt_lib.CheckpointError(f"{workdir} holds no checkpoint to read parameters from "
+                                   "(train with checkpoint_every > 0)")
+
+
+PARAMS = ("best", "last")  # which parameters of a run: load_params(which=...)
+
+
+def read_task(workdir: str):
+    """The run's :class:`lstmjax.tasks.TaskSpec` (``task.json``), enough to rebuild its
+    model without its data."""
+    path = os.path.join(workdir, TASK)
+    if not os.path.isfile(path):
+        raise runs.RunDirError(f"{workdir} has no {TASK}: it is not a finished run "
+                               "directory of this lstmjax version")
+    return tasks.TaskSpec(**runs.read_json(path))
 
 
 def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt) -> None:

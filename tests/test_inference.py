@@ -154,3 +154,67 @@ def _write_csv_columns(path, header, rows):
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
+
+
+def test_one_restore_path_reads_params_without_an_optimizer(text_run, monkeypatch):
+    """evaluate, predict and load_run read parameters through train.load_params: only the
+    parameters, shaped by the model alone (no optimizer rebuilt), bit for bit."""
+    from lstmjax import inference, optim, step
+
+    _, workdir, summary = text_run
+
+    def refuse(*a, **k):
+        raise AssertionError("restoring parameters built an optimizer state")
+
+    real = optim.make_optimizer
+
+    def no_state(*a, **k):  # the schema validates by building the optax chain: fine
+        tx, schedule = real(*a, **k)
+        return tx._replace(init=refuse), schedule
+
+    monkeypatch.setattr(optim, "make_optimizer", no_state)
+    monkeypatch.setattr(step, "init_state", refuse)
+    config = inference.read_config(workdir)
+    last, at = train.load_params(workdir, config, "last")
+    assert at == f"last@{summary['step']}"
+    assert runs.params_sha256(last) == summary["params_sha256"]
+    best, at_best = train.load_params(workdir, config)
+    assert at_best == f"best@{summary['best']['step']}"
+    run = lstmjax.load_run(workdir)
+    assert run.checkpoint == at_best
+    assert runs.params_sha256(run.params) == runs.params_sha256(best)
+    monkeypatch.undo()
+    rec = inference.evaluate(workdir, "test")  # the CLI's evaluate: best parameters
+    assert rec["params"] == at_best
+    assert rec["accuracy"] == summary["test_at_best"]["accuracy"]
+
+
+def test_run_read_is_the_one_reader_of_predict_inputs(text_run, tmp_path):
+    from lstmjax import inference
+
+    _, workdir, _ = text_run
+    run = lstmjax.load_run(workdir)
+    texts = ["great superb film", "awful boring"]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n\n", encoding="utf-8")
+    _write_csv_columns(tmp_path / "in.csv", ["id", "sentence"], [[0, texts[0]], [1, texts[1]]])
+    assert run.read(str(tmp_path / "in.txt")) == texts
+    assert tasks.read_inputs(str(tmp_path / "in.txt"), run.spec) == texts
+    assert run.read(str(tmp_path / "in.csv"), text_column="sentence") == texts
+    with pytest.raises(tasks.DataError, match="text"):  # the run's column is 'text'
+        run.read(str(tmp_path / "in.csv"))
+    with pytest.raises(ValueError, match=r"unknown field 'label_column'; accepted: "
+                                         r"\['text_column', 'encoding', 'delimiter'\]"):
+        run.read(str(tmp_path / "in.csv"), label_column="x")
+    assert inference.READ_FIELDS == ("text_column", "encoding", "delimiter")
+
+
+def test_read_inputs_reads_features_for_a_feature_run(tmp_path):
+    spec = tasks.TaskSpec(name="npz_file", input_kind="features", output_kind="classify",
+                          input_dim=3, max_length=5, num_classes=2)
+    x = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
+    np.savez(tmp_path / "x.npz", x=x)
+    np.testing.assert_array_equal(tasks.read_inputs(str(tmp_path / "x.npz"), spec), x)
+    np.savez(tmp_path / "wide.npz", x=np.zeros((2, 4, 2), np.float32))
+    with pytest.raises(tasks.DataError, match=r"wide.npz: x has shape \(2, 4, 2\); this run "
+                                              r"expects \[N, T <= 5, 3\]"):
+        tasks.read_inputs(str(tmp_path / "wide.npz"), spec)

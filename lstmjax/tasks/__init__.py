@@ -7,12 +7,12 @@
 builders. See ``spec.py`` for the example format.
 """
 
-from lstmjax.tasks.files import encode_texts, read_texts
+from lstmjax.tasks.files import encode_texts, read_inputs, read_texts
 from lstmjax.tasks.registry import NAMES, fields_of, fingerprint, make_task
 from lstmjax.tasks.spec import (ArraySource, DataError, GeneratorSource, MappedSource, TaskSpec,
                                 split_seed)
 from lstmjax.tasks.text import Vocabulary, tokenize
 
 __all__ = ["NAMES", "DataError", "TaskSpec", "make_task", "fields_of", "fingerprint", "GeneratorSource", "MappedSource",
-           "ArraySource", "split_seed", "Vocabulary", "tokenize", "read_texts",
+           "ArraySource", "split_seed", "Vocabulary", "tokenize", "read_texts", "read_inputs",
            "encode_texts"]

@@ -403,6 +403,33 @@ def read_texts(path: str, text_column: str = "text", encoding: str = "utf-8",
     return [line for line in _read_decoded(path, encoding).splitlines() if line.strip()]
 
 
+def read_features(path: str, input_dim: int, max_length: int) -> np.ndarray:
+    """Sequences to score (``predict --input FILE.npz``): float32 ``[N, T, D]`` from the
+    archive's ``x``, with the run's ``D == input_dim`` and ``T <= max_length``."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            x = np.asarray(f["x"], np.float32)
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: cannot read key 'x' of an .npz ({e})") from None
+    if x.ndim != 3 or x.shape[2] != input_dim or x.shape[1] > max_length:
+        raise DataError(f"{path}: x has shape {x.shape}; this run expects [N, T <= "
+                        f"{max_length}, {input_dim}]")
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: x holds NaN or Inf")
+    return x
+
+
+def read_inputs(path: str, spec: TaskSpec, text_column: str = "text", encoding: str = "utf-8",
+                delimiter: str | None = None) -> list[str] | np.ndarray:
+    """A file of new inputs for a trained run with task ``spec``: texts
+    (:func:`read_texts`) for token inputs, float ``[N, T, D]`` (:func:`read_features`)
+    for feature inputs. The one reader of ``lstmjax predict`` and
+    ``lstmjax.load_run(...).read``."""
+    if spec.input_kind == "tokens":
+        return read_texts(path, text_column, encoding, delimiter)
+    return read_features(path, int(spec.input_dim), int(spec.max_length))
+
+
 def _delimiter_hint(header: list[str], sep: str) -> str:
     """A header read as one column that holds another common delimiter: say which field
     reads it (spreadsheets export ';'-separated files where the decimal mark is a comma)."""
