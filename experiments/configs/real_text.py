@@ -41,6 +41,8 @@ def get_config(size=None) -> ml_collections.ConfigDict:
     c.size = size
     c.corpora = CORPORA
     c.tuned_on = TUNED_ON
+    # what the tuning on TUNED_ON chose (the overrides of its tuning.jsonl record)
+    c.tuned = ("model.embed_dropout=0.5", "model.dropout=0.5")
     c.representations = ("bilstm", "mean", "max", "forward_chrono")
     c.representation_defs = dict(
         bilstm=dict(bidirectional=True, pooling="bilstm"),
