@@ -2,13 +2,13 @@
 
     python -m experiments.demo [--workdir runs/demo] [--skip-sweep]
 
-The sweep (``python -m experiments.gap_sweep --config
+The sweep (``python -m experiments.sweep --config
 experiments/configs/gap_sweep.py:demo``) trains a tanh RNN and a chrono-initialized LSTM
 on distant recall at gaps 10 and 200 (one seed each, about two minutes on 2 cores) and
 writes its table, JSON and plot into the workdir: the seed's claim in four runs, the RNN
 holding the clue over the short gap and losing it over the long one where the LSTM
 keeps it. The fuller sweep, eight models at gaps 10/30/100 with 2 seeds, is
-``python -m experiments.gap_sweep --config experiments/configs/gap_sweep.py:quick
+``python -m experiments.sweep --config experiments/configs/gap_sweep.py:quick
 --workdir runs/gap_quick``.
 """
 
@@ -18,7 +18,7 @@ import argparse
 import os
 import time
 
-from experiments import gap_sweep, seed_example, sweep
+from experiments import seed_example, sweep
 
 
 def main(argv=None) -> None:
@@ -36,9 +36,9 @@ def main(argv=None) -> None:
     print("=" * 78, flush=True)
     t0 = time.time()
     config = os.path.relpath(os.path.join(sweep.CONFIGS, "gap_sweep.py"))
-    sweep_args = ([f"--config={config}:tiny", "--config.models=rnn,lstm"] if args.tiny
+    sweep_args = ([f"--config={config}:tiny", "--config.sweep.model=rnn,lstm"] if args.tiny
                   else [f"--config={config}:demo"])
-    report = gap_sweep.main(sweep_args + ["--workdir", args.workdir])
+    report = sweep.main(argv=sweep_args + ["--workdir", args.workdir])
     print(f"\ndemo done in {time.time() - t0:.0f} s. Look at:")
     print(f"  table : {report}")
     print(f"  plot  : {os.path.join(os.path.dirname(report), 'accuracy_vs_gap.png')}")

@@ -438,3 +438,465 @@ def examples_of(records: Sequence[dict], split: str) -> str:
     if not counts:
         return "?"
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+# --------------------------------------------------------------------------- the report
+#
+# One report for every sweep, from its records and the config's ``sweep.report`` section:
+#
+#     report=dict(
+#         views=(dict(name="distant_recall",          # a section (and its plots' suffix)
+#                     where=dict(task="distant_recall"),  # which records (optional)
+#                     rows="model", cols="gap",        # table axes (cols optional)
+#                     metric="accuracy",               # "" = each record's score_metric
+#                     clip0=False,                     # R² clipped at 0 (comparable means)
+#                     unit="sequences", plot="lines",  # lines | bars | "" (metric vs cols)
+#                     curves=False, logx=True),),      # learning curves per row
+#         labels=dict(rnn="tanh RNN", ...),            # row labels in words
+#         notes=("what this is and is not ...",),      # fixed sentences
+#         headline=dict(title="Gap sweep", rules=(dict(kind="solved"), ...)))
+#
+# The rules (:data:`RULES`) turn the records into the sentences of the report's findings
+# and of the README bullet (:mod:`experiments.headlines`); every number in them is the
+# whole test split (or a solve count on the validation sample, said so), with N.
+
+
+def _get(spec, key, default=None):
+    value = spec.get(key, default) if hasattr(spec, "get") else default
+    return default if value is None else value
+
+
+def _plain(spec) -> dict:
+    return spec.to_dict() if hasattr(spec, "to_dict") else dict(spec or {})
+
+
+def view_records(records: Sequence[dict], view: Mapping) -> list[dict]:
+    """The records a view shows: those matching ``where``; with ``select`` (an axis, e.g.
+    the learning rate) only, per row, the records of the value chosen by :func:`choose`."""
+    where = _plain(_get(view, "where", {}))
+    rs = [r for r in records if all(r.get(k) == v for k, v in where.items())]
+    key = _get(view, "select", "")
+    if not key:
+        return rs
+    chosen = choose(rs, _get(view, "rows"), key)
+    return [r for r in rs if r.get(key) == chosen[r.get(_get(view, "rows"))]]
+
+
+def choose(rs: Sequence[Mapping], rows: str, key: str) -> dict:
+    """Per row, the value of ``key`` whose runs solved most often on the validation sample
+    (ties: the higher mean over the whole validation split), never a test number: a
+    choice made on the test split would make its number optimistic."""
+    out = {}
+    for row in _order(rs, rows):
+        def score(v):
+            g = [r for r in rs if r.get(rows) == row and r.get(key) == v]
+            val = [(r.get("validation") or {}).get((r.get("solve") or {}).get("metric",
+                                                                               "accuracy"))
+                   for r in g]
+            return (sum(bool(r.get("solved")) for r in g),
+                    stats.summarize(val).mean if any(v is not None for v in val) else -1.0)
+        out[row] = max(_order([r for r in rs if r.get(rows) == row], key), key=score)
+    return out
+
+
+def metric_of(r: Mapping, view: Mapping) -> str:
+    return _get(view, "metric", "") or r.get("score_metric") or "accuracy"
+
+
+def value(r: Mapping, view: Mapping) -> float | None:
+    """The number a report shows for one record (:func:`reported`; R² clipped at 0 when
+    the view says so: no better than predicting the mean)."""
+    metric = metric_of(r, view)
+    v = reported(r, metric)[0]
+    if v is not None and metric == "r2" and _get(view, "clip0", False):
+        v = max(0.0, v)
+    return v
+
+
+def view_split(rs: Sequence[Mapping], view: Mapping) -> str:
+    return TEST if all(reported(r, metric_of(r, view))[1] == TEST for r in rs) else VALIDATION
+
+
+def _order(rs: Sequence[Mapping], key: str | None) -> list:
+    if not key:
+        return [None]
+    vals = list(dict.fromkeys(r.get(key) for r in rs))
+    return sorted(vals) if all(isinstance(v, (int, float)) for v in vals) else vals
+
+
+def _cells(rs, view):
+    rows, cols = _get(view, "rows"), _get(view, "cols")
+    by = group(rs, rows, cols) if cols else {(k[0], None): v for k, v in group(rs, rows).items()}
+    return _order(rs, rows), _order(rs, cols), by
+
+
+def label_of(spec, row) -> str:
+    return str(_plain(_get(spec, "labels", {})).get(str(row), row))
+
+
+def _col_name(view, c) -> str:
+    return _get(view, "col_label", _get(view, "cols")) + f"={c}"
+
+
+def _budget(rs) -> int:
+    return max(r["steps_budget"] for r in rs)
+
+
+def _per_col(rs, view, fn) -> str:
+    """``fn(records)`` once when it is the same for every column, else per column."""
+    cols = _order(rs, _get(view, "cols"))
+    if cols == [None]:
+        return fn(rs)
+    each = {c: fn([r for r in rs if r.get(_get(view, "cols")) == c]) for c in cols}
+    if len(set(each.values())) == 1:
+        return next(iter(each.values()))
+    return "; ".join(f"{_col_name(view, c)}: {v}" for c, v in each.items())
+
+
+def _criterion(rs) -> str:
+    solve = {(s.get("metric"), s.get("threshold")) for r in rs if (s := r.get("solve"))}
+    return ", ".join(f"{m} >= {t:g}" for m, t in sorted(solve, key=str)) or "see the config"
+
+
+def _solve_text(rs, view) -> str:
+    unit = _get(view, "unit", "examples")
+    return (f"Solve check: the first periodic validation (a fixed sample of "
+            f"{examples_of(rs, 'curve')} validation {unit}) with "
+            f"{_per_col(rs, view, _criterion)} stops the run.")
+
+
+def source_sentence(rs: Sequence[Mapping], view: Mapping) -> str:
+    unit = _get(view, "unit", "examples")
+    if view_split(rs, view) == TEST:
+        return (f"Whole test split at each run's last step ({examples_of(rs, 'test')} {unit}), "
+                "never used for stopping or selection.")
+    return (f"**Validation sample, not a test split** (the {examples_of(rs, 'curve')} "
+            f"held-out {unit} evaluated during training, the sample that also stopped a "
+            "solved run: a solved run is >= the threshold on it by construction).")
+
+
+def _inits(rs, rows_key, spec) -> list[str]:
+    out = []
+    for row in _order(rs, rows_key):
+        g = [r for r in rs if r.get(rows_key) == row]
+        cfg = g[0].get("config")
+        init = describe_init(cfg["model"]) if cfg else "initialization not recorded"
+        params = sorted({r.get("num_params") for r in g} - {None})
+        out.append(f"- `{row}`: {label_of(spec, row)}; {init}"
+                   + (f"; {params[0]:,} parameters" if len(params) == 1 else
+                      f"; {params[0]:,}-{params[-1]:,} parameters" if params else "")
+                   + (f" (copied from `{g[0]['alias_of']}`: the same configuration)"
+                      if g[0].get("alias_of") else ""))
+    return out
+
+
+def render_view(records: Sequence[dict], view: Mapping, spec: Mapping, workdir: str,
+                dpi: int = 100) -> tuple[list[str], list[str]]:
+    """One view's Markdown sections and plots (see the comment above)."""
+    rs = view_records(records, view)
+    if not rs:
+        return [], []
+    name = _get(view, "name", "results")
+    suffix = _get(view, "suffix", "")
+    rows, cols, by = _cells(rs, view)
+    split = view_split(rs, view)
+    metrics = list(dict.fromkeys(metric_of(r, view) for r in rs))
+    what = _get(view, "what", "/".join(metrics) + " (%)")
+    seeds = max(len(v) for v in by.values())
+    chance = rs[0].get("chance")
+    solved_known = any((r.get("solve") or {}).get("threshold") for r in rs)
+    intro = (source_sentence(rs, view) + " "
+             + (f"Chance: {100 * chance:.1f}%. " if chance else "")
+             + (_solve_text(rs, view) + " " if solved_known else "")
+             + f"Seeds per cell: {seeds}; budget (steps): "
+             f"{_per_col(rs, view, lambda g: str(_budget(g)))}. {spread_note()}")
+    head = [_get(view, "rows")] + ([_col_name(view, c) for c in cols] if cols != [None]
+                                   else [f"{split} {what}"])
+    table = [[r] + [fmt_mean_std([value(x, view) for x in by.get((r, c), [])], scale=100)
+                    for c in cols] for r in rows]
+    if _get(view, "select", ""):
+        key = _get(view, "select")
+        picked = choose(view_records(records, {**_plain(view), "select": ""}),
+                        _get(view, "rows"), key)
+        intro += (f" Per row the {key} with the most solves on the validation sample (ties: "
+                  f"the higher whole-validation-split metric; never chosen on the test "
+                  "split): " + ", ".join(f"{r} {key}={picked[r]:g}" if isinstance(
+                      picked[r], float) else f"{r} {key}={picked[r]}" for r in rows)
+                  + f"; every {key} is in its own table below.")
+    out = [f"## {name}: {split} {what}", "", intro, "", markdown_table(head, table), ""]
+    if solved_known:
+        steps = [[r] + [steps_to_solve_cell(by.get((r, c), [])) for c in cols] for r in rows]
+        head2 = head if cols != [None] else [_get(view, "rows"), "steps to solve (solved/N)"]
+        out += [f"## {name}: steps to solve (validation-sample check)", "",
+                STEPS_NOTE + f" Survival curves: `survival{suffix}.png`.", "",
+                markdown_table(head2, steps), ""]
+    files = []
+    if _get(view, "plot", "") and cols != [None]:
+        fname = f"{_get(view, 'plot_name', 'accuracy_vs_gap')}{suffix}.png"
+        if _get(view, "plot") == "lines":
+            series = {}
+            for r in rows:
+                cs = [c for c in cols if (r, c) in by]
+                ss = [stats.summarize(value(x, view) for x in by[(r, c)]) for c in cs]
+                series[label_of(spec, r)] = (cs, [100 * s.mean for s in ss],
+                                             [100 * np.nan_to_num(s.std) for s in ss])
+            plot_lines(os.path.join(workdir, fname), series, xlabel=_get(view, "xlabel", _get(view, "cols")),
+                       ylabel=f"{split} {what}", logx=_get(view, "logx", False),
+                       title=f"{name}: {split} {what} (mean ± sample sd)",
+                       hline=100 * chance if chance else None, hline_label="chance",
+                       ylim=(0, 102), dpi=dpi)
+        else:
+            bars = {}
+            for r in rows:
+                ss = [stats.summarize(value(x, view) for x in by.get((r, c), [])) for c in cols]
+                bars[label_of(spec, r)] = ([100 * s.mean for s in ss],
+                                           [100 * np.nan_to_num(s.std) for s in ss])
+            plot_bars(os.path.join(workdir, fname), [str(c) for c in cols], bars,
+                      ylabel=f"{split} score (%)", ylim=(0, 105), dpi=dpi,
+                      title=f"{name}: {split} score (mean ± sample sd)",
+                      size=(12.0, 4.5) if len(rows) > 6 else (10.0, 4.5))
+        files.append(fname)
+    elif _get(view, "plot", "") == "bars":
+        fname = f"{_get(view, 'plot_name', 'accuracy')}{suffix}.png"
+        ss = [stats.summarize(value(x, view) for x in by[(r, None)]) for r in rows]
+        plot_bars(os.path.join(workdir, fname), [label_of(spec, r) for r in rows],
+                  {what: ([100 * s.mean for s in ss], [100 * np.nan_to_num(s.std) for s in ss])},
+                  ylabel=f"{split} {what}", ylim=(0, 102), size=(7.0, 4.5), dpi=dpi,
+                  title=f"{name}: {split} {what} (mean ± sample sd)")
+        files.append(fname)
+    if solved_known:
+        fname = f"survival{suffix}.png"
+        panels = {(name if c is None else f"{_col_name(view, c)} (budget {_budget([x for r in rows for x in by.get((r, c), [])])})"):
+                  {label_of(spec, r): survival_data(by[(r, c)]) for r in rows
+                   if (r, c) in by and not by[(r, c)][0].get("alias_of")} for c in cols}
+        budgets = {k: float(k.rsplit("budget ", 1)[1].rstrip(")")) if "budget " in k
+                   else _budget(rs) for k in panels}
+        plot_survival(os.path.join(workdir, fname), panels, budget=budgets, dpi=dpi,
+                      title=f"{name}: runs solved by training step (Kaplan-Meier; "
+                            "validation-sample check; × = censored at the budget)")
+        files.append(fname)
+    if _get(view, "curves", False):
+        fname = f"learning_curves{suffix}.png"
+        curves = {}
+        for r in rows:
+            g = [x for c in cols for x in by.get((r, c), []) if x.get("curve")]
+            if not g:
+                continue
+            steps_ = [h["step"] for h in g[0]["curve"]]
+            m = next(iter(metrics))
+            accs = np.array([[h.get(m, h.get("accuracy")) for h in x["curve"]][:len(steps_)]
+                             for x in g if len(x["curve"]) >= len(steps_)], float)
+            sd = np.nan_to_num([stats.sample_std(col) if len(col) > 1 else math.nan
+                                for col in accs.T])
+            curves[label_of(spec, r)] = (steps_, 100 * accs.mean(0), 100 * sd)
+        if curves:
+            plot_lines(os.path.join(workdir, fname), curves, xlabel="training step",
+                       ylim=(0, 102), ylabel=f"validation {metrics[0]} (%, "
+                       f"{examples_of(rs, 'curve')} {_get(view, 'unit', 'examples')})",
+                       title=f"{name}: validation sample during training (mean ± sample sd)")
+            files.append(fname)
+    out += [f"### {name}: rows", ""] + _inits(rs, _get(view, "rows"), spec) + [""]
+    return out, files
+
+
+def render(records: Sequence[dict], spec: Mapping, workdir: str,
+           dpi: int = 100) -> tuple[list[str], list[str]]:
+    """The Markdown sections and plot files of a sweep's report (``spec``: the config's
+    ``sweep.report``), generated from the records only."""
+    sections, files = [], []
+    for view in _get(spec, "views", ()):
+        s, f = render_view(records, view, spec, workdir, dpi)
+        sections += s
+        files += f
+    notes = list(_get(spec, "notes", ()))
+    sentences = findings(records, spec)
+    if sentences:
+        sections += ["## Findings (generated from the records by the declared rules)", "",
+                     " ".join(sentences), ""]
+    if notes:
+        sections += [" ".join(notes), ""]
+    sections += ["Sweep config: `meta.json` (`settings`); each record holds its run's "
+                 "complete train config.", ""]
+    return sections, files
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def _pct(rs, view) -> str:
+    """The whole-test-split value of the records as ``mean ± sd% [CI] (n=k)``; ValueError
+    when any of them is not a test number (a sentence never shows a validation sample)."""
+    if view_split(rs, view) != TEST:
+        raise ValueError("a headline number must come from the whole test split")
+    return stats.fmt([value(r, view) for r in rs], scale=100, unit="%")
+
+
+def _solved_n(rs) -> tuple[int, int]:
+    return sum(bool(r.get("solved")) for r in rs), len(rs)
+
+
+def _upto(by, row, cols) -> Any:
+    best = None
+    for c in cols:
+        g = by.get((row, c), [])
+        if not g or not all(r.get("solved") for r in g):
+            break
+        best = c
+    return best
+
+
+def _rule_solved(rs, view, spec, rule) -> str:
+    rows, cols, by = _cells(rs, view)
+    seeds = max(len(v) for v in by.values())
+    late = sorted({label_of(spec, r[_get(view, "rows")]) for r in rs if r.get("solved")
+                   and r.get("steps_to_solve") == r["steps_budget"]})
+    late = (f" {', '.join(late)} solved only at the last step of the budget in some run, "
+            "so a smaller budget would have left that run unsolved." if late else "")
+    budget = f" (budget {_budget(rs)} steps)"
+    if cols == [None] or len(cols) == 1:
+        return (f"Runs solved (validation-sample check){budget}: " + "; ".join(
+            f"{label_of(spec, r)} {'%d/%d' % _solved_n(by[(r, cols[0])])}" for r in rows)
+            + "." + late)
+    return (f"Seeds solved (of {seeds}, validation-sample check) at "
+            f"{_get(view, 'col_label', _get(view, 'cols'))} {'/'.join(map(str, cols))}: "
+            + "; ".join(f"{label_of(spec, r)} " + "/".join(
+                str(_solved_n(by.get((r, c), []))[0]) for c in cols) for r in rows) + "."
+            + late)
+
+
+def _rule_upto(rs, view, spec, rule) -> str:
+    rows, cols, by = _cells(rs, view)
+    unit = _get(view, "col_label", _get(view, "cols"))
+    parts = []
+    for r in rows:
+        u = _upto(by, r, cols)
+        parts.append(f"{label_of(spec, r)} {'no ' + unit if u is None else f'{unit} {u}'}")
+    return "Every seed solved up to: " + "; ".join(parts) + "."
+
+
+def _rule_compare(rs, view, spec, rule) -> str:
+    """Declared pairs (a, b, factor): how far changing ``factor`` moves the largest column
+    every seed solves, i.e. which factor carries the result at which column."""
+    rows, cols, by = _cells(rs, view)
+    unit = _get(view, "col_label", _get(view, "cols"))
+    parts = []
+    for a, b, factor in _get(rule, "pairs", ()):
+        if a not in rows or b not in rows:
+            continue
+        ua, ub = _upto(by, a, cols), _upto(by, b, cols)
+        fa = "none" if ua is None else f"{unit} {ua}"
+        fb = "none" if ub is None else f"{unit} {ub}"
+        moved = "moves" if ua != ub else "leaves"
+        parts.append(f"changing {factor} alone ({label_of(spec, a)} -> {label_of(spec, b)}) "
+                     f"{moved} the largest {unit} every seed solves ({fa} -> {fb})")
+    return ("; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + ".") if parts else ""
+
+
+def _rule_metric(rs, view, spec, rule) -> str:
+    rows, cols, by = _cells(rs, view)
+    col = cols[-1] if _get(rule, "col", "last") == "last" else _get(rule, "col")
+    if view_split(rs, view) != TEST:
+        return ""
+    where = "" if col is None else f" at {_get(view, 'col_label', _get(view, 'cols'))} {col}"
+    return (f"Whole test split ({examples_of(rs, 'test')} {_get(view, 'unit', 'examples')})"
+            f"{where}: " + "; ".join(f"{label_of(spec, r)} {_pct(by[(r, col)], view)}"
+                                     for r in rows if (r, col) in by) + ".")
+
+
+def ties(summ: Mapping[Any, stats.Summary], best) -> list:
+    """The rows whose mean is within the larger of the two 95% bootstrap half-widths of the
+    best row's (equal to it when neither has an interval): the ones it does not beat."""
+    b = summ[best]
+    out = []
+    for k, s in summ.items():
+        if k == best:
+            continue
+        half = np.nanmax([(b.hi - b.lo) / 2, (s.hi - s.lo) / 2, 0.0])
+        if abs(s.mean - b.mean) <= half + 1e-12:
+            out.append(k)
+    return out
+
+
+def _rule_best(rs, view, spec, rule) -> str:
+    if view_split(rs, view) != TEST:
+        return ""
+    rows, cols, by = _cells(rs, view)
+    summ = {r: stats.summarize(value(x, view) for c in cols for x in by.get((r, c), []))
+            for r in rows}
+    best = max(rows, key=lambda r: summ[r].mean)
+    tied = ties(summ, best)
+    if summ[best].n < 2:
+        return (f"Highest test {metric_of(rs[0], view)}: {label_of(spec, best)} "
+                f"({_pct([x for c in cols for x in by.get((best, c), [])], view)}); with one "
+                "seed per row no difference is tested.")
+    return (f"Highest mean test {metric_of(rs[0], view)}: {label_of(spec, best)} "
+            f"({_pct([x for c in cols for x in by.get((best, c), [])], view)})"
+            + (("; not beaten on these seeds (difference within the 95% intervals) by "
+                + ", ".join(f"{label_of(spec, r)} ({100 * summ[r].mean:.1f}%)" for r in tied))
+               if tied else "; every other row is below its 95% interval") + ".")
+
+
+def _rule_drop(rs, view, spec, rule) -> str:
+    """Mean drop of each row's test score from a reference row, averaged over the columns;
+    ``expect`` ({row: "most" | "little"}) says what the literature found, compared here."""
+    if view_split(rs, view) != TEST:
+        return ""
+    rows, cols, by = _cells(rs, view)
+    ref = _get(rule, "reference")
+    if ref not in rows:
+        return ""
+    mean = {(r, c): stats.summarize(value(x, view) for x in by[(r, c)]).mean for (r, c) in by}
+    drops = {r: 100 * float(np.mean([mean[(ref, c)] - mean[(r, c)] for c in cols
+                                     if (r, c) in mean and (ref, c) in mean]))
+             for r in rows if r != ref}
+    ranked = sorted(drops, key=lambda r: -drops[r])
+    solved = {r: _solved_n([x for c in cols for x in by.get((r, c), [])]) for r in rows}
+    parts = [f"Mean drop in test score from `{ref}` over {len(cols)} column(s) (positive = "
+             "worse; solved/N on the validation-sample check): "
+             + ", ".join(f"`{r}` {drops[r]:+.1f} points ({solved[r][0]}/{solved[r][1]})"
+                         for r in ranked) + f"; `{ref}` {solved[ref][0]}/{solved[ref][1]}."]
+    expect = _plain(_get(rule, "expect", {}))
+    if expect:
+        top = max(3, len(ranked) // 3)
+        verdicts = []
+        for r, said in expect.items():
+            if r not in drops:
+                continue
+            ours = ("most" if ranked.index(r) < top and drops[r] > 2.0
+                    else "little" if abs(drops[r]) <= 2.0 else "moderate")
+            verdicts.append(f"`{r}` {said} there, {ours} here ({drops[r]:+.1f}; "
+                            + ("agrees" if ours == said else "differs") + ")")
+        parts.append(f"{_get(rule, 'source', 'Expected')}: " + "; ".join(verdicts) + ".")
+    return " ".join(parts)
+
+
+def _rule_below(rs, view, spec, rule) -> str:
+    """How many solved runs score below their solve threshold on the whole test split."""
+    own = [r for r in rs if not r.get("alias_of") and r.get("solved")
+           and reported(r, metric_of(r, view))[1] == TEST]
+    below = [r for r in own if reported(r, metric_of(r, view))[0] < r["solve"]["threshold"]]
+    return (f"On the whole test split {len(below)} of the {len(own)} solved runs score below "
+            "the threshold that solved them on the validation sample.") if own else ""
+
+
+RULES = {"solved": _rule_solved, "upto": _rule_upto, "compare": _rule_compare,
+         "metric": _rule_metric, "best": _rule_best, "drop": _rule_drop,
+         "below": _rule_below}
+
+
+def findings(records: Sequence[dict], spec: Mapping) -> list[str]:
+    """The sentences of ``spec.headline.rules`` (each names its view by index, default 0),
+    generated from the records."""
+    views = list(_get(spec, "views", ()))
+    out = []
+    for rule in _get(_get(spec, "headline", {}), "rules", ()):
+        kind = _get(rule, "kind")
+        if kind not in RULES:
+            raise ValueError(f"report.headline.rules: kind={kind!r}; accepted: {sorted(RULES)}")
+        view = views[int(_get(rule, "view", 0))]
+        rs = view_records(records, view)
+        if rs:
+            text = RULES[kind](rs, view, spec, rule)
+            if text:
+                out.append(text)
+    return out

@@ -1,39 +1,37 @@
 """Regenerate committed reports from their records, without training anything.
 
     python -m experiments.rereport experiments/results/gap_sweep_standard [...]
-    python -m experiments.rereport --all        # every directory of COMMITTED
+    python -m experiments.rereport --all        # every committed sweep directory
     python -m experiments.rereport --all --check  # exit 1 if a report is out of date
 
-For a results directory it reads ``meta.json`` (experiment, size, settings, and the
-command, hardware, wall time and commit of the invocation that made the records) and the
-records ``<experiment>.json``, and writes ``<experiment>.md`` and the plots with the
-experiment's own ``make_report``: the header is the original run's (from ``meta.json``),
-followed by a line saying when and by what the report was regenerated. It never writes
-the records or ``meta.json``.
+For a results directory it reads ``meta.json`` (experiment, size, and the command,
+hardware, wall time and commit of the invocation that made the records) and the records
+``<experiment>.json``, and writes ``<experiment>.md`` and the plots with the report the
+experiment's config declares today (:func:`experiments.report.render`; the gates have
+their own ``make_report``): the header is the original run's, followed by a line saying
+when and by what the report was regenerated. It never writes the records or
+``meta.json``. Which config renders a directory: :func:`config_of` (the old scripts'
+names map to the configs that replaced them: ``ablation_v2`` -> ``ablation.py:<size>``,
+the first ablation -> ``ablation.py:fixed_<size>``).
 
-Why not ``--report_only``: a sweep's ``--report_only`` keeps only the records whose
-config hash equals the plan's, and every default added to the train config since a sweep
-ran changes that hash, so it would report (and save) an empty sweep. Here the records are
-taken as they are.
-
-Records written before the sweeps evaluated the test split (*legacy*: no ``test``
-field; the committed gap sweeps, adding T = 1000, sentiment and gates runs) are adapted in
-memory: their ``accuracy`` / ``loss`` (``mse``) become ``validation_sample`` (what they
-were: the held-out sample evaluated during training, the one that stopped a solved run),
-so :func:`experiments.report.reported` labels them, and the report opens with a note that
-they need a rerun and the command (:func:`rerun_command`). The config a legacy report
-needs is the experiment's current config of the same size with the legacy settings
-(seeds, steps, threshold, axes) written over it.
+Records written before the sweeps evaluated the test split (*legacy*: no ``test`` field)
+are adapted in memory: their ``accuracy`` / ``loss`` (``mse``) become
+``validation_sample`` (what they were: the held-out sample evaluated during training, the
+one that stopped a solved run), so :func:`experiments.report.reported` labels them, and
+the report opens with a note that they need a rerun and the command
+(:func:`rerun_command`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import glob
 import importlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -44,12 +42,35 @@ from lstmjax import runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "experiments", "results")
-# the directories whose reports this regenerates (pixel_mnist and bench have their own)
-COMMITTED = ("gap_sweep_standard", "gap_sweep_gap1000", "gap_sweep_adding_standard",
-             "gap_sweep_quick", "adding_long_t1000", "adding_long_quick",
-             "sentiment_standard", "sentiment_quick", "gates_standard", "gates_quick",
-             "ablation_v2_quick", "ablation_quick", "ablation_standard")
-EXPERIMENTS = ("gap_sweep", "adding_long", "sentiment", "gates", "ablation_v2", "ablation")
+# old script name -> the config file that replaced it (the argument: see config_of)
+CONFIG_FILES = {"gap_sweep": "gap_sweep", "adding_long": "adding_long",
+                "sentiment": "sentiment", "ablation": "ablation", "ablation_v2": "ablation",
+                "factorial": "factorial"}
+SCRIPTS = ("gates",)  # experiments with their own script and make_report
+
+
+def _tracked(paths: list[str]) -> list[str]:
+    """The paths git tracks (all of them where git cannot say): a directory another
+    session is still writing is not committed yet."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--", *paths], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return paths
+    tracked = {os.path.join(ROOT, p) for p in out}
+    return [p for p in paths if p in tracked]
+
+
+def committed() -> list[str]:
+    """The committed results directories this regenerates: every one whose ``meta.json``
+    names a sweep experiment (pixel MNIST, bench and single runs have their own reports)."""
+    out = []
+    for meta in _tracked(sorted(glob.glob(os.path.join(RESULTS, "*", "meta.json")))):
+        with open(meta, encoding="utf-8") as f:
+            name = json.load(f).get("experiment")
+        if name in CONFIG_FILES or name in SCRIPTS:
+            out.append(os.path.basename(os.path.dirname(meta)))
+    return out
 
 
 def is_legacy(records: list[dict]) -> bool:
@@ -57,81 +78,110 @@ def is_legacy(records: list[dict]) -> bool:
     return bool(records) and not any("test" in r for r in records)
 
 
+def config_of(name: str, mode: str, settings: dict) -> tuple[str, str]:
+    """``(config file, argument)`` that renders (and reruns) a directory's records."""
+    if name not in CONFIG_FILES:
+        raise ValueError(f"experiment: {name!r}; accepted: {sorted(CONFIG_FILES) + list(SCRIPTS)}")
+    arg = mode
+    if name == "gap_sweep" and list(settings.get("tasks") or []) == ["adding"]:
+        arg = "adding"
+    elif name == "ablation":
+        arg = f"fixed_{mode}"
+    return CONFIG_FILES[name], arg
+
+
+def load_config(name: str, mode: str, settings: dict) -> ml_collections.ConfigDict:
+    file, arg = config_of(name, mode, settings)
+    return importlib.import_module(f"experiments.configs.{file}").get_config(arg)
+
+
 def _upgrade(r: dict, settings: dict, name: str) -> dict:
-    """A legacy record as the current report code reads it (in memory only)."""
+    """A record as today's report reads it (in memory only): a legacy one's numbers as
+    ``validation_sample``, its solve criterion from the settings; the first ablation's
+    records on the ``tasks`` axis."""
     out = dict(r)
-    loss = r.get("mse", r.get("loss"))
-    out["validation_sample"] = {"accuracy": r.get("accuracy"), "loss": loss}
-    out.setdefault("steps_budget", settings.get("steps", settings.get("max_steps")))
+    if name in ("ablation", "ablation_v2"):
+        out.setdefault("axis", "tasks")
+    if "steps_budget" not in r:
+        out["steps_budget"] = settings.get("steps", settings.get("max_steps"))
     out.setdefault("solved", False)
     out.setdefault("steps_to_solve", None)
+    if "test" in r:
+        return out
+    loss = r.get("mse", r.get("loss"))
+    out["validation_sample"] = {"accuracy": r.get("accuracy"), "loss": loss}
     out.setdefault("status", "legacy")
     out["curve_examples"] = settings.get("eval_examples")
+    threshold = r.get("solve_threshold", settings.get("solve_threshold",
+                                                      settings.get("threshold")))
+    if threshold:
+        out["solve"] = {"metric": r.get("solve_metric", "accuracy"), "threshold": threshold}
     if name == "gates":
         out.setdefault("sequences", settings["sequences"])
     if name == "ablation":  # the score and the metrics of the legacy "eval" sample
         ev = r.get("eval") or {}
-        out["validation_sample"] = {**ev, "score": r.get("score")}
+        out["validation_sample"] = {**ev, r["score_metric"]: r.get("score")}
     return out
 
 
-def _legacy_config(name: str, mode: str, settings: dict) -> ml_collections.ConfigDict:
-    """The experiment's current config of size ``mode`` with the legacy settings over it."""
-    cfg = importlib.import_module(f"experiments.configs.{name}").get_config(mode)
+def rerun_command(name: str, mode: str, settings: dict, workdir: str) -> str:
+    """The command that reruns a legacy directory's runs through today's sweep (with a
+    test split): its config, with the legacy axes, seeds and budget as overrides where
+    they differ from it."""
+    if name in SCRIPTS:
+        return _script_rerun(name, mode, settings, workdir)
+    file, arg = config_of(name, mode, settings)
+    base = load_config(name, mode, settings)
+    sw, s = base.sweep, settings
+    over = []
+
+    def put(field, new, old):
+        if new is not None and list(map(str, _seq(new))) != list(map(str, _seq(old))):
+            over.append(f"--config.{field}=" + ",".join(map(str, _seq(new))))
+    axis = {"models": "model", "poolings": "pooling", "variants": "variant", "tasks": "task"}
+    for key, ax in axis.items():
+        if key in s and ax in sw and not (key == "tasks" and name == "gap_sweep"):
+            put(f"sweep.{ax}", s[key], sw[ax])
+    if "gaps" in s:
+        put("sweep.gap", s["gaps"], sw.gap)
+    if "length" in s and "length" in sw:
+        put("sweep.length", s["length"], sw.length)
+    put("sweep.seeds", s.get("seeds"), sw.seeds)
+    steps = s.get("steps", s.get("max_steps"))
+    if isinstance(steps, dict):  # the first ablation's budgets are per task
+        over += [f"--config.sweep.set.task.{t}.steps={b}" for t, b in steps.items()
+                 if t in sw.set.task and b != sw.set.task[t].steps]
+    else:
+        put("steps", steps, base.steps)
+    runner = "ablation" if "calibrate" in sw else "sweep"
+    rel = os.path.relpath(workdir, ROOT)
+    return " ".join([f"python -m experiments.{runner} --config experiments/configs/{file}.py:"
+                     f"{arg}", *over, f"--workdir {rel}"])
+
+
+def _seq(v):
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _script_rerun(name, mode, settings, workdir) -> str:
+    rel = os.path.relpath(workdir, ROOT)
+    return (f"python -m experiments.{name} --config experiments/configs/{name}.py:{mode} "
+            f"--workdir {rel}")
+
+
+def _gates_config(mode: str, settings: dict):
+    """The gates' config of size ``mode`` with the legacy settings over it."""
+    cfg = importlib.import_module("experiments.configs.gates").get_config(mode)
     s = settings
     cfg.seeds = int(s["seeds"])
     steps = s.get("steps", s.get("max_steps"))
-    if not isinstance(steps, dict):  # the ablation's budgets are per task (below)
-        cfg.train.steps = int(steps)
+    cfg.train.steps = int(steps)
     if "solve_threshold" in s or "threshold" in s:
         cfg.train.solve_threshold = float(s.get("solve_threshold", s.get("threshold")))
-    if name == "gap_sweep":
-        cfg.tasks = tuple(s["tasks"])
-        cfg.models = tuple(s["models"])
-        if s["tasks"] == ["adding"]:
-            cfg.adding_lengths = tuple(s["gaps"])
-        else:
-            cfg.gaps = tuple(s["gaps"])
-    elif name == "adding_long":
-        cfg.models = tuple(s["models"])
-        cfg.length = int(s["length"])
-    elif name == "sentiment":
-        cfg.poolings = tuple(s["poolings"])
-        cfg.reviews.num_reviews = int(s["num_reviews"])
-        cfg.data_description = s.get("data_description", "?")
-    elif name == "ablation":
-        cfg.variants = tuple(s["variants"])
-        cfg.tasks = tuple(s["tasks"])
-        for task, budget in s["steps"].items():
-            cfg.task_defs[task].steps = int(budget)
-    elif name == "gates":
-        cfg.gap = int(s["gap"])
-        cfg.top_units = int(s["top_units"])
-        cfg.init = s["init"]
+    cfg.gap = int(s["gap"])
+    cfg.top_units = int(s["top_units"])
+    cfg.init = s["init"]
     return cfg
-
-
-def rerun_command(name: str, mode: str, settings: dict, workdir: str) -> str:
-    """The command that reruns a legacy directory's runs through the current sweep (with a
-    test split): the experiment's config of the same size, with the legacy axes, seeds and
-    budget as overrides where they differ from it."""
-    cfg = _legacy_config(name, mode, settings)
-    base = importlib.import_module(f"experiments.configs.{name}").get_config(mode)
-    over = []
-    for field in ("tasks", "models", "poolings", "variants", "gaps", "adding_lengths",
-                  "length", "gap", "seeds", "train.steps"):
-        head, _, tail = field.partition(".")
-        new = cfg[head][tail] if tail else cfg.get(head)
-        old = base[head][tail] if tail else base.get(head)
-        if new is not None and new != old:
-            value = ",".join(map(str, new)) if isinstance(new, (tuple, list)) else new
-            over.append(f"--config.{field}={value}")
-    if name == "ablation":  # per-task budgets
-        over += [f"--config.task_defs.{t}.steps={cfg.task_defs[t].steps}"
-                 for t in cfg.tasks if cfg.task_defs[t].steps != base.task_defs[t].steps]
-    rel = os.path.relpath(workdir, ROOT)
-    return " ".join([f"python -m experiments.{name} --config experiments/configs/{name}.py:"
-                     f"{mode}", *over, f"--workdir {rel}"])
 
 
 def regenerate(workdir: str, *, write: bool = True) -> tuple[str, str]:
@@ -162,19 +212,26 @@ def _regenerate(workdir: str, shown: str) -> tuple[str, str]:
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
     name, mode, settings = meta["experiment"], meta["mode"], meta["settings"]
-    if name not in EXPERIMENTS:
-        raise ValueError(f"experiment: {name!r} in {meta_path}; accepted: {list(EXPERIMENTS)}")
-    module = importlib.import_module(f"experiments.{name}")
+    if name not in CONFIG_FILES and name not in SCRIPTS:
+        raise ValueError(f"experiment: {name!r} in {meta_path}; accepted: "
+                         f"{sorted(CONFIG_FILES) + list(SCRIPTS)}")
     records = report.read_records(os.path.join(workdir, f"{name}.json"))
+    legacy = is_legacy(records)
+    records = [_upgrade(r, settings, name) for r in records]
     notes = []
-    if is_legacy(records):
-        records = [_upgrade(r, settings, name) for r in records]
-        config = _legacy_config(name, mode, settings)
+    if name in SCRIPTS:
+        module = importlib.import_module(f"experiments.{name}")
+        config = _gates_config(mode, settings) if legacy else ml_collections.ConfigDict(settings)
+        sections, _ = module.make_report(records, config, workdir)
+    else:
+        config = load_config(name, mode, settings)
+        sections, _ = report.render(records, config.sweep.report, workdir)
+        if "calibrate" in config.sweep:
+            from experiments import ablation
+            sections = ablation.calibration_section(config, workdir, strict=False) + sections
+    if legacy:
         notes = report.split_note(records, rerun_command(name, mode, settings, shown),
                                   "score" if name == "ablation" else "accuracy")
-    else:
-        config = ml_collections.ConfigDict(settings)
-    sections, _ = module.make_report(records, config, workdir)
     stamp = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     header = report.header_lines(meta, name)
     header[-1:] = [f"- report regenerated from the records by `python -m experiments.rereport "
@@ -197,12 +254,12 @@ def _body(text: str) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("workdirs", nargs="*", help="results directories")
-    p.add_argument("--all", action="store_true", help=f"every directory of {COMMITTED}")
+    p.add_argument("--all", action="store_true", help="every committed sweep directory")
     p.add_argument("--check", action="store_true",
                    help="write no report (the plots are redrawn); exit 1 if a report differs "
                    "from its regeneration")
     args = p.parse_args(argv)
-    dirs = list(args.workdirs) + ([os.path.join(RESULTS, d) for d in COMMITTED]
+    dirs = list(args.workdirs) + ([os.path.join(RESULTS, d) for d in committed()]
                                   if args.all else [])
     if not dirs:
         p.error("give results directories or --all")

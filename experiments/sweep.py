@@ -1,52 +1,49 @@
-"""A sweep is a list of train configs, each trained by ``lstmjax.train.run``.
+"""One generic sweep: a config whose axes expand to train configs, each run by ``train.run``.
 
-    python -m experiments.gap_sweep --config experiments/configs/gap_sweep.py:quick \\
-        --workdir runs/gap [--jobs auto] [--shard K/N] [--report_only] \\
-        [--config.seeds=3 --config.train.optimizer.learning_rate=0.003 ...]
+    python -m experiments.sweep --config experiments/configs/gap_sweep.py:quick \\
+        --workdir runs/gap_sweep [--jobs auto] [--shard K/N] [--report_only] \\
+        [--config.sweep.gap=10,100 --config.sweep.seeds=5 --config.steps=1000 ...]
 
-An experiment script says three things: how its config (``experiments/configs/<name>.py``,
-``get_config(size)`` with size ``tiny | quick | standard``) becomes a list of :class:`Run`
-(its *plan*), what a finished run adds to its record, and how the records become a report
-(tables, plots). This module does the rest, the same way for every experiment:
+A sweep config is a **train config** (``lstmjax.schema.default_config()`` with what the
+experiment changes) plus one ``sweep`` section that says which runs to make and how to
+report them (``experiments/configs/gap_sweep.py`` is the example to read)::
 
-* **Flags.** ``--config`` is an ``ml_collections.config_flags`` config file: the part after
-  ':' is passed to ``get_config`` and every field can be overridden
-  (``--config.train.steps=1000``, ``--config.gaps=10,100``). ``--workdir``, ``--jobs``,
-  ``--shard``, ``--report_only``, ``--resume``.
-* **Training.** Every run is ``lstmjax.train.run(run.config, ...)``: in memory
-  (``workdir=None``), or, for long runs, in its own run directory ``<workdir>/<run name>``
-  with checkpoints. ``--jobs N`` trains N runs at once in *spawned* worker processes (a
-  forked JAX runtime can deadlock); one small-model run keeps about one CPU core busy.
+    c = default_config()                      # the train config every run starts from
+    c.steps = 600                             # ... only what differs from the defaults
+    c.sweep = dict(
+        name="gap_sweep", size="quick",       # records <name>.json, report <name>.md
+        axes=("gap", "model"),                # the axes, outermost first; seed is innermost
+        gap=(10, 30, 100), model=("rnn", "lstm"), seeds=3,   # the values swept
+        set=dict(gap="data.gap",              # a value goes into that train-config field
+                 model=dict(rnn=dict(model=dict(cell="rnn")),          # a label's overrides
+                            lstm=dict(model=dict(cell="lstm", chrono=True)))),
+        aliases=dict(),                       # axis -> {label: twin label}: trained once
+        run_dirs=False,                       # True: each run in <workdir>/<run>, checkpoints
+        report=dict(views=(...), headline=(...)))   # experiments/report.py
+
+Expansion (:func:`expand`) is the product of the axes' values and the seeds; a run's train
+config is the base config with each axis applied: a field path gets the value, a label
+merges its overrides (a ``data`` section that names a task replaces the data section
+whole; ``model.chrono: True`` becomes ``chrono_max_len`` = the task's longest sequence, as
+in Tallec & Ollivier 2018; a ``record`` entry adds fields to the run's record instead).
+Each run is named by its coordinates (``gap=10/model=rnn/seed=0``); its record
+(:func:`record`) holds them as fields.
+
+The machinery is the same for every sweep:
+
+* **Jobs.** ``--jobs N`` trains N runs at once in *spawned* worker processes (a forked JAX
+  runtime can deadlock); ``auto`` is one per core on a CPU backend, at most 8.
 * **Resume.** Each finished run is saved at once. A saved record whose ``config_sha256``
-  equals the planned run's config is not trained again; a changed setting retrains.
+  equals the planned run's config is not trained again; a changed setting retrains. With
+  ``run_dirs`` a run interrupted mid-way continues from its latest checkpoint.
 * **Shards.** ``--shard K/N`` trains only the runs whose position in the plan is ``K-1``
-  modulo ``N`` (a pure function of the plan) and saves them to
-  ``<name>.shard-K-of-N.json`` in the shared workdir, so shards never write the same
-  file. Whichever invocation finds every run of the plan done (the last shard to finish,
-  ``--report_only``, or the command without ``--shard``) merges the records files into
-  ``<name>.json`` and writes the report and plots exactly as a one-machine run does.
+  modulo ``N`` and saves them to ``<name>.shard-K-of-N.json`` in the shared workdir.
+  Whichever invocation finds every run done (the last shard, ``--report_only``, or the
+  command without ``--shard``) merges the records into ``<name>.json`` and writes the
+  report and plots exactly as a one-machine run does.
 
 Every run is a pure function of its config (the seed fixes init and data order), so the
 records do not depend on ``--jobs`` or ``--shard`` (tested); only ``wall_s`` does.
-
-A sweep config (``experiments/configs/<experiment>.py``, big_vision style)::
-
-    def get_config(size="standard"):               # "tiny" | "quick" | "standard"
-        c = ml_collections.ConfigDict()
-        c.size = size
-        c.seeds = 1 if size == "tiny" else 3         # the sweep's axes ...
-        c.models = ("rnn", "lstm")                   # ... which of model_defs run
-        c.model_defs = dict(rnn=dict(cell="rnn"), lstm=dict(cell="lstm", chrono=True))
-        c.train = lstmjax.schema.default_config()    # the one defaults table
-        c.train.steps = 4 if size == "tiny" else 600 # only what differs from it
-        return c
-
-The experiment's ``plan`` turns it into runs: ``train_config(config.train, seed=...,
-data=..., model=...)`` per point of the axes. A record (:func:`record`) holds the run's
-coordinates, ``status``, ``steps_run`` / ``steps_budget``, ``solved`` /
-``steps_to_solve``, ``validation`` and ``test`` (the whole splits at the last step, each
-with its ``examples`` count), ``curve`` (the periodic validations on a fixed sample of
-``curve_examples``), ``params_sha256``, ``wall_s`` and the complete train ``config``.
 """
 
 from __future__ import annotations
@@ -57,6 +54,8 @@ import dataclasses
 import functools
 import glob
 import hashlib
+import importlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -70,22 +69,18 @@ from ml_collections import config_flags
 
 from experiments import report
 from lstmjax import data, schema, step, train
+from lstmjax.gates import PRESETS
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
-SIZES = ("tiny", "quick", "standard")
 # record fields that depend on the machine and the moment, not on the config
-WALL_CLOCK = ("wall_s",)
+WALL_CLOCK = ("wall_s", "s_per_step")
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One training run of a sweep.
-
-    ``name`` is unique within the plan (``"distant_recall/lstm/gap=10/seed=0"``) and names
-    the run's directory when it has one; ``config`` is the complete ``lstmjax.train``
-    config (a plain nested dict); ``fields`` are the run's coordinates in the sweep
-    (task, model, gap, seed, ...), copied into its record.
-    """
+    """One training run of a sweep: ``name`` (unique in the plan, the run directory's name
+    when it has one), the complete train ``config`` (a plain nested dict) and ``fields``,
+    its coordinates in the sweep, copied into its record."""
 
     name: str
     config: dict
@@ -100,27 +95,70 @@ def config_sha256(config: Mapping) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def names(value) -> list[str]:
-    """A tuple-of-names config field as a list; ``--config.models=rnn,lstm`` arrives as the
-    one string ``"rnn,lstm"`` inside a tuple, so elements are split at commas."""
-    items = [value] if isinstance(value, str) else list(value)
-    return [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+# --------------------------------------------------------------------------- expansion
 
 
-def check_names(field: str, given: Sequence[str], accepted) -> list[str]:
-    """``given`` (see :func:`names`), each one of ``accepted``; ValueError naming the field."""
-    given = names(given)
-    unknown = [n for n in given if n not in accepted]
-    if unknown:
-        raise ValueError(f"config.{field}: unknown {unknown}; accepted: {list(accepted)}")
-    return given
+def _scalar(v):
+    """A label from the command line as the number it spells, else as it is."""
+    if isinstance(v, str):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+    return v
+
+
+def labels(value) -> list:
+    """An axis's values as a list: ``--config.sweep.model=rnn,lstm`` arrives as one string
+    (or a tuple holding one), so strings are split at commas; numbers stay numbers."""
+    items = [value] if isinstance(value, (str, int, float)) else list(value)
+    out = []
+    for item in items:
+        parts = str(item).split(",") if isinstance(item, str) else [item]
+        out += [_scalar(p.strip()) if isinstance(p, str) else p for p in parts
+                if not isinstance(p, str) or p.strip()]
+    return out
+
+
+names = labels  # a tuple-of-names field (kept for the scripts that read one)
+
+
+def max_length(data_cfg: Mapping) -> int:
+    """The longest sequence of a task (what chrono initialization is set to)."""
+    return int(data.make_source(dict(data_cfg), "validation")[0].max_length)
+
+
+def _merge(cfg: dict, over: Mapping, fields: dict, where: str) -> None:
+    for key, value in schema.to_dict(over).items():
+        if key == "record":
+            fields.update(value)
+        elif key == "data" and isinstance(value, Mapping) and "name" in value:
+            cfg["data"] = dict(value)
+        elif isinstance(value, Mapping):
+            if not isinstance(cfg.get(key), dict):
+                raise ValueError(f"{where}: {key!r} is not a section of the train config")
+            _merge(cfg[key], value, fields, f"{where}.{key}")
+        else:
+            cfg[key] = value
+
+
+def _set_path(cfg: dict, path: str, value, where: str) -> None:
+    *head, last = path.split(".")
+    node = cfg
+    for key in head:
+        if not isinstance(node.get(key), dict):
+            raise ValueError(f"{where}: the train config has no section {key!r} ({path!r})")
+        node = node[key]
+    node[last] = value
 
 
 def train_config(base, *, seed: int, data: Mapping | None = None,
                  model: Mapping | None = None, **fields) -> dict:
-    """A complete train config: ``base`` (the sweep config's ``train`` section) with the
-    run's seed, data section (replaced whole), model fields and top-level fields."""
+    """A complete train config: ``base`` with the run's seed, data section (replaced
+    whole), model fields and top-level fields (``chrono`` resolved, :func:`expand`)."""
     cfg = copy.deepcopy(schema.to_dict(base))
+    cfg.pop("sweep", None)
     cfg["seed"] = int(seed)
     if data is not None:
         cfg["data"] = dict(schema.to_dict(data))
@@ -129,21 +167,111 @@ def train_config(base, *, seed: int, data: Mapping | None = None,
         if key not in cfg:
             raise ValueError(f"train config has no field {key!r}")
         cfg[key] = value
+    return _resolve_chrono(cfg)
+
+
+def _resolve_chrono(cfg: dict) -> dict:
+    if cfg["model"].pop("chrono", False):
+        cfg["model"]["chrono_max_len"] = float(max(max_length(cfg["data"]), 3))
     return cfg
 
 
-def max_length(data_cfg: Mapping) -> int:
-    """The longest sequence of a task (what chrono initialization is set to)."""
-    return int(data.make_source(dict(data_cfg), "validation")[0].max_length)
-
-
 def resolve_model(variant: Mapping, data_cfg: Mapping) -> dict:
-    """Model fields of a sweep variant: ``chrono: True`` becomes ``chrono_max_len`` = the
-    task's longest sequence (at least 3), as in Tallec & Ollivier (2018)."""
+    """Model fields of a variant: ``chrono: True`` becomes ``chrono_max_len`` = the task's
+    longest sequence (at least 3)."""
     fields = dict(schema.to_dict(variant))
     if fields.pop("chrono", False):
         fields["chrono_max_len"] = float(max(max_length(data_cfg), 3))
     return fields
+
+
+def axes(config) -> list[tuple[str, list]]:
+    """``[(axis, values)]`` of a sweep config, outermost first, the seeds last."""
+    sw = config.sweep
+    out = []
+    for axis in labels(sw.axes):
+        if axis not in sw or axis not in sw.set:
+            raise ValueError(f"config.sweep.axes: axis {axis!r} needs config.sweep.{axis} "
+                             f"(its values) and config.sweep.set.{axis}")
+        setting = sw.set[axis]
+        vals = labels(sw[axis])
+        if not isinstance(setting, str):
+            unknown = [v for v in vals if str(v) not in setting]
+            if unknown:
+                raise ValueError(f"config.sweep.{axis}: unknown {unknown}; accepted: "
+                                 f"{sorted(setting)}")
+        out.append((axis, vals))
+    if not int(sw.seeds) >= 1:
+        raise ValueError(f"config.sweep.seeds={sw.seeds!r} must be >= 1")
+    return out + [("seed", list(range(int(sw.seeds))))]
+
+
+def expand(config) -> list[Run]:
+    """Every point of the sweep's axes as a :class:`Run` (see the module doc)."""
+    base = schema.to_dict(config)
+    base.pop("sweep")
+    sw = config.sweep
+    grid = axes(config)
+    runs = []
+    for point in itertools.product(*(vals for _, vals in grid)):
+        cfg, fields = copy.deepcopy(base), {}
+        for (axis, _), label in zip(grid, point):
+            fields[axis] = label
+            if axis == "seed":
+                cfg["seed"] = int(label)
+                continue
+            setting = sw.set[axis]
+            if isinstance(setting, str):
+                _set_path(cfg, setting, label, f"config.sweep.set.{axis}")
+            else:
+                _merge(cfg, setting[str(label)], fields, f"config.sweep.set.{axis}.{label}")
+        name = "/".join(f"{axis}={label}" for (axis, _), label in zip(grid, point))
+        runs.append(Run(name, _resolve_chrono(cfg), fields))
+    return runs
+
+
+def num_params(cfg: Mapping) -> int:
+    """The parameter count of a train config's model on its task (shapes only, no init
+    compute): what a parameter-matched sweep checks."""
+    from lstmjax import models
+    spec = data.make_source(dict(cfg["data"]), "validation")[0]
+    model = models.from_task(spec, **schema.resolve_config(cfg)["model"])
+    shapes = jax.eval_shape(lambda: models.init(jax.random.PRNGKey(0), model))
+    return models.num_params(shapes)
+
+
+def _canonical(cfg: dict) -> dict:
+    """A train config with its gate preset name replaced by the preset (``np`` and
+    ``standard`` are one configuration in lstmjax)."""
+    out = copy.deepcopy(cfg)
+    out["model"]["gates"] = repr(PRESETS.get(out["model"].get("gates", "standard")))
+    return out
+
+
+def aliased(config, runs: Sequence[Run]) -> dict[str, tuple[str, str]]:
+    """``{run name: (twin run name, twin label)}`` for the runs of an alias label (``config.sweep.
+    aliases``: axis -> {label: twin}) whose twin is swept: trained once, the record copied
+    (ValueError when the two are not the same model)."""
+    out = {}
+    by_name = {r.name: r for r in runs}
+    for axis, pairs in (config.sweep.get("aliases") or {}).items():
+        for alias, twin in pairs.items():
+            for r in runs:
+                if str(r.fields.get(axis)) != alias:
+                    continue
+                twin_name = r.name.replace(f"{axis}={alias}", f"{axis}={twin}")
+                if twin_name not in by_name:
+                    continue
+                if _canonical(r.config) != _canonical(by_name[twin_name].config):
+                    raise ValueError(f"config.sweep.aliases.{axis}: {alias!r} and {twin!r} "
+                                     "are not the same model")
+                out[r.name] = (twin_name, twin)
+    return out
+
+
+def copy_alias(rec: dict, run: Run, twin: str) -> dict:
+    """The twin's record as the alias run's (``alias_of``: the twin's label)."""
+    return {**rec, **run.fields, "run": run.name, "alias_of": twin, "wall_s": 0.0}
 
 
 # --------------------------------------------------------------------------- one run
@@ -207,8 +335,28 @@ def train_run(run: Run, ctx: Mapping, *, keep: bool = False):
 
 
 def execute(run: Run, ctx: Mapping) -> dict:
-    """The default: train the run and return its record."""
-    return train_run(run, ctx)[0]
+    """Train the run and return its record. With ``ctx["run_dirs"]`` the run trains (or
+    continues from its latest checkpoint) in ``<workdir>/<run.name>``, its wall time summed
+    over invocations (``wall_time.json`` there), and an interrupted run (Ctrl-C saves a
+    checkpoint) stops the sweep with the command to resume."""
+    if not ctx.get("run_dirs"):
+        return train_run(run, ctx)[0]
+    rundir = os.path.join(ctx["workdir"], run.name)
+    wall_path = os.path.join(rundir, "wall_time.json")
+    before = 0.0
+    if os.path.exists(wall_path):
+        with open(wall_path) as f:
+            before = float(json.load(f)["wall_s"])
+    rec = train_run(run, ctx)[0]
+    wall = before + rec["wall_s"]
+    os.makedirs(rundir, exist_ok=True)
+    with open(wall_path, "w") as f:
+        json.dump({"wall_s": wall}, f)
+    if rec["status"] == "interrupted":
+        raise KeyboardInterrupt(f"{run.name}: interrupted at step {rec['steps_run']}; rerun "
+                                "the same command to resume")
+    return {**rec, "wall_s": round(wall, 1),
+            "s_per_step": round(wall / max(rec["steps_run"] or 1, 1), 4), "rundir": run.name}
 
 
 # --------------------------------------------------------------------------- many runs
@@ -322,22 +470,25 @@ def resolve_jobs(jobs: int | str, size: str) -> int:
 # --------------------------------------------------------------------------- command line
 
 
-def parse_flags(name: str, doc: str, argv: Sequence[str] | None, *, sweep: bool = True,
-                extra: Callable[[flags.FlagValues], None] | None = None) -> flags.FlagValues:
-    """The experiment's flags, parsed into a fresh ``FlagValues`` (so ``main`` can be
-    called many times in one process). Bad flags exit with status 2 and one line."""
+def parse_flags(name: str | None, doc: str, argv: Sequence[str] | None, *, sweep: bool = True,
+                extra: Callable[[flags.FlagValues], None] | None = None,
+                sizes: Sequence[str] | None = None) -> flags.FlagValues:
+    """The flags, parsed into a fresh ``FlagValues`` (so ``main`` can be called many times
+    in one process). Bad flags exit with status 2 and one line. ``name``: the script whose
+    config file is the default (None: ``--config`` is required)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    full = [f"experiments.{name}"] + argv
+    full = [f"experiments.{name or 'sweep'}"] + argv
     fv = flags.FlagValues()
     config_flags.DEFINE_config_file(
-        "config", os.path.join(CONFIGS, f"{name}.py") + ":standard",
-        f"Sweep config file, with the size after ':' ({' | '.join(SIZES)}); fields "
-        "overridable as --config.<field>=<value>.", flag_values=fv, lock_config=True,
-        sys_argv=full)
-    flags.DEFINE_string("workdir", f"runs/{name}", "Output directory (records, report, "
-                        "plots); rerunning in it resumes.", flag_values=fv)
+        "config", os.path.join(CONFIGS, f"{name}.py") + ":standard" if name else None,
+        "Sweep config file, with its argument after ':' (e.g. a size: tiny | quick | "
+        "standard); fields overridable as --config.<field>=<value>.", flag_values=fv,
+        lock_config=True, sys_argv=full)
+    flags.DEFINE_string("workdir", None, "Output directory (records, report, plots); "
+                        "rerunning in it resumes. Default: runs/<sweep name>.", flag_values=fv)
     flags.DEFINE_bool("resume", True, "Skip runs whose records (same config) are in the "
                       "workdir; --noresume trains everything again.", flag_values=fv)
+    flags.DEFINE_string("data_dir", None, "TFDS data dir (IMDB, MNIST).", flag_values=fv)
     if sweep:
         flags.DEFINE_string("jobs", "auto", "Runs trained at once in worker processes: "
                             "'auto' (one per CPU core, at most 8, on a CPU backend; 1 for "
@@ -361,88 +512,116 @@ def parse_flags(name: str, doc: str, argv: Sequence[str] | None, *, sweep: bool 
             jobs_value(fv.jobs)
             parse_shard(fv.shard)
         if fv.config is None:
-            raise flags.Error("--config is required")
-        size = fv.config.get("size")
-        sizes = tuple(fv.config.get("sizes", SIZES))  # a config may offer more (gap_sweep: demo)
-        if size not in sizes:
-            raise flags.Error(f"--config: size {size!r} is not one of {sizes} (give it after "
-                              f"':', e.g. experiments/configs/{name}.py:quick)")
+            raise flags.Error("--config is required (e.g. "
+                              "--config experiments/configs/gap_sweep.py:quick)")
+        if sizes is not None and fv.config.get("size") not in sizes:
+            raise flags.Error(f"--config: size {fv.config.get('size')!r} is not one of "
+                              f"{tuple(sizes)}")
+        if name is None:
+            if "sweep" not in fv.config:
+                raise flags.Error("--config: not a sweep config (it has no `sweep` section; "
+                                  "a single training run is `python -m lstmjax train`)")
+            axes(fv.config)
     except (flags.Error, ValueError, TypeError, AttributeError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     return fv
 
 
-def main(name: str, doc: str, argv: Sequence[str] | None, *,
-         plan: Callable[[Any, dict], list[Run]],
-         make_report: Callable[[list[dict], Any, str], tuple[list[str], list[str]]],
-         execute_one: Callable[[Run, dict], dict] = execute,
+def _function(dotted: str) -> Callable:
+    module, _, fn = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), fn)
+
+
+def main(name: str | None = None, doc: str = __doc__, argv: Sequence[str] | None = None, *,
+         plan: Callable[[Any, dict], list[Run]] | None = None,
+         make_report: Callable[[list[dict], Any, str], tuple[list[str], list[str]]] | None = None,
+         execute_one: Callable[[Run, dict], dict] | None = None,
          finish: Callable[[list[dict], Any], list[dict]] | None = None,
          extra_flags: Callable[[flags.FlagValues], None] | None = None,
          context: Callable[[flags.FlagValues], dict] | None = None) -> str | None:
     """Parse the flags, plan, train this invocation's share, and report when complete.
 
-    ``plan(config, ctx)`` -> the runs; ``execute_one(run, ctx)`` -> a record (in a worker
-    process: a module-level function); ``finish(records, config)`` -> the records to report
-    (e.g. alias variants filled in); ``make_report(records, config, workdir)`` ->
-    (Markdown sections, files written). ``ctx`` is a plain dict: ``workdir`` (absolute),
-    ``size`` and what ``context(flags)`` adds. Returns the report's path, or None when a
-    shard finished its share while other shards' runs are still missing.
+    With no arguments but ``argv`` this is ``python -m experiments.sweep``: the plan is
+    :func:`expand` of the config, each run :func:`execute`, the report
+    :func:`experiments.report.render` of the config's ``sweep.report``. A script with a
+    truly specific step (``experiments.gates``: probes after training) passes its own
+    ``plan(config, ctx)``, ``execute_one(run, ctx)`` (module-level: it may run in a
+    worker), ``make_report(records, config, workdir) -> (sections, files)`` and
+    ``finish(records, config)``. Returns the report's path, or None when a shard finished
+    its share while other shards' runs are still missing.
     """
     fv = parse_flags(name, doc, argv, extra=extra_flags)
     config = fv.config
-    size = config.size
+    generic = "sweep" in config  # a sweep config; else a script's own (experiments.gates)
+    label = config.sweep.name if generic else name
+    size = config.sweep.size if generic else config.size
     argv = list(sys.argv[1:] if argv is None else argv)
-    workdir = os.path.abspath(fv.workdir)
+    workdir = os.path.abspath(fv.workdir or os.path.join("runs", label))
     os.makedirs(workdir, exist_ok=True)
-    ctx = {"workdir": workdir, "size": size, **(context(fv) if context else {})}
-    res = report.Results(workdir, name, mode=size, settings=config.to_dict(),
-                         command=report.command_line(argv, f"experiments.{name}"))
+    ctx = {"workdir": workdir, "size": size, "data_dir": fv.data_dir,
+           "run_dirs": bool(generic and config.sweep.get("run_dirs")),
+           "progress": bool(generic and config.sweep.get("run_dirs")) and size != "tiny",
+           **(context(fv) if context else {})}
+    module = f"experiments.{name or 'sweep'}"
+    res = report.Results(workdir, label, mode=size, settings=config.to_dict(),
+                         command=report.command_line(argv, module))
     try:
-        runs = plan(config, ctx)
+        runs = plan(config, ctx) if plan else expand(config)
+        twins = aliased(config, runs) if generic else {}
     except (ValueError, TypeError) as e:  # a config the plan cannot use: say which field
         print(f"error: {e}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    names = [r.name for r in runs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{name}: the plan names a run twice: "
-                         f"{sorted(n for n in set(names) if names.count(n) > 1)}")
+    run_names = [r.name for r in runs]
+    if len(set(run_names)) != len(run_names):
+        raise ValueError(f"{label}: the plan names a run twice: "
+                         f"{sorted(n for n in set(run_names) if run_names.count(n) > 1)}")
+    trainable = [r for r in runs if r.name not in twins]
     k, n = parse_shard(fv.shard)
-    done = load_done(workdir, name, runs) if fv.resume else {}
+    done = load_done(workdir, label, trainable) if fv.resume else {}
     trained: set[str] = set()
     if not fv.report_only:
-        mine = shard_of(runs, k, n)
-        path = res.records_path if n == 1 else shard_path(workdir, name, k, n)
+        mine = shard_of(trainable, k, n)
+        path = res.records_path if n == 1 else shard_path(workdir, label, k, n)
         own = {r.name: done[r.name] for r in mine if r.name in done}
         trained = {r.name for r in mine if r.name not in own}
-        fresh = run_plan(mine, functools.partial(execute_one, ctx=ctx), done=own,
+        fresh = run_plan(mine, functools.partial(execute_one or execute, ctx=ctx), done=own,
                          jobs=resolve_jobs(jobs_value(fv.jobs), size),
                          save=functools.partial(report.write_records, path),
                          describe=describe)
-        done = {**(load_done(workdir, name, runs) if fv.resume else done),
+        done = {**(load_done(workdir, label, trainable) if fv.resume else done),
                 **{r.name: rec for r, rec in zip(mine, fresh)}}
-    missing = [r.name for r in runs if r.name not in done]
+    missing = [r.name for r in trainable if r.name not in done]
     if missing and n > 1 and not fv.report_only:
-        report.log(f"{name}: shard {k}/{n} done ({len(shard_of(runs, k, n))} runs); "
-                   f"{len(missing)} of {len(runs)} runs of the sweep are still missing "
+        report.log(f"{label}: shard {k}/{n} done ({len(shard_of(trainable, k, n))} runs); "
+                   f"{len(missing)} of {len(trainable)} runs of the sweep are still missing "
                    "(other shards). The last shard to finish writes the report, or run "
                    "the same command with --report_only.")
         return None
-    records = [done[r.name] for r in runs if r.name in done]
+    records = [done[r.name] if r.name in done else copy_alias(done[twins[r.name][0]], r,
+                                                             twins[r.name][1])
+               for r in runs if r.name in done or twins.get(r.name, ("",))[0] in done]
     if finish is not None:
         records = finish(records, config)
     res.write_records(records)
-    resumed = sum(r.name in done and r.name not in trained for r in runs)
+    resumed = sum(r.name in done and r.name not in trained for r in trainable)
     notes = report.resumed_note(records, resumed)
     if missing:
         res.meta["missing_runs"] = missing
-        notes = [f"**Incomplete:** {len(missing)} of {len(runs)} runs have no record yet "
-                 f"(e.g. `{missing[0]}`); the tables cover the rest.", ""] + notes
+        notes = [f"**Incomplete:** {len(missing)} of {len(trainable)} runs have no record "
+                 f"yet (e.g. `{missing[0]}`); the tables cover the rest.", ""] + notes
     if resumed:
         res.meta["resumed_runs"] = resumed
-    sections, files = make_report(records, config, workdir)
+    if make_report is not None:
+        sections, files = make_report(records, config, workdir)
+    else:
+        sections, files = report.render(records, config.sweep.report, workdir)
     path = res.finish(notes + sections, files)
-    report.log(f"{name} ({size}): report {path}\n  records: {res.records_path}"
+    report.log(f"{label} ({size}): report {path}\n  records: {res.records_path}"
                + ("\n  plots: " + ", ".join(os.path.join(workdir, f) for f in files)
                   if files else ""))
     return path
+
+
+if __name__ == "__main__":
+    main(argv=sys.argv[1:])

@@ -37,18 +37,6 @@ def test_summary_takes_header_and_first_table(tmp_path):
     assert "Second" not in text and "| 3 |" not in text
 
 
-def _rec(gap, solved, acc=1.0):
-    return {"gap": gap, "solved": solved, "accuracy": acc}
-
-
-def test_all_solved_up_to_stops_at_the_first_gap_a_seed_missed():
-    by_gap = {10: [_rec(10, True)] * 3, 50: [_rec(50, True), _rec(50, False)],
-              100: [_rec(100, True)] * 3}
-    assert headlines._all_solved_up_to(by_gap) == 10   # gap 100 solved again: not counted
-    assert headlines._all_solved_up_to({10: [_rec(10, False)]}) is None
-    assert headlines._upto({10: [_rec(10, False)]}) == "no gap"
-
-
 def test_bench_bullet_computes_the_ratio_ranges(tmp_path):
     def row(mode, anchor, fast=None, **shape):
         r = {"mode": mode, "speedup_vs_faster_anchor": anchor, "B": 64, "T": 784, "D": 1,

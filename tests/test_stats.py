@@ -131,64 +131,62 @@ def _poison(results, directory, *, test: bool):
     json.dump(records, open(os.path.join(path, f"{name}.json"), "w"))
 
 
-MINE = ("gap_sweep_standard", "gap_sweep_gap1000", "gap_sweep_quick", "adding_long_t1000",
-        "sentiment_standard", "gates_standard", "ablation_v2_quick")
-
-
 def _copy(tmp_path):
-    for d in MINE:
+    """Every committed sweep directory (records, meta, calibration; no plots)."""
+    for d in rereport.committed():
         shutil.copytree(os.path.join(RESULTS, d), tmp_path / d,
-                        ignore=shutil.ignore_patterns("checkpoints", "*.png"))
+                        ignore=shutil.ignore_patterns("checkpoints", "*.png", "*_seed*"))
     return str(tmp_path)
 
 
 def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     results = _copy(tmp_path)
-    for d in MINE:
+    for d in rereport.committed():
         _poison(results, d, test=False)
-    bullets = {fn.__name__: fn(results) for fn in (headlines.gap_sweep, headlines.adding_long,
-                                                   headlines.sentiment, headlines.gates,
-                                                   headlines.ablation_v2)}
-    for name, text in bullets.items():
-        assert "43.2" not in text and "0.432" not in text, name
+    bullets = headlines.block(results).splitlines()[2:-1]
+    assert len(bullets) == len(headlines.directories(results)) + 1  # + the gates
+    for text in bullets:
+        assert "43.2" not in text and "0.432" not in text, text
     # records without a test split: the bullet says so and gives the rerun command
-    for name in ("gap_sweep", "adding_long", "sentiment"):
-        assert "no test number exists" in bullets[name] and "rerun: `python -m" in bullets[name]
+    for title in ("Adding problem", "Sentiment"):
+        text = next(b for b in bullets if title in b)
+        assert "no test number exists" in text and "rerun needed: `python -m" in text
     # the quick gap sweep and the rerun gates hold test splits: their numbers are shown
-    assert "test accuracy at gap 100" in bullets["gap_sweep"]
-    assert "Test accuracy 100.0" in bullets["gates"]
+    assert "Whole test split (2048 sequences) at gap 100" in next(
+        b for b in bullets if "Gap sweep (distant" in b)
+    assert "Test accuracy 100.0" in next(b for b in bullets if "**Gates**" in b)
     # with test splits everywhere, the test numbers are the ones shown
     results = str(tmp_path / "with_test")
     shutil.copytree(tmp_path, results, ignore=shutil.ignore_patterns("with_test"))
     for d in ("gap_sweep_standard", "sentiment_standard", "gates_standard",
               "adding_long_t1000"):
         _poison(results, d, test=True)
-    for fn in (headlines.adding_long, headlines.sentiment, headlines.gates):
-        text = fn(results)
-        assert "87.5" in text and "43.2" not in text and "no test number" not in text, text
+    for text in headlines.block(results).splitlines()[2:-1]:
+        if any(t in text for t in ("Adding", "Sentiment", "Gates**", "Gap sweep (distant")):
+            assert "87.5" in text and "43.2" not in text and "no test number" not in text, text
 
 
 def test_no_report_table_number_comes_from_a_validation_record(tmp_path):
     results = _copy(tmp_path)
-    for d in ("gap_sweep_quick", "ablation_v2_quick"):
+    for d in ("gap_sweep_quick", "ablation_v2_quick", "ablation_quick"):
         _poison(results, d, test=True)
         _, text = rereport.regenerate(os.path.join(results, d), write=False)
         table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
         assert "87.5" in table and "43.2" not in text, d
         assert "Not test numbers" not in text
     # legacy records: labelled as the validation sample, with the rerun command
-    for d in ("gap_sweep_standard", "sentiment_standard", "adding_long_t1000"):
+    for d in ("gap_sweep_standard", "sentiment_standard", "adding_long_t1000",
+              "ablation_standard"):
         _, text = rereport.regenerate(os.path.join(results, d), write=False)
         assert "**Not test numbers: rerun needed.**" in text and "`python -m experiments." in text
-        assert "validation sample" in report.parse_markdown_table(
-            text, {"gap_sweep_standard": "model", "sentiment_standard": "pooling",
-                   "adding_long_t1000": "model"}[d])[0][-1] or "validation sample" in text
+        assert "## " in text and "validation sample" in text.split("## ", 1)[1].split("\n")[0]
 
 
 def test_committed_reports_match_their_records():
     """Every report this module regenerates is what its records give (run
     `python -m experiments.rereport --all` after changing a report)."""
-    for d in rereport.COMMITTED:
+    assert len(rereport.committed()) >= 13
+    for d in rereport.committed():
         path, text = rereport.regenerate(os.path.join(RESULTS, d), write=False)
         assert rereport._body(open(path, encoding="utf-8").read()) == rereport._body(text), d
 
@@ -197,10 +195,13 @@ def test_rerun_command_names_the_legacy_axes():
     meta = json.load(open(os.path.join(RESULTS, "gap_sweep_gap1000", "meta.json")))
     cmd = rereport.rerun_command("gap_sweep", meta["mode"], meta["settings"],
                                  os.path.join(RESULTS, "gap_sweep_gap1000"))
-    assert cmd.startswith("python -m experiments.gap_sweep --config "
+    assert cmd.startswith("python -m experiments.sweep --config "
                           "experiments/configs/gap_sweep.py:standard ")
-    for part in ("--config.models=rnn,lstm_chrono", "--config.gaps=1000",
-                 "--config.train.steps=1000"):
+    for part in ("--config.sweep.model=rnn,lstm_chrono", "--config.sweep.gap=1000",
+                 "--config.steps=1000"):
         assert part in cmd, cmd
     assert cmd.endswith("--workdir experiments/results/gap_sweep_gap1000")
-    assert "--config.seeds" not in cmd  # 3, the standard size's own
+    assert "--config.sweep.seeds" not in cmd  # 3, the standard size's own
+    meta = json.load(open(os.path.join(RESULTS, "ablation_standard", "meta.json")))
+    cmd = rereport.rerun_command("ablation", meta["mode"], meta["settings"], "x")
+    assert "experiments/configs/ablation.py:fixed_standard" in cmd

