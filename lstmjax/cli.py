@@ -234,6 +234,8 @@ def _train(config, workdir, progress, checkpoints, data_dir) -> int:
               f"{os.path.join(workdir, 'checkpoints')}. Rerun the same command to resume.",
               file=sys.stderr)
         return 128 + int(signal.Signals[name])
+    if summary.get("process_index", 0) != 0:
+        return 0  # one done: line per job, from process 0 (every process has the numbers)
     at_best = summary.get("test_at_best")
     best = (f"; {_describe(at_best)}" if at_best and at_best["step"] != summary["step"]
             else "")

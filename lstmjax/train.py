@@ -268,8 +268,9 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         written, in a job of one process). Checkpoint folders of a save cut short are moved
         to ``<workdir>/incomplete/`` first, with one line, and never counted.
     Returns:
-      the summary (see the module docstring) plus ``history`` (every metrics record) and
-      ``params`` (the final parameters, on the host).
+      the summary (see the module docstring) plus ``history`` (every metrics record),
+      ``params`` (the final parameters, on the host) and ``process_index`` (this
+      process's index in a multi-process job, where every process returns the summary).
     Raises:
       NonFiniteLossError: the loss became NaN/Inf (the last good checkpoint is kept).
       lstmjax.checkpoint.CheckpointError: an unusable checkpoint or run directory.
@@ -835,4 +836,5 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
                 print(f"warning: could not draw the confusion matrix: {e}")
     summary["history"] = prog.history
     summary["params"] = params
+    summary["process_index"] = jax.process_index()  # which process of a job returns it
     return summary

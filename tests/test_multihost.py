@@ -149,9 +149,10 @@ def test_two_processes_equal_one_process_on_two_devices(jobs):
     assert two_metrics == one_metrics
     # whole splits: every example exactly once across the processes (fillers count nowhere)
     assert two["final_eval"]["examples"] == 70 and two["test"]["examples"] == 70
-    # every process reports the same numbers; only process 0 writes the run directory
+    # only process 0 writes the run directory and prints the done: line
     (_, out0, _), (_, out1, _) = jobs["results"]
-    assert done_line(out0) == done_line(out1) == done_line(jobs["one_stdout"])
+    assert done_line(out0) == done_line(jobs["one_stdout"])
+    assert "done: " not in out1, out1
     assert not [n for n in os.listdir(jobs["two"]) if n.endswith(".tmp")]
 
 
@@ -165,7 +166,8 @@ def test_rerun_of_a_finished_job_agrees_on_every_process(jobs):
     after, metrics_after = read(jobs["two"])
     assert {k: after[k] for k in REPORTED} == {k: before[k] for k in REPORTED}
     assert metrics_after == metrics_before
-    assert done_line(results[0][1]) == done_line(results[1][1])
+    assert done_line(results[0][1]) == done_line(jobs["results"][0][1])
+    assert "done: " not in results[1][1]
 
 
 def test_killed_peer_stops_the_job_and_a_rerun_resumes_to_the_same_result(jobs):
