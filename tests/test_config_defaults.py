@@ -10,10 +10,13 @@ imports the cells' own defaults such as ``cells.FORGET_BIAS`` and ``min_rnn.CHUN
 every argument, the file restates it. A value that equals the default for some sizes only
 (``hidden_size = 8 if tiny else 64``) is a choice per size, not a restatement.
 
-Not checked here: ``data`` sections. They enter a run's config fingerprint and a sweep
-record's ``config_sha256`` as written, so dropping a field at the task's default would
-refuse the resume of committed checkpoints (``experiments/results/pixel_mnist``) and rerun
-finished sweep runs.
+Not checked here: ``data`` sections. A config file's data section is not filled from a
+defaults table (each task has its own fields), so a field listed there at the task's
+default is what makes ``--config.data.<field>=...`` accepted on the command line (the
+config is locked: ``--config.data.num_examples=64`` on a file without that key is
+refused). They also enter a run's config fingerprint and a sweep record's
+``config_sha256`` as written, so dropping one would refuse the resume of committed
+checkpoints (``experiments/results/pixel_mnist``) and rerun finished sweep runs.
 """
 
 import copy
