@@ -301,8 +301,7 @@ def peer_failure(e: BaseException) -> DistributedError | None:
     or by an error of its own would hang the others until ``shutdown_timeout_s`` and then
     abort them all), or wait for a dead peer and abort. The exit status is
     :attr:`DistributedError.exit_code` after a lost peer, else the command line's code
-    for ``e`` (:func:`lstmjax.errors.exit_code`; :data:`lstmjax.errors.UNEXPECTED` for an
-    error it does not know), unless the caller sets its own with :func:`set_exit_code`.
+    for ``e`` (:func:`default_exit_code`: the one table of :mod:`lstmjax.errors`).
     """
     if not _STATE["started"]:
         return e if isinstance(e, DistributedError) else None
@@ -333,12 +332,6 @@ def default_exit_code(e: BaseException) -> int:
     that table does not know."""
     code = errors.exit_code(e)
     return errors.UNEXPECTED if code is None else code
-
-
-def set_exit_code(code: int) -> None:
-    """The status this process leaves with if :func:`peer_failure` marked it (the command
-    line passes the code it maps the error to)."""
-    _STATE["exit_code"] = int(code)
 
 
 _PEER_SIGNS = ("Gloo", "gloo", "Connection closed by peer", "Connection reset by peer",
