@@ -31,7 +31,7 @@ __version__ = "0.1.0"
 # `lstmjax.nnx.LSTM(...)` still works after it. Not a cycle breaker: none of them is
 # imported by a module below it.
 _LAZY = ("nnx", "data", "tasks", "train", "parallel", "checkpoint", "runs", "schema", "optim",
-         "step", "evaluation", "inference", "cli")
+         "step", "evaluation", "inference", "cli", "errors")
 
 
 def __getattr__(name):

@@ -103,3 +103,9 @@ def test_the_docs_table_is_the_map():
     rows = re.findall(r"^\| (\d+) \|", section, re.M)
     assert sorted(int(r) for r in rows) == sorted(errors.EXIT_CODES)
     assert "lstmjax.errors" in section
+
+
+def test_the_table_is_reachable_from_the_package():
+    import lstmjax
+
+    assert lstmjax.errors.CODES is errors.CODES
