@@ -232,7 +232,10 @@ def block(results: str) -> str:
         return spec.sweep.report.headline.get("order", 99), item[0]
     bullets = [sweep_bullet(results, entries) for _, entries in sorted(found.items(), key=order)]
     # an experiment with its own report may write its bullet as headline.md next to it
+    swept = {d for entries in found.values() for d, _, _ in entries}
     for path in rereport._tracked(sorted(glob.glob(os.path.join(results, "*", "headline.md")))):
+        if os.path.basename(os.path.dirname(path)) in swept:
+            continue  # a sweep ran there since (the factorial's not-run bullet): its own
         with open(path, encoding="utf-8") as f:
             bullets.append(f.read().strip().removeprefix("* "))
     if os.path.isdir(os.path.join(results, "gates_standard")):

@@ -121,9 +121,6 @@ def labels(value) -> list:
     return out
 
 
-names = labels  # a tuple-of-names field (kept for the scripts that read one)
-
-
 def max_length(data_cfg: Mapping) -> int:
     """The longest sequence of a task (what chrono initialization is set to)."""
     return int(data.make_source(dict(data_cfg), "validation")[0].max_length)

@@ -462,3 +462,35 @@ def test_factorial_tiny(tmp_path):
     _, text = _check_meta(workdir, "factorial")
     assert "best learning rate per model" in text and "learning rate 0.01" in text
     assert "never chosen on the test split" in text
+
+
+def test_factorial_cost_estimate_interpolates_the_measured_speeds():
+    from experiments import factorial
+    full = _get("factorial", "standard")
+    cost = _get("factorial", "cost")
+    runs = sweep.expand(cost)
+    assert {r.fields["gap"] for r in runs} == {10, 2000} and cost.sweep.name == "factorial_cost"
+    # made-up speeds: 1 ms per step and sequence position
+    recs = [{"model": r.fields["model"], "config": r.config,
+             "train_s_per_step": 1e-3 * sweep.max_length(r.config["data"])} for r in runs]
+    rows, total = factorial.estimate(recs, full)
+    lengths = [sweep.max_length({**full.data.to_dict(), "gap": g})
+               for g in sweep.labels(full.sweep.gap)]
+    per_model = 1e-3 * sum(lengths) * full.steps * 3 * full.sweep.seeds / 3600
+    assert total == pytest.approx(9 * per_model) and len(rows) == 9
+    assert rows[0][-1] == f"{per_model:.1f}"
+
+
+def test_the_factorial_report_says_it_has_not_been_run():
+    from experiments import factorial
+    results = os.path.join(os.path.dirname(sweep.CONFIGS), "results", "factorial")
+    text = open(os.path.join(results, "factorial.md"), encoding="utf-8").read()
+    assert "**The distant-recall factorial has not been run.**" in text
+    assert factorial.COMMAND in text and "## Estimated cost (upper bound)" in text
+    assert re.search(r"Total: \*\*\d+ CPU-process hours\*\*", text)
+    recs = report.read_records(os.path.join(results, "cost.json"))
+    assert len(recs) == 18 and all(r["train_s_per_step"] > 0 for r in recs)
+    rows, total = factorial.estimate(recs, _get("factorial", "standard"))
+    assert f"Total: **{total:.0f} CPU-process hours**" in text  # computed, not typed
+    bullet = open(os.path.join(results, "headline.md"), encoding="utf-8").read()
+    assert "not run" in bullet and factorial.COMMAND in bullet

@@ -50,9 +50,11 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     size = choose(arg, ARGS, "standard", "factorial")
     tiny, cost = size == "tiny", size == "cost"
     c = default_config()
-    c.steps = 4 if tiny else 10 if cost else 3000
+    c.steps = 4 if tiny else 15 if cost else 3000
     c.batch_size = 16 if tiny else 64
     c.eval_every = 2 if tiny else 0 if cost else 50
+    if cost:  # timing windows of 5 steps (the first holds the compile), no checkpoints
+        c.log_every, c.checkpoint_every, c.plot, c.tensorboard = 5, 0, False, False
     c.eval_batch_size = 64 if tiny else 256
     c.eval_batches = 1 if tiny else 4
     c.solve_threshold = 0.99
@@ -60,7 +62,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     if tiny:
         c.model.hidden_size = 8
     c.data = dict(name="distant_recall", gap=0, num_clues=8, num_distractors=8,
-                  num_examples=100_000, num_eval_examples=128 if tiny else 2_048)
+                  num_examples=100_000, num_eval_examples=128 if tiny else 64 if cost else 2_048)
     models = {k: v for k, v in MODELS.items()}
     if tiny:  # tiny models: the structure of the sweep, not its parameter matching
         models = {k: dict(model={f: x for f, x in v["model"].items()
@@ -86,10 +88,10 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
                                         ("lstm1997", "lstm_fb1", "a forget gate"))),
             dict(kind="metric"))))
     c.sweep = dict(
-        name="factorial", size=size, axes=("task", "gap", "lr", "model"),
+        name="factorial_cost" if cost else "factorial", size=size, axes=("task", "gap", "lr", "model"),
         task=("distant_recall",), gap=gaps, lr=rates,
         model=("rnn", "lstm_fb0", "lstm_chrono") if tiny else tuple(models),
-        seeds=1 if tiny or cost else 5,
+        seeds=1 if tiny or cost else 5, run_dirs=cost,
         set=dict(task=dict(distant_recall={}), gap="data.gap",
                  lr="optimizer.learning_rate", model=models),
         report=report)
