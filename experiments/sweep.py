@@ -54,7 +54,6 @@ import dataclasses
 import functools
 import glob
 import hashlib
-import importlib
 import itertools
 import json
 import multiprocessing
@@ -523,11 +522,6 @@ def parse_flags(name: str | None, doc: str, argv: Sequence[str] | None, *, sweep
         print(f"error: {e}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
     return fv
-
-
-def _function(dotted: str) -> Callable:
-    module, _, fn = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), fn)
 
 
 def main(name: str | None = None, doc: str = __doc__, argv: Sequence[str] | None = None, *,
