@@ -610,10 +610,17 @@ def _paired(group, a: str, b: str) -> stats.Summary:
                            for r in group)
 
 
+def _signed(x: float) -> str:
+    """``+1.2`` / ``-1.2``; a value that rounds to zero is ``0.0`` (never ``-0.0``)."""
+    text = f"{x:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
 def _diff_text(s: stats.Summary) -> str:
     if s.n < 2:
-        return f"{s.mean:+.1f} points (n=1)"
-    return f"{s.mean:+.1f} points [95% interval {s.lo:+.1f}, {s.hi:+.1f}] (n={s.n})"
+        return f"{_signed(s.mean)} points (n=1)"
+    return (f"{_signed(s.mean)} points [95% interval {_signed(s.lo)}, {_signed(s.hi)}] "
+            f"(n={s.n})")
 
 
 def causal_sentences(group: list[dict]) -> str:
@@ -633,6 +640,13 @@ def causal_sentences(group: list[dict]) -> str:
             f"{m('clue/1'):.1f}% (clue units), {m('random/1'):.1f}% (random), "
             f"{m('all/1'):.1f}% (all); to its trained mean: {m('clue/mean'):.1f}%, "
             f"{m('random/mean'):.1f}%, {m('all/mean'):.1f}%.")
+    r2 = [np.asarray(r["causal"]["clue_r2_validation"]) for r in group]
+    r2_clue = float(np.mean([v[r["causal"]["clue_units"]].mean() for v, r in zip(r2, group)]))
+    r2_rest = float(np.mean([np.delete(v, r["causal"]["clue_units"]).mean()
+                             for v, r in zip(r2, group)]))
+    text += (f" (The clue explains {r2_clue:.3f} of the variance of the clue units' cell "
+             f"state at the end of the gap and {r2_rest:.3f} of the other units', on the "
+             "validation split.)")
     d = _paired(group, "random/0", "clue/0")   # > 0: erasing the clue units costs more
     if d.n >= 2 and d.lo > 0:
         text += (f" Erasing the clue units costs more than erasing as many random units "
@@ -648,7 +662,9 @@ def causal_sentences(group: list[dict]) -> str:
     text += (" Holding the clue units' f at its trained mean changes accuracy by "
              f"{_diff_text(keep)}"
              + (": the level of f carries the memory, not its step-to-step modulation."
-                if keep.n >= 2 and keep.lo > -1.0 else "."))
+                if keep.n >= 2 and keep.lo > -1.0 else
+                ": the step-to-step modulation of f matters, not only its level."
+                if keep.n >= 2 and keep.hi < -1.0 else "."))
     f_init = float(np.mean([_unit_mean(r, r["causal"]["gates"]["init"]["f"]) for r in group]))
     f_tr = float(np.mean([_unit_mean(r, r["causal"]["gates"]["trained"]["f"]) for r in group]))
     p_init = float(np.mean([_unit_mean(r, r["causal"]["log10_prod_f"]["init"]) for r in group]))
@@ -657,6 +673,21 @@ def causal_sentences(group: list[dict]) -> str:
     text += (f" Training moved the clue units' mean f over the gap from {f_init:.3f} (init) "
              f"to {f_tr:.3f}, and the product of f over the gap (what is left of the cell "
              f"state at the clue) from 10^{p_init:.1f} to 10^{p_tr:.1f}.")
+    chance = group[0].get("chance")  # 1 / num_clues, from the task
+    if chance is None:
+        return text
+    erase_all = stats.summarize(_pct_values(group, "all/0"))
+    if m("none") > 100 * chance + 10 and erase_all.mean < chance + 0.05:
+        text += (f" With f := 0 on every unit the accuracy is at chance ({100 * chance:.1f}%): "
+                 "the hidden state h alone does not carry the clue across the gap; the cell "
+                 "state does.")
+    low = min(((r["causal"]["accuracy"][k], r["seed"], k) for r in group
+               for k in r["causal"]["accuracy"] if k != "none"), default=None)
+    if low is not None and low[0] < chance - 0.05:
+        units, _, clamp = low[2].partition("/")
+        text += (f" Some clamps push accuracy below chance (lowest {100 * low[0]:.1f}%: seed "
+                 f"{low[1]}, f := {CLAMP_LABELS[clamp]} on {units} units): such a clamp does "
+                 "not merely erase the clue, it moves the readout to wrong answers.")
     return text
 
 
@@ -721,11 +752,21 @@ def _draw_product(path: str, groups: dict[str, list[dict]], gap: int, dpi: int =
 
 
 def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    # per init: the runs the validation check solved (the interventions ask how a cell
+    # that does the task does it); all runs where none solved, said so below
     groups: dict[str, list[dict]] = {}
+    trained: dict[str, list[dict]] = {}
+    left_out = []
     for init in INITS:
-        group = [r for r in records if r.get("init") == init and r.get("causal")]
-        if group:
-            groups[_label(group)] = group
+        runs_ = [r for r in records if r.get("init") == init and r.get("causal")]
+        if not runs_:
+            continue
+        label = _label(runs_)
+        solved = [r for r in runs_ if r.get("solved")]
+        trained[label], groups[label] = runs_, solved or runs_
+        if solved:
+            left_out += [f"{label} seed {r['seed']} (test accuracy "
+                         f"{100 * r['test']['accuracy']:.1f}%)" for r in runs_ if not r.get("solved")]
     failed = [r["run"] for r in records if not r.get("causal")]
     first = next(iter(groups.values()))[0]
     c0, gap = first["causal"], first["gap"]
@@ -746,8 +787,12 @@ def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str],
     rows.append(["untrained (the seed's initial params, no clamp)"]
                 + [report.fmt_mean_std([r["causal"]["init_accuracy"] for r in g], scale=100)
                    for g in groups.values()])
-    rows.append(["steps to solve (validation check; KM median (solved/N))"]
-                + [report.steps_to_solve_cell(g) for g in groups.values()])
+    rows.append(["runs in this table (solved by the validation check / trained)"]
+                + [f"{sum(bool(r.get('solved')) for r in g)}/{len(trained[lab])}"
+                   + ("" if any(r.get("solved") for r in g) else " (none solved: all shown)")
+                   for lab, g in groups.items()])
+    rows.append(["steps to solve (validation check; KM median (solved/N), all runs)"]
+                + [report.steps_to_solve_cell(trained[lab]) for lab in groups])
     shift_rows = []
     for units, what in (("clue", f"{K} clue units"), ("all", f"all {H} units")):
         for gate in ("i", "f", "o"):
@@ -766,7 +811,7 @@ def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str],
                                   digits=2) for g in groups.values()])
     replay = max(abs(r["causal"]["accuracy"]["none"] - r["test"]["accuracy"])
                  for g in groups.values() for r in g)
-    budget = max(r["steps_budget"] for g in groups.values() for r in g)
+    budget = max(r["steps_budget"] for g in trained.values() for r in g)
     stop = first["config"].get("stop_when_solved", True)
     files = ["interventions.png", "gate_shift.png", "forget_product.png", "survival.png"]
     report.plot_bars(os.path.join(workdir, "interventions.png"),
@@ -786,18 +831,22 @@ def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str],
     _draw_shift(os.path.join(workdir, "gate_shift.png"), groups)
     _draw_product(os.path.join(workdir, "forget_product.png"), groups, gap)
     report.plot_survival(os.path.join(workdir, "survival.png"),
-                         {f"gap = {gap}": {lab: report.survival_data(g)
-                                           for lab, g in groups.items()}},
+                         {f"gap = {gap}": {lab: report.survival_data(trained[lab])
+                                           for lab in groups}},
                          budget=budget,
                          title="Runs solved by step (Kaplan-Meier, validation-sample check)")
-    figures = [f for g in groups.values() for r in g for f in r.get("figures", [])]
+    figures = [f for g in trained.values() for r in g for f in r.get("figures", [])]
     n_text = "/".join(map(str, sorted(n_test)))
     sections = [
         f"## Causal gates: clamping the forget gate across the gap (distant recall, gap {gap})",
         "",
         *[line for g in groups.values() for line in (causal_sentences(g), "")],
         f"Test accuracy (%) on the whole test split ({n_text} sequences per run), "
-        f"over seeds. {report.spread_note()} The clue units are the {K} of {H} units whose "
+        "over the seeds whose run the periodic validation check solved (the question is "
+        "how a cell that does the task does it; for an init with no solved run, all its "
+        "runs: the row 'runs in this table' says which)"
+        + (f"; left out as unsolved: {'; '.join(left_out)}" if left_out else "")
+        + f". {report.spread_note()} The clue units are the {K} of {H} units whose "
         f"cell state at the end of the gap (step {gap}) the clue explains best (clue R², "
         f"between-clue over total variance), chosen on the whole validation split "
         f"({'/'.join(map(str, sorted(n_val)))} sequences) and never on the test split; "

@@ -174,6 +174,7 @@ def test_config_rejects_what_the_interventions_cannot_use(tmp_path):
     assert all(not r.config["stop_when_solved"] for r in runs)
 
 
+@pytest.mark.slow
 def test_gates_tiny(tmp_path):
     """The tiny sweep: both inits, interventions chosen on validation and measured on the
     whole test split, the causal report generated from the records."""

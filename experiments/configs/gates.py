@@ -8,8 +8,9 @@
 Sizes: ``tiny`` (seconds, for the tests: both inits, one seed), ``quick`` (gap 50, chrono,
 2 seeds, 400 steps), ``standard`` (gap 100, chrono, 3 seeds, 600 steps; the committed
 ``gates_quick`` / ``gates_standard`` are these two, correlational), ``causal`` (the
-interventions: chrono and forget bias 1, GAP distractors, SEEDS seeds, STEPS steps each
-without early stopping, so both inits train alike).
+interventions, ``gates_causal``: chrono and forget bias 1, gap ``CAUSAL_GAP``,
+``CAUSAL_SEEDS`` seeds each, ``CAUSAL_STEPS`` steps without early stopping, so both inits
+train alike).
 
 One run per init and seed: ``train`` on distant recall with ``gap`` distractors; ``init``
 is ``chrono`` (chrono initialization for the sequence length), ``forget_bias_1``, or both
@@ -26,7 +27,7 @@ from lstmjax.schema import default_config
 SIZES = ("tiny", "quick", "standard", "causal")
 # the causal size (measured on 2 shared CPU cores, see docs/experiments.md): at gap 50 the
 # forget-bias-1 LSTM solves within this budget, at gap 100 it stays at chance
-CAUSAL_GAP, CAUSAL_SEEDS, CAUSAL_STEPS = 50, 5, 5000
+CAUSAL_GAP, CAUSAL_SEEDS, CAUSAL_STEPS = 50, 10, 5000
 
 
 def get_config(size: str = "standard") -> ml_collections.ConfigDict:
