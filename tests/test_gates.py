@@ -205,3 +205,19 @@ def test_gates_tiny(tmp_path):
     for name in ("interventions.png", "gate_shift.png", "forget_product.png", "survival.png",
                  "chrono_gates_seed0_seq0.png", "forget_bias_1_gate_means_seed0.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000, name
+
+
+def test_every_size_plans_valid_train_configs():
+    from experiments.configs.gates import CAUSAL_SEEDS, SIZES, get_config
+    counts = {}
+    for size in SIZES:
+        runs = gates.plan(get_config(size))
+        assert runs and len({r.name for r in runs}) == len(runs)
+        for run in runs:
+            assert schema.resolve_config(run.config)["seed"] == run.fields["seed"]
+            assert run.config["model"]["forget_bias"] == 1.0 or run.fields["init"] == "chrono"
+            assert bool(run.config["model"]["chrono_max_len"]) == (run.fields["init"] == "chrono")
+        counts[size] = len(runs)
+    # the committed correlational runs keep their names (one init: "seed=k")
+    assert [r.name for r in gates.plan(get_config("standard"))] == ["seed=0", "seed=1", "seed=2"]
+    assert counts["causal"] == 2 * CAUSAL_SEEDS  # both inits
