@@ -826,8 +826,8 @@ def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str],
                       for lab, g in groups.items()},
                      ylabel=f"test accuracy (%, {', '.join(map(str, sorted(n_test)))} "
                             "sequences)", ylim=(0, 105), size=(11.0, 5.5),
-                     title=f"Clamping the forget gate across the gap (gap {gap}); "
-                           "bars: mean over seeds, error: sample sd")
+                     title=f"Clamping the forget gate across the gap (gap {gap}); bars: "
+                           "mean over the solved seeds, error: sample sd")
     _draw_shift(os.path.join(workdir, "gate_shift.png"), groups)
     _draw_product(os.path.join(workdir, "forget_product.png"), groups, gap)
     report.plot_survival(os.path.join(workdir, "survival.png"),
