@@ -84,3 +84,25 @@ def test_max_pooling_over_valid_steps_only():
     assert np.all(np.asarray(zero)[0] == 0)  # no valid step: zeros, not -inf
     grads = jax.grad(lambda y: models.pool(y, state, lengths, "max").sum())(ys)
     assert np.all(np.asarray(grads)[1, 2:] == 0)  # padded steps get no gradient
+
+
+def test_standard_plan_uses_the_text_defaults():
+    from experiments.configs import real_text as cfg_file, text_file
+
+    config = cfg_file.get_config()
+    runs = real_text.plan(config)
+    assert len(runs) == 3 * (1 + 4 * 3)
+    assert cfg_file.TUNED_ON not in config.corpora  # tuned elsewhere
+    first = runs[1]["config"]
+    defaults = text_file.get_config().to_dict()
+    for key in ("steps", "batch_size", "eval_every", "eval_batches", "patience", "optimizer"):
+        assert first[key] == defaults[key], key
+    assert {k: first["model"][k] for k in ("embed_dropout", "dropout", "pooling")} == \
+        {k: defaults["model"][k] for k in ("embed_dropout", "dropout", "pooling")}
+    assert first["data"]["max_length"] == defaults["data"]["max_length"]
+    chrono = next(r for r in runs if r["representation"] == "forward_chrono")
+    assert chrono["config"]["model"]["chrono_max_len"] == float(defaults["data"]["max_length"])
+    assert not chrono["config"]["model"]["bidirectional"]
+    # seed-major: every representation of seed 0 comes before any of seed 1
+    order = [(r["seed"], r["representation"]) for r in runs[1:13]]
+    assert order == sorted(order, key=lambda x: x[0])
