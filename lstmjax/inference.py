@@ -1,15 +1,18 @@
-"""A trained run in Python: load its parameters and classify new inputs.
+"""A trained run in Python: load its parameters, classify new inputs, score a split.
 
     run = lstmjax.load_run("runs/tweets")                # which="best" (default) or "last"
     run.predict(["what a lovely day", "never again"])    # -> ["pos", "neg"]
     run.predict_proba(["what a lovely day"])             # -> float32 [1, num_classes]
+    run.predict(run.read("new.csv"))                     # a file, read as `predict --input`
     run.labels, run.config, run.params, run.checkpoint   # ["neg", "pos"], dict, pytree, "best@400"
+    evaluate("runs/tweets", "test")                      # `lstmjax evaluate`'s JSON record
 
 Text runs (``text_file``, ``imdb``) take a list of strings, tokenised and encoded by the
 run's vocabulary exactly as training encoded its files (:func:`lstmjax.tasks.encode_texts`);
 feature runs (``npz_file``, ...) take float ``[N, T, D]`` arrays with optional ``lengths``.
-``lstmjax predict`` is a command line over the same object, so both give the same
-numbers.
+``lstmjax predict`` and ``lstmjax evaluate`` are command lines over :class:`Run` and
+:func:`evaluate`, so both give the same numbers; the parameters are read one way,
+:func:`lstmjax.train.load_params`.
 
 Everything comes from the run directory alone (``config.json``, ``task.json``,
 ``labels.json``, ``vocab.json`` and the ``best/`` or ``checkpoints/`` parameters): the
