@@ -245,4 +245,4 @@ def block(results: str) -> str:
         bullets.append(pixel_mnist(results))
     if os.path.exists(os.path.join(results, "bench", "bench.json")):
         bullets.append(bench(results))
-    return "\n".join([BEGIN, note] + [f"* {b}" for b in bullets] + [END])
+    return "\n".join([BEGIN + note] + [f"* {b}" for b in bullets] + [END])

@@ -194,8 +194,7 @@ def regenerate(workdir: str, *, write: bool = True) -> tuple[str, str]:
     if not write:
         with tempfile.TemporaryDirectory() as tmp:
             copy = os.path.join(tmp, os.path.basename(workdir))
-            shutil.copytree(workdir, copy,
-                            ignore=shutil.ignore_patterns("checkpoints", "*.png"))
+            shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns("checkpoints"))
             _, text = _regenerate(copy, workdir)
         return _path_of(workdir), text
     return _regenerate(workdir, workdir)
@@ -232,6 +231,7 @@ def _regenerate(workdir: str, shown: str) -> tuple[str, str]:
     if legacy:
         notes = report.split_note(records, rerun_command(name, mode, settings, shown),
                                   "score" if name == "ablation" else "accuracy")
+    notes += report.resumed_note(records, meta.get("resumed_runs", 0))  # as the run wrote it
     stamp = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     header = report.header_lines(meta, name)
     header[-1:] = [f"- report regenerated from the records by `python -m experiments.rereport "
