@@ -29,7 +29,8 @@ _HEADER_KEYS = ("- command:", "- hardware:", "- wall time:", "- git commit:")
 
 
 def _report(directory: str) -> str | None:
-    reports = sorted(p for p in glob.glob(os.path.join(directory, "*.md")))
+    reports = sorted(p for p in glob.glob(os.path.join(directory, "*.md"))
+                     if os.path.basename(p) != "headline.md")  # a README bullet, not a report
     return reports[0] if reports else None
 
 
