@@ -303,6 +303,8 @@ def test_run_configs_start_from_the_defaults(name):
     resolved = schema.resolve_config(config)
     assert resolved["data"]["name"] in (name, "mnist")
     assert set(schema.to_dict(config)) == set(schema.DEFAULTS)  # every field overridable
+    with pytest.raises(ValueError, match=f"{name} config: arg='quick'; accepted"):
+        _get(name, "quick")  # one convention: a file without ARGS takes no argument
 
 
 def test_the_demo_size_is_the_readmes_small_sweep():

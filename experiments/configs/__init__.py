@@ -2,7 +2,9 @@
 
 One convention: ``get_config(arg=None)``; a file that takes an argument lists the accepted
 ones in ``ARGS`` (the part after ':' on the command line, e.g. a sweep's size) and
-:func:`choose` checks it; a file without ``ARGS`` takes none.
+:func:`choose` checks it; a file without ``ARGS`` takes none (``choose(arg, (None,), ...)``
+refuses one). Outside this: ``pixel_mnist`` parses ``<model>[,permuted]`` and ``gates``
+takes ``size``.
 
 * single runs (``python -m lstmjax train --config experiments/configs/adding.py``):
   adding, copy_memory, distant_recall, temporal_order, listops, smnist, imdb, text_file,

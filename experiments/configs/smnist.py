@@ -3,11 +3,13 @@
 Needs the TFDS MNIST files (see docs/data.md).
 """
 
+from experiments.configs import choose
 from lstmjax.schema import default_config
 
 
 def get_config(arg=None):
-    """What differs from ``lstmjax.schema.DEFAULTS`` (``arg``: unused)."""
+    """What differs from ``lstmjax.schema.DEFAULTS`` (no argument: ``arg`` must be None)."""
+    choose(arg, (None,), None, "smnist")
     c = default_config()
     c.data = dict(name="mnist", variant="sequential", seed=0, holdout=5000)
     c.steps = 20000
