@@ -1,0 +1,190 @@
+"""The optimizer chain and its schedule against hand computations (numpy closed forms).
+
+docs/training.md: "an optax chain of global-norm clipping, weight decay, then the
+optimizer with its schedule"; warmup is linear from 0 over ``warmup_steps``, then the
+schedule runs from ``learning_rate`` to ``learning_rate · min_lr_ratio`` at ``steps``
+(cosine, linear) or by ``decay_rate`` per ``steps`` (exponential); the update of optimizer
+count k (0-based) uses the rate at k; ``metrics.jsonl`` logs the rate of the step's update.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lstmjax import optim, train
+from train_helpers import tiny
+
+LR, TOTAL, RATIO, RATE = 0.1, 40, 0.1, 0.5
+
+
+def _opt(**kw):
+    base = {"name": "sgd", "learning_rate": LR, "momentum": 0.0, "schedule": "constant",
+            "warmup_steps": 0, "decay_rate": RATE, "min_lr_ratio": RATIO, "grad_clip": 0.0,
+            "weight_decay": 0.0}
+    base.update(kw)
+    return base
+
+
+def closed_form(kind, warmup, s, lr=LR, total=TOTAL, ratio=RATIO, rate=RATE):
+    """The documented learning rate at optimizer count ``s``."""
+    if s < warmup:
+        return lr * s / warmup
+    d = max(total - warmup, 1)
+    t = s - warmup
+    if kind == "constant":
+        return lr
+    if kind == "cosine":
+        u = min(t, d) / d
+        return lr * (ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * u)))
+    if kind == "linear":
+        return lr + (lr * ratio - lr) * min(t, d) / d
+    if kind == "exponential":
+        return lr * rate ** (t / d)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["constant", "cosine", "linear", "exponential"])
+@pytest.mark.parametrize("warmup", [0, 7])
+def test_schedule_matches_the_closed_form(kind, warmup):
+    schedule = optim.make_schedule(_opt(schedule=kind, warmup_steps=warmup), TOTAL)
+    for s in range(TOTAL + 5):
+        np.testing.assert_allclose(float(schedule(s)), closed_form(kind, warmup, s),
+                                   rtol=1e-5, atol=1e-9, err_msg=f"{kind} step {s}")
+    if kind in ("cosine", "linear"):
+        np.testing.assert_allclose(float(schedule(TOTAL)), LR * RATIO, rtol=1e-5)
+    if warmup:
+        assert float(schedule(0)) == 0.0
+
+
+def _tree(rng, scale):
+    return {"a": jnp.asarray(rng.normal(size=(3, 4)) * scale, jnp.float32),
+            "b": jnp.asarray(rng.normal(size=(5,)) * scale, jnp.float32)}
+
+
+def _np(tree):
+    return {k: np.asarray(v, np.float64) for k, v in tree.items()}
+
+
+def _clip(g, c):
+    if not c:
+        return g
+    norm = math.sqrt(sum(float((v ** 2).sum()) for v in g.values()))
+    return {k: v * min(1.0, c / norm) for k, v in g.items()}
+
+
+def _run(opt, params, grads_seq, total=TOTAL):
+    tx, _ = optim.make_optimizer(opt, total)
+    state = tx.init(params)
+    out = []
+    for g in grads_seq:
+        updates, state = tx.update(g, state, params)
+        out.append(_np(updates))
+    return out
+
+
+def _assert_updates(got, want, what):
+    for k, (g, w) in enumerate(zip(got, want)):
+        for name in w:
+            np.testing.assert_allclose(g[name], w[name], rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{what}: update {k}, leaf {name}")
+
+
+@pytest.mark.parametrize("schedule,warmup", [("constant", 0), ("cosine", 3)])
+def test_sgd_chain_clip_then_decay_then_scaled_step(schedule, warmup):
+    rng = np.random.default_rng(0)
+    params = _tree(rng, 1.0)
+    grads = [_tree(rng, 10.0) for _ in range(4)]  # norms ~ 40: clipping acts
+    clip, wd, mom = 1.0, 0.05, 0.9
+    opt = _opt(schedule=schedule, warmup_steps=warmup, grad_clip=clip, weight_decay=wd,
+               momentum=mom)
+    got = _run(opt, params, grads)
+    p, trace, want = _np(params), None, []
+    for k, g in enumerate(grads):
+        g = _clip(_np(g), clip)                      # 1. clip the raw gradient
+        g = {n: g[n] + wd * p[n] for n in g}         # 2. add the decay (not clipped)
+        trace = g if trace is None else {n: g[n] + mom * trace[n] for n in g}  # 3. momentum
+        lr = closed_form(schedule, warmup, k)        # 4. the rate of count k
+        want.append({n: -lr * trace[n] for n in g})
+    _assert_updates(got, want, "sgd")
+
+
+def test_clip_off_and_decay_off_leave_the_gradient_alone():
+    rng = np.random.default_rng(1)
+    params = _tree(rng, 1.0)
+    g = _tree(rng, 50.0)
+    (got,) = _run(_opt(), params, [g])
+    _assert_updates([got], [{n: -LR * v for n, v in _np(g).items()}], "plain sgd")
+
+
+def _adam_np(grads, params, lr_of, wd=0.0, decoupled=False, clip=0.0, b1=0.9, b2=0.999,
+             eps=1e-8):
+    m = v = None
+    out = []
+    p = _np(params)
+    for k, g in enumerate(grads):
+        g = _clip(_np(g), clip)
+        if wd and not decoupled:
+            g = {n: g[n] + wd * p[n] for n in g}
+        m = {n: (1 - b1) * g[n] + (b1 * m[n] if m else 0) for n in g}
+        v = {n: (1 - b2) * g[n] ** 2 + (b2 * v[n] if v else 0) for n in g}
+        upd = {}
+        for n in g:
+            mh, vh = m[n] / (1 - b1 ** (k + 1)), v[n] / (1 - b2 ** (k + 1))
+            step = mh / (np.sqrt(vh) + eps)
+            if wd and decoupled:
+                step = step + wd * p[n]
+            upd[n] = -lr_of(k) * step
+        out.append(upd)
+    return out
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_and_adamw_with_clip_decay_and_warmup(name):
+    rng = np.random.default_rng(2)
+    params = _tree(rng, 1.0)
+    grads = [_tree(rng, 5.0) for _ in range(5)]
+    opt = _opt(name=name, schedule="linear", warmup_steps=2, grad_clip=2.0, weight_decay=0.1)
+    got = _run(opt, params, grads)
+    want = _adam_np(grads, params, lambda k: closed_form("linear", 2, k), wd=0.1,
+                    decoupled=name == "adamw", clip=2.0)
+    _assert_updates(got, want, name)
+
+
+def test_rmsprop_is_optax_rmsprop_after_the_clip():
+    import optax
+    rng = np.random.default_rng(3)
+    params = _tree(rng, 1.0)
+    grads = [_tree(rng, 5.0) for _ in range(4)]
+    opt = _opt(name="rmsprop", schedule="exponential", grad_clip=1.5, momentum=0.5)
+    got = _run(opt, params, grads)
+    ref = optax.chain(optax.clip_by_global_norm(1.5),
+                      optax.rmsprop(lambda k: LR * RATE ** (k / TOTAL), momentum=0.5))
+    state, want = ref.init(params), []
+    for g in grads:
+        u, state = ref.update(g, state, params)
+        want.append(_np(u))
+    _assert_updates(got, want, "rmsprop")
+
+
+def test_logged_learning_rate_is_the_rate_of_each_step():
+    """metrics.jsonl's ``learning_rate`` at step s is the rate the update of that step
+    (optimizer count s - 1) used: 0 at step 1 under warmup, then the closed form."""
+    steps, warmup = 9, 3
+    cfg = tiny(steps=steps, log_every=1, eval_every=0, checkpoint_every=0,
+               optimizer={"name": "sgd", "learning_rate": 0.05, "schedule": "cosine",
+                          "warmup_steps": warmup, "min_lr_ratio": 0.2, "grad_clip": 0.0})
+    summary = train.run(cfg, None, progress=False)
+    recs = [r for r in summary["history"] if r["split"] == "train"]
+    assert [r["step"] for r in recs] == list(range(1, steps + 1))
+    for r in recs:
+        want = closed_form("cosine", warmup, r["step"] - 1, lr=0.05, total=steps, ratio=0.2)
+        np.testing.assert_allclose(r["learning_rate"], want, rtol=1e-5, atol=1e-12,
+                                   err_msg=f"step {r['step']}")
+    # warmup from 0: the first update moved nothing, so the rate logged there was used
+    init = jax.device_get(train.build(cfg).fns.init(np.int32(cfg["seed"]))).params
+    one = train.run(tiny(**{**cfg, "steps": 1}), None, progress=False)["params"]
+    for a, b in zip(jax.tree.leaves(init), jax.tree.leaves(one)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
