@@ -1,0 +1,403 @@
+"""Mutation testing of the training loop's modules, in a copy of the repository.
+
+    .venv/bin/python scripts/mutation.py --seed 0 --out docs/mutation.md
+
+What it does:
+
+1. exports ``HEAD`` (``git archive``) into a fresh copy (``--copy``, default
+   ``/tmp/lstmjax-mutation``): the working tree is never touched, other processes may run
+   tests in it meanwhile;
+2. lists every mutant of the functions named in :data:`TARGETS` (AST level, one change at
+   a time): comparison flips (``<`` <-> ``<=``, ``==`` <-> ``!=``, ...), arithmetic swaps
+   (``+`` <-> ``-``, ``*`` <-> ``/``, ...), a dropped term (``a + b`` -> ``a``), a negated
+   condition (``if c`` -> ``if not c``), ``and`` <-> ``or``, constants (0 <-> 1, ``n`` ->
+   ``n + 1``, ``True`` <-> ``False``), off-by-one slice bounds; then samples
+   ``--per-module`` of them per module with ``random.Random(seed)`` (reproducible);
+3. for each mutant: writes the mutated file into the copy, runs that module's test subset
+   (:data:`TESTS`, ``pytest -x``) with the copy first on ``sys.path`` (checked: ``import
+   lstmjax`` must resolve into the copy), with a per-mutant timeout; a failing test, an
+   error or a timeout kills the mutant; then restores the file;
+4. writes the Markdown report: the score, every mutant, and for each survivor the
+   verdict of :data:`VERDICTS` (why it is equivalent, or which test now kills it).
+
+``LSTMJAX_NATIVE=0`` in the runs: the XLA drivers (``fast.scan``) run, as they do on
+every machine where the native kernel cannot build, so mutants of ``fast.py`` are reached
+by the training tests too. A shared persistent XLA cache keeps the unmutated programs'
+compiles across mutants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import dataclasses
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# module -> the functions (qualified names; "Class.method") whose bodies are mutated:
+# the loop's semantics (init, gates, the fast driver, the step, the optimizer, the data
+# order, evaluation, the loop's bookkeeping); input validation is left out.
+TARGETS = {
+    "lstmjax/cells.py": ["_input_kernel", "_recurrent_kernel", "_fused_params", "chrono_bias",
+                         "LSTMCell.init", "LSTMCell.step_with_gates", "GRUCell.init",
+                         "GRUCell.step", "MinLSTMCell.init"],
+    "lstmjax/fast.py": ["_pointwise", "_forward_loop", "_recurrence_bwd", "scan"],
+    "lstmjax/step.py": ["score", "metrics_from_sums", "class_counts", "_f1", "_present",
+                        "train_step", "eval_step", "init_state"],
+    "lstmjax/optim.py": ["_cosine", "_linear", "_exponential", "_momentum", "make_schedule",
+                         "make_optimizer"],
+    "lstmjax/data.py": ["_pad_to", "collate", "BatchPlan.__init__", "BatchPlan.epoch",
+                        "BatchPlan.indices", "_EvalBatches.__len__",
+                        "_EvalBatches.__getitem__"],
+    "lstmjax/evaluation.py": ["sample_batches", "split_batches", "evaluate"],
+    "lstmjax/train.py": ["_log_train", "_accumulate", "_train", "_better", "_out_of_patience",
+                         "_validate", "_early_status"],
+}
+
+_T = "tests/"
+# module -> pytest arguments of its fast test subset
+TESTS = {
+    "lstmjax/cells.py": [_T + "test_semantics_init.py", _T + "test_cells.py", "-k",
+                         "matches_numpy or preset_init or chrono or min_lstm or default_forget"
+                         " or cifg_forget or glorot"],
+    "lstmjax/fast.py": [_T + "test_fast.py", "-k", "standard or vanilla or cifg or remat or padded"],
+    "lstmjax/step.py": [_T + "test_semantics_step.py"],
+    "lstmjax/optim.py": [_T + "test_semantics_optim.py", "-k", "not logged"],
+    "lstmjax/data.py": [_T + "test_semantics_data.py"],
+    "lstmjax/evaluation.py": [_T + "test_semantics_step.py", "-k", "whole_split or filler"],
+    "lstmjax/train.py": [_T + "test_semantics_optim.py", _T + "test_regularization.py", "-k",
+                         "logged or patience or tie"],
+}
+
+# mutant id -> why it survives harmlessly ("equivalent: ...") or which test kills it now
+# ("killed by tests/...::test_x (added after this run)"); filled in after reading a run.
+VERDICTS: dict[str, str] = {}
+NOTES_FILE = os.path.join(ROOT, "scripts", "mutation_verdicts.json")
+
+
+@dataclasses.dataclass
+class Mutant:
+    path: str
+    func: str
+    line: int
+    kind: str
+    before: str
+    after: str
+    source: str = dataclasses.field(repr=False, default="")
+
+    @property
+    def id(self) -> str:
+        return f"{os.path.basename(self.path)}:{self.line}:{self.kind}:{self.before}->{self.after}"
+
+
+_CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+             ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In,
+             ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_BIN_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+             ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult,
+             ast.MatMult: ast.Mult}
+
+
+def _functions(tree):
+    """(qualified name, node) of every function, methods as "Class.method"."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node
+        elif isinstance(node, ast.ClassDef):
+            for sub in node.body:
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    yield f"{node.name}.{sub.name}", sub
+
+
+def _is_docstring(node, parents) -> bool:
+    p = parents.get(id(node))
+    return isinstance(p, ast.Expr) and isinstance(node, ast.Constant) and isinstance(
+        node.value, str)
+
+
+def _in_raise(node, parents) -> bool:
+    while node is not None:
+        if isinstance(node, ast.Raise):
+            return True
+        node = parents.get(id(node))
+    return False
+
+
+def _variants(node):
+    """(kind, before, after, replacement node) for one AST node."""
+    seg = ast.unparse(node)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMP_SWAP:
+        new = copy.deepcopy(node)
+        new.ops = [_CMP_SWAP[type(node.ops[0])]()]
+        yield "cmp", seg, new
+    if isinstance(node, ast.BinOp):
+        if type(node.op) in _BIN_SWAP:
+            new = copy.deepcopy(node)
+            new.op = _BIN_SWAP[type(node.op)]()
+            yield "arith", seg, new
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            yield "drop-term", seg, copy.deepcopy(node.left)
+    if isinstance(node, ast.BoolOp):
+        new = copy.deepcopy(node)
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        yield "boolop", seg, new
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+        yield "unary", seg, copy.deepcopy(node.operand)
+    if isinstance(node, ast.Constant) and not isinstance(node.value, str):
+        v = node.value
+        if isinstance(v, bool):
+            yield "const", seg, ast.Constant(not v)
+        elif isinstance(v, (int, float)):
+            yield "const", seg, ast.Constant(type(v)(1 if v == 0 else (0 if v == 1 else v + 1)))
+    if isinstance(node, ast.Slice):
+        for name in ("lower", "upper"):
+            bound = getattr(node, name)
+            if bound is not None:
+                new = copy.deepcopy(node)
+                setattr(new, name, ast.BinOp(copy.deepcopy(bound), ast.Add(), ast.Constant(1)))
+                yield "slice", seg, new
+
+
+def _negated_ifs(func):
+    for node in ast.walk(func):
+        if isinstance(node, (ast.If, ast.While, ast.IfExp)):
+            yield node
+
+
+def mutants_of(path: str, funcs: list[str]) -> list[Mutant]:
+    src = open(os.path.join(ROOT, path)).read()
+    tree = ast.parse(src)
+    parents = {}
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            parents[id(child)] = parent
+    lines = src.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def replace(node, text):
+        a = offsets[node.lineno - 1] + len(lines[node.lineno - 1][:node.col_offset].encode()
+                                            .decode())
+        b = offsets[node.end_lineno - 1] + node.end_col_offset
+        return src[:a] + text + src[b:]
+
+    out, wanted = [], set(funcs)
+    for name, func in _functions(tree):
+        if name not in wanted:
+            continue
+        wanted.discard(name)
+        body = [n for stmt in func.body for n in ast.walk(stmt)]
+        if body and isinstance(func.body[0], ast.Expr):  # skip the docstring's nodes
+            body = [n for stmt in func.body[1:] for n in ast.walk(stmt)]
+        for node in body:
+            if not hasattr(node, "lineno") or _is_docstring(node, parents) \
+                    or _in_raise(node, parents) or isinstance(node, ast.JoinedStr):
+                continue
+            if isinstance(parents.get(id(node)), ast.JoinedStr) or isinstance(
+                    parents.get(id(node)), ast.FormattedValue):
+                continue
+            for kind, before, new in _variants(node):
+                text = ast.unparse(new)
+                if not isinstance(node, ast.Slice):
+                    text = f"({text})"
+                out.append(Mutant(path, name, node.lineno, kind, before, ast.unparse(new),
+                                  replace(node, text)))
+            if isinstance(node, (ast.If, ast.While)):
+                test = node.test
+                seg = ast.unparse(test)
+                out.append(Mutant(path, name, test.lineno, "negate", seg, f"not ({seg})",
+                                  replace(test, f"(not ({seg}))")))
+    if wanted:
+        raise SystemExit(f"{path}: no function(s) {sorted(wanted)}")
+    good = []
+    for m in out:  # only mutants that still parse (a slice bound in odd syntax may not)
+        try:
+            ast.parse(m.source)
+        except SyntaxError:
+            continue
+        if m.source != src:
+            good.append(m)
+    return good
+
+
+def sample(per_module: int, seed: int) -> list[Mutant]:
+    rng = random.Random(seed)
+    chosen = []
+    for path, funcs in TARGETS.items():
+        ms = mutants_of(path, funcs)
+        # one mutant per (line, kind, before, after): no duplicates of one change
+        uniq = {m.id: m for m in ms}
+        ms = [uniq[k] for k in sorted(uniq)]
+        chosen += sorted(rng.sample(ms, min(per_module, len(ms))), key=lambda m: m.line)
+    return chosen
+
+
+def export(copy_dir: str) -> str:
+    """A fresh copy of HEAD; returns its commit."""
+    if os.path.exists(copy_dir):
+        shutil.rmtree(copy_dir)
+    os.makedirs(copy_dir)
+    commit = subprocess.check_output(["git", "-C", ROOT, "rev-parse", "HEAD"], text=True).strip()
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)
+    subprocess.check_call(["tar", "-x", "-C", copy_dir], stdin=archive.stdout)
+    archive.wait()
+    return commit
+
+
+def env_for(copy_dir: str, cache: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=copy_dir, JAX_PLATFORMS="cpu", LSTMJAX_NATIVE="0",
+               JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def check_copy(copy_dir: str, env: dict) -> None:
+    where = subprocess.check_output([sys.executable, "-c", "import lstmjax; print(lstmjax.__file__)"],
+                                    cwd=copy_dir, env=env, text=True, stdin=subprocess.DEVNULL).strip()
+    if not os.path.realpath(where).startswith(os.path.realpath(copy_dir)):
+        raise SystemExit(f"import lstmjax resolves to {where}, not into the copy {copy_dir}")
+
+
+def run_tests(copy_dir: str, env: dict, args: list[str], timeout: float) -> tuple[str, float, str]:
+    t = time.time()
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+           "-o", "addopts=", *args]
+    try:
+        r = subprocess.run(cmd, cwd=copy_dir, env=env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "killed (timeout)", time.time() - t, ""
+    tail = (r.stdout + r.stderr).strip().splitlines()[-1:] or [""]
+    failed = next((ln.split(" ")[1] for ln in (r.stdout).splitlines()
+                   if ln.startswith(("FAILED ", "ERROR "))), tail[0])
+    return ("survived" if r.returncode == 0 else "killed"), time.time() - t, failed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-module", type=int, default=6)
+    ap.add_argument("--timeout", type=float, default=200.0, help="seconds per mutant")
+    ap.add_argument("--copy", default="/tmp/lstmjax-mutation")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "mutation.md"))
+    ap.add_argument("--results", default=None,
+                    help="JSON of results to (re)use: mutants already in it are not rerun")
+    ap.add_argument("--only", nargs="*", default=None, help="rerun only these mutant ids")
+    ap.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
+    args = ap.parse_args(argv)
+
+    chosen = sample(args.per_module, args.seed)
+    if args.list:
+        for m in chosen:
+            print(m.id, f"({m.func})")
+        print(len(chosen), "mutants")
+        return 0
+    verdicts = dict(VERDICTS)
+    if os.path.exists(NOTES_FILE):
+        verdicts.update(json.load(open(NOTES_FILE)))
+    results_path = args.results or os.path.join(args.copy + "-results.json")
+    results = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    commit = export(args.copy)
+    cache = args.copy + "-xla-cache"
+    env = env_for(args.copy, cache)
+    check_copy(args.copy, env)
+    baseline = {}
+    for path, tests in TESTS.items():
+        outcome, secs, detail = run_tests(args.copy, env, tests, args.timeout * 2)
+        if outcome != "survived":
+            raise SystemExit(f"the unmutated copy fails {tests}: {detail}")
+        baseline[path] = round(secs, 1)
+        print(f"baseline {path}: {secs:.0f} s", flush=True)
+    t0 = time.time()
+    for k, m in enumerate(chosen):
+        if m.id in results and (args.only is None or m.id not in args.only):
+            continue
+        if args.only is not None and m.id not in args.only:
+            continue
+        target = os.path.join(args.copy, m.path)
+        original = open(target).read()
+        try:
+            open(target, "w").write(m.source)
+            outcome, secs, detail = run_tests(args.copy, env, TESTS[m.path], args.timeout)
+        finally:
+            open(target, "w").write(original)
+        results[m.id] = {"outcome": outcome, "seconds": round(secs, 1), "detail": detail}
+        json.dump(results, open(results_path, "w"), indent=1)
+        print(f"[{k + 1}/{len(chosen)}] {outcome:17s} {secs:5.0f}s {m.id}", flush=True)
+    wall = time.time() - t0
+    report(chosen, results, verdicts, commit, baseline, args, wall)
+    return 0
+
+
+def _cell(text: str) -> str:
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def report(chosen, results, verdicts, commit, baseline, args, wall) -> None:
+    rows = [(m, results.get(m.id)) for m in chosen]
+    done = [(m, r) for m, r in rows if r is not None]
+    killed = [m for m, r in done if r["outcome"].startswith("killed")]
+    survived = [m for m, r in done if r["outcome"] == "survived"]
+    equivalent = [m for m in survived if verdicts.get(m.id, "").startswith("equivalent")]
+    now_killed = [m for m in survived if verdicts.get(m.id, "").startswith("killed by")]
+    non_eq = len(done) - len(equivalent)
+    score = (len(killed) / non_eq) if non_eq else 1.0
+    score_now = ((len(killed) + len(now_killed)) / non_eq) if non_eq else 1.0
+    cmd = (f".venv/bin/python scripts/mutation.py --seed {args.seed} --per-module "
+           f"{args.per_module} --timeout {args.timeout:g}")
+    out = ["# Mutation testing of the training loop", "",
+           "Generated by `scripts/mutation.py` (do not edit by hand). Reproduce with:", "",
+           "```bash", cmd, "```", "",
+           f"Commit under test: `{commit[:12]}` (exported with `git archive` into "
+           f"`{args.copy}`; the working tree is never mutated). Each mutant is one AST-level "
+           "change in one function of the loop's modules (`TARGETS` in the script), sampled "
+           f"with `random.Random({args.seed})`, {args.per_module} per module; each runs "
+           "its module's test subset (`TESTS`) with `pytest -x`, `LSTMJAX_NATIVE=0` (the XLA "
+           f"drivers) and a {args.timeout:g} s timeout (a timeout counts as killed).", "",
+           "## Score", "",
+           "| mutants run | killed | survived | equivalent (of the survivors) | "
+           "score (killed / non-equivalent) | with the tests added since |",
+           "|---|---|---|---|---|---|",
+           f"| {len(done)} | {len(killed)} | {len(survived)} | {len(equivalent)} | "
+           f"{score:.1%} | {score_now:.1%} |", "",
+           f"Runtime of the mutants: {wall / 60:.1f} min on this machine (2 shared cores). "
+           "Baseline (unmutated) test subsets, seconds: "
+           + ", ".join(f"`{os.path.basename(p)}` {s}" for p, s in baseline.items()) + ".", "",
+           "## Surviving mutants", ""]
+    if survived:
+        out += ["| mutant | function | verdict |", "|---|---|---|"]
+        for m in survived:
+            out.append(f"| {_cell(m.id)} | `{m.func}` | "
+                       f"{verdicts.get(m.id, 'NOT YET JUDGED').replace('|', '/')} |")
+    else:
+        out.append("None.")
+    out += ["", "## Per module", "", "| module | run | killed | survived | test subset |",
+            "|---|---|---|---|---|"]
+    for path in TARGETS:
+        ms = [(m, r) for m, r in done if m.path == path]
+        k = sum(r["outcome"].startswith("killed") for _, r in ms)
+        out.append(f"| `{path}` | {len(ms)} | {k} | {len(ms) - k} | "
+                   f"`{' '.join(TESTS[path])}` |")
+    out += ["", "## Every mutant", "", "| mutant | function | outcome | s | first failure |",
+            "|---|---|---|---|---|"]
+    for m, r in done:
+        out.append(f"| {_cell(m.id)} | `{m.func}` | {r['outcome']} | {r['seconds']:g} | "
+                   f"{_cell(r['detail'][:90]) if r['detail'] else ''} |")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write("\n".join(out) + "\n")
+    print(f"wrote {args.out}: {len(killed)} killed, {len(survived)} survived, score "
+          f"{score:.1%}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
