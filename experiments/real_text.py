@@ -491,9 +491,14 @@ def main(argv=None) -> str:
     res.write_records(records)
     sections, files, headline = make_report(records, config, out)
     trained = sum(r["wall_s"] for r in records)
+    train_cmd = report.command_line([a for a in argv if a not in ("--report_only",
+                                                                  "--report_only=true")],
+                                    f"experiments.{NAME}")
     notes = [f"- training and fitting wall time: {trained / 60:.1f} min summed over the "
-             f"{len(records)} runs (one at a time, on the machine above); this command's own "
-             "wall time is the line above", ""]
+             f"{len(records)} runs (one at a time, on the machine above, shared with other "
+             "jobs); this command's own wall time is the line above"
+             + (f"; the runs were trained by `{train_cmd}` (the same command without "
+                "`--report_only`; it resumes)" if fv.report_only else ""), ""]
     if missing:
         notes += [f"**Unfinished:** {len(missing)} of {len(runs)} runs have no record (e.g. "
                   f"`{missing[0]}`); continue with the command above (it resumes).", ""]
