@@ -154,3 +154,12 @@ def test_finite_stream_keeps_the_remainder():
     assert [_ids(ds[s]) for s in range(3)] != [_ids(ds[s]) for s in range(3, 6)]
     ordered = data.batches(src, batch_size=8, seed=1, num_epochs=1, shuffle=False)
     assert [i for s in range(3) for i in _ids(ordered[s])] == list(range(19))
+
+
+def test_boundaries_a_batch_of_the_whole_source_and_pad_to_the_longest():
+    src = _Source(n=BS)
+    ds = data.batches(src, batch_size=BS, seed=0)  # one batch per epoch, the whole source
+    assert sorted(_ids(ds[0])) == list(range(BS)) and sorted(_ids(ds[1])) == list(range(BS))
+    longest = int(src.lens.max())
+    b = data.batches(src, batch_size=BS, seed=0, pad_to=longest)[0]  # exactly the longest
+    assert b["x"].shape[1] == longest

@@ -8,6 +8,7 @@ count k (0-based) uses the rate at k; ``metrics.jsonl`` logs the rate of the ste
 """
 
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -169,14 +170,22 @@ def test_rmsprop_is_optax_rmsprop_after_the_clip():
     _assert_updates(got, want, "rmsprop")
 
 
-def test_logged_learning_rate_is_the_rate_of_each_step():
+def test_logged_learning_rate_is_the_rate_of_each_step(tmp_path):
     """metrics.jsonl's ``learning_rate`` at step s is the rate the update of that step
-    (optimizer count s - 1) used: 0 at step 1 under warmup, then the closed form."""
+    (optimizer count s - 1) used: 0 at step 1 under warmup, then the closed form. The same
+    run: validations every ``eval_every`` steps and at the end, checkpoints every
+    ``checkpoint_every`` steps and at the end (the last ``keep_checkpoints``), nothing
+    "solved" with ``solve_threshold=0`` (off)."""
     steps, warmup = 9, 3
-    cfg = tiny(steps=steps, log_every=1, eval_every=0, checkpoint_every=0,
+    cfg = tiny(steps=steps, log_every=1, eval_every=4, checkpoint_every=4, keep_checkpoints=2,
                optimizer={"name": "sgd", "learning_rate": 0.05, "schedule": "cosine",
                           "warmup_steps": warmup, "min_lr_ratio": 0.2, "grad_clip": 0.0})
-    summary = train.run(cfg, None, progress=False)
+    workdir = tmp_path / "w"
+    summary = train.run(cfg, str(workdir), progress=False)
+    assert [r["step"] for r in summary["history"] if r["split"] == "validation"] == [4, 8, 9]
+    assert sorted(int(d) for d in os.listdir(workdir / "checkpoints") if d.isdigit()) == [8, 9]
+    assert summary["steps_to_solve"] is None and not summary["solved"]
+    assert summary["status"] == "completed" and summary["step"] == steps
     recs = [r for r in summary["history"] if r["split"] == "train"]
     assert [r["step"] for r in recs] == list(range(1, steps + 1))
     for r in recs:

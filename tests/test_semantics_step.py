@@ -366,3 +366,47 @@ def test_whole_split_per_step_metrics_equal_each_example_alone(pad_to):
     np.testing.assert_allclose(got["loss"], loss / count, rtol=1e-4)
     np.testing.assert_allclose(got["accuracy"], correct / count, rtol=1e-6)
     np.testing.assert_allclose(got["recall_accuracy"], rc / rn, rtol=1e-6)
+
+
+class _ClassSource(_Source):
+    def __init__(self, n, seed=0):
+        super().__init__(n, seed)
+        for item in self.items:
+            item["y"] = np.int32(item["y"][0])
+
+
+@pytest.mark.parametrize("labels", [None, ["a", "b", "c", "d"]])
+def test_whole_split_classify_metrics_and_report(labels):
+    """A classify split over filler rows: the metrics and (with labels) the per-class
+    report of each example scored alone, in numpy."""
+    src = _ClassSource(10, seed=3)
+    cfg = _model("classify")
+    params = models.init(jax.random.key(4), cfg)
+    spec = SimpleNamespace(max_length=T, input_kind="features", output_kind="classify")
+    batches = evaluation.split_batches(src, spec, {"pad_to": "batch", "pad_multiple": 1,
+                                                   "eval_batches": 0}, 4, 1)
+    ev = parallel.Mapped(functools.partial(step.eval_step, model_config=cfg, tolerance=None),
+                         "none", jax.devices()[:1], updates_state=False)
+    got = evaluation.evaluate(ev, params, batches, labels=labels)
+    ys, preds, nll = [], [], 0.0
+    for item in src.items:
+        out = np.asarray(models.apply(params, cfg, item["x"][None]), np.float64)[0]
+        ys.append(int(item["y"]))
+        preds.append(int(np.argmax(out)))
+        nll -= _log_softmax(out)[item["y"]]
+    ys, preds = np.array(ys), np.array(preds)
+    assert got["examples"] == 10
+    np.testing.assert_allclose(got["loss"], nll / 10, rtol=1e-4)
+    np.testing.assert_allclose(got["accuracy"], np.mean(ys == preds), rtol=1e-6)
+    assert ("per_class" in got) == (labels is not None)
+    if labels is not None:
+        for k, name in enumerate(labels):
+            row = got["per_class"][name]
+            assert row["support"] == int(np.sum(ys == k))
+            tp = np.sum((ys == k) & (preds == k))
+            assert row["recall"] == pytest.approx(tp / max(np.sum(ys == k), 1))
+            assert row["precision"] == pytest.approx(tp / max(np.sum(preds == k), 1))
+        conf = np.zeros((C, C), int)
+        for t, p in zip(ys, preds):
+            conf[t, p] += 1
+        assert got["confusion"]["matrix"] == conf.tolist()
