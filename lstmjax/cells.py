@@ -80,8 +80,12 @@ def _input_kernel(key, d_in, blocks, hidden, dtype):
 def _recurrent_kernel(key, blocks, hidden, dtype, init: str):
     """[H, G*H]; "orthogonal" makes each gate block an orthogonal H x H matrix."""
     if init == "orthogonal":
-        # One batched QR for all blocks (a loop of QRs costs a compile and a dispatch each).
-        q, r = jnp.linalg.qr(jax.random.normal(key, (blocks, hidden, hidden), jnp.float32))
+        # One QR per block inside lax.map (one compile, under init's jit). Not one batched QR:
+        # XLA:CPU's batched QR fans its batch out over the intra-op thread pool and waits
+        # for it, and two such QRs running at once (the two directions of a BiLSTM) can
+        # hold every thread of a 2-core pool while waiting: init hung there at H >= ~140.
+        q, r = jax.lax.map(jnp.linalg.qr,
+                           jax.random.normal(key, (blocks, hidden, hidden), jnp.float32))
         q = q * jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]  # unique, Haar
         return jnp.transpose(q, (1, 0, 2)).reshape(hidden, blocks * hidden).astype(dtype)
     if init == "glorot":

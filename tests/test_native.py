@@ -112,6 +112,55 @@ def test_wide_inputs_take_the_hoisted_projection(gates):
         _assert_close(run(nat, lens), run(ref, lens))
 
 
+@pytest.mark.parametrize("cell,gates,hidden", [
+    ("lstm", "standard", 150),  # 4H = 600: 18 panels + a 24-wide tail; backward N = 153
+    ("lstm", "vanilla", 140),   # 560: a tail of exactly 16; backward 143 (tail 15)
+    ("lstm", "cifg", 160),      # 3 blocks, 480: no tail; backward 163 (tail 3)
+    ("gru", None, 180),         # 3H = 540 (tail 28); backward N = 180 (tail 20)
+])
+def test_large_step_products_take_the_packed_gemm(cell, gates, hidden, monkeypatch):
+    # rows·K·N >= 2^20 per thread's slice: on AVX-512 CPUs the step GEMMs run on the packed
+    # micro-kernel (recurrence.cc FixedRhs, packed_gemm.h). 28 rows on two threads = 14
+    # per slice, one 8-row block and 6 rows left over; the hidden sizes give full panels
+    # and tails of both widths (16 and 32 columns)
+    monkeypatch.setenv("LSTMJAX_NATIVE_THREADS", "2")
+    batch, d = 28, 3
+    kw = dict(cell=cell, gates=gates or "standard", bidirectional=True)
+    ref = lstmjax.LSTMConfig(d, hidden, implementation="reference", **kw)
+    nat = lstmjax.LSTMConfig(d, hidden, implementation="native", **kw)
+    params = lstmjax.init(jax.random.key(1), ref)
+    xs = jax.random.normal(jax.random.key(0), (batch, 5, d))
+    lengths = jnp.asarray(np.random.default_rng(1).integers(1, 6, batch), jnp.int32)
+
+    def run(config):
+        def loss(p, x):
+            ys, st = lstmjax.apply(p, config, x, lengths)
+            return jnp.sum(jnp.tanh(ys)) + sum(jnp.sum(jnp.sin(v)) for v in jax.tree.leaves(st))
+        return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, xs)
+
+    _assert_close(run(nat), run(ref))
+
+
+def test_an_unknown_gemm_choice_is_one_line(monkeypatch):
+    monkeypatch.setenv("LSTMJAX_NATIVE_GEMM", "mkl")
+    with pytest.raises(build.Unavailable, match=r"LSTMJAX_NATIVE_GEMM='mkl': accepted are"):
+        build.library_path()
+
+
+@pytest.mark.slow
+def test_the_openblas_only_build_matches_the_reference(tmp_path):
+    # LSTMJAX_NATIVE_GEMM=blas: every GEMM on OpenBLAS, the path of CPUs without AVX-512
+    env = dict(os.environ, JAX_PLATFORMS="cpu", LSTMJAX_CACHE=str(tmp_path / "cache"),
+               LSTMJAX_NATIVE_GEMM="blas", LSTMJAX_NATIVE_THREADS="2")
+    proc = subprocess.run([sys.executable, "-c", PLANTED, str(build.SOURCE), "28", "5", "3",
+                           "140"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["forward"] < TOL and result["grad"] < TOL, result
+
+
 @pytest.mark.parametrize("cell,gates", [("lstm", "vanilla"), ("lstm", "cifg"), ("gru", None)])
 def test_stacked_with_initial_state(cell, gates):
     _compare(cell, gates, LENGTHS, with_state=True, num_layers=2, bidirectional=True)
@@ -301,47 +350,76 @@ def test_train_step_under_every_device_layout_matches_the_reference():
 # (dC_{t-1} = dC_t ⊙ f_t + ...). Built from a mutated copy of the source in a subprocess,
 # the gradient comparison above must fail while the forward still matches.
 PLANTED = textwrap.dedent("""
-    import json, sys
+    import json, pathlib, sys
     import jax, jax.numpy as jnp, numpy as np
     from lstmjax.native import build
-    build.SOURCE = __import__("pathlib").Path(sys.argv[1])
+    build.SOURCE = pathlib.Path(sys.argv[1])
+    build.HEADERS = (build.SOURCE.with_name("packed_gemm.h"),)
     build.load()
     from lstmjax import recurrence
     from lstmjax.native import driver
     from lstmjax.cells import make_cell
-    cell = make_cell("lstm", 5)
-    params = cell.init(jax.random.key(0), 3)
-    xs = jax.random.normal(jax.random.key(1), (4, 7, 3))
+    B, T, D, H = map(int, sys.argv[2:6])
+    cell = make_cell("lstm", H)
+    params = cell.init(jax.random.key(0), D)
+    xs = jax.random.normal(jax.random.key(1), (B, T, D))
     def loss(fn, p, x):
         ys, carry = fn(cell, p, x)
         return jnp.sum(jnp.sin(ys)) + jnp.sum(carry.c)
     out = {}
     for name, fn in (("native", driver.scan), ("reference", recurrence.scan)):
         out[name] = jax.value_and_grad(lambda p: loss(fn, p, xs))(params)
+    def err(a, b):  # allclose(atol=tol, rtol=tol) holds where this is <= tol
+        return float(np.max(np.abs(a - b) / (1 + np.abs(b))))
     print("RESULT " + json.dumps({
-        "forward": abs(float(out["native"][0] - out["reference"][0])),
-        "grad": max(float(np.max(np.abs(a - b))) for a, b in zip(
+        "forward": err(out["native"][0], out["reference"][0]),
+        "grad": max(err(a, b) for a, b in zip(
             jax.tree.leaves(out["native"][1]), jax.tree.leaves(out["reference"][1])))}))
 """)
 
+# (file, correct line, planted bug, shape B, T, D, H): the forward must stay right where
+# the bug is in the backward only, and the gradient check must catch it
+PLANTS = {
+    # drop the forget term that carries dC to the previous step
+    "backward": ("recurrence.cc", "dc[j] = dct * f[j] + gz_i * pi[j] + gz_f * pf[j];",
+                 "dc[j] = gz_i * pi[j] + gz_f * pf[j];", (4, 7, 3, 5), True),
+    # the packed GEMM forgets the rows left after the 8-row blocks (28 rows = 14 per
+    # thread on two threads: 8 + 6); shape big enough for the packed path (FixedRhs)
+    "packed GEMM": ("packed_gemm.h",
+                    "LeftoverRows<NV, kAccumulate, MR - 1>(M - r, a + r * lda, lda, panel, K, c + r * ldc, ldc,",
+                    "if (false) LeftoverRows<NV, kAccumulate, MR - 1>(M - r, a + r * lda, lda, panel, K, c + r * ldc, ldc,",
+                    (28, 5, 3, 140), False),
+}
+
 
 @pytest.mark.slow
-def test_a_bug_planted_in_the_backward_is_caught(tmp_path):
-    source = build.SOURCE.read_text()
-    good = "dc[j] = dct * f[j] + gz_i * pi[j] + gz_f * pf[j];"
+@pytest.mark.parametrize("plant", list(PLANTS))
+def test_a_bug_planted_in_the_kernel_is_caught(plant, tmp_path):
+    name, good, bad, shape, forward_untouched = PLANTS[plant]
+    if name == "packed_gemm.h" and "avx512f" not in open("/proc/cpuinfo").read():
+        pytest.skip("the packed GEMM is compiled for AVX-512 CPUs only")
+    source = (build.SOURCE.parent / name).read_text()
     assert source.count(good) == 1
-    mutated = tmp_path / "recurrence.cc"
-    mutated.write_text(source.replace(good, "dc[j] = gz_i * pi[j] + gz_f * pf[j];"))
-    env = dict(os.environ, JAX_PLATFORMS="cpu", LSTMJAX_CACHE=str(tmp_path / "cache"))
+    env = dict(os.environ, JAX_PLATFORMS="cpu", LSTMJAX_CACHE=str(tmp_path / "cache"),
+               LSTMJAX_NATIVE_THREADS="2")
+    env.pop("LSTMJAX_NATIVE_GEMM", None)
     results = {}
-    for name, path in (("planted", mutated), ("original", build.SOURCE)):
-        proc = subprocess.run([sys.executable, "-c", PLANTED, str(path)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+    for version in ("planted", "original"):
+        folder = tmp_path / version
+        folder.mkdir()
+        for f in (build.SOURCE, *build.HEADERS):
+            (folder / f.name).write_text(f.read_text())
+        if version == "planted":
+            (folder / name).write_text(source.replace(good, bad))
+        proc = subprocess.run([sys.executable, "-c", PLANTED, str(folder / build.SOURCE.name),
+                               *map(str, shape)], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-        results[name] = json.loads(lines[-1][len("RESULT "):])
+        results[version] = json.loads(lines[-1][len("RESULT "):])
     assert results["original"]["grad"] < TOL and results["original"]["forward"] < TOL
-    assert results["planted"]["forward"] < TOL  # the forward is untouched ...
+    if forward_untouched:
+        assert results["planted"]["forward"] < TOL  # the forward is untouched ...
     assert results["planted"]["grad"] > 1e-2, results  # ... and the gradient test catches it
     assert re.fullmatch(r"[0-9a-f]{16}", next((tmp_path / "cache" / "native").iterdir()).name)
 

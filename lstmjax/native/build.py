@@ -16,7 +16,9 @@ about 5 s of one core.
 Environment: ``LSTMJAX_NATIVE=0`` turns the kernel off (the XLA drivers run instead);
 ``LSTMJAX_CACHE`` moves the cache (default ``~/.cache/lstmjax``, or the temporary folder
 when the home folder is read-only); ``CXX`` picks the compiler (default ``g++``, then
-``c++``, ``clang++``).
+``c++``, ``clang++``); ``LSTMJAX_NATIVE_GEMM=blas`` builds the kernel with every GEMM on
+OpenBLAS, without the packed AVX-512 step GEMM of ``packed_gemm.h`` (for comparison and
+for testing the path that CPUs without AVX-512 take).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 import jax
 
 SOURCE = Path(__file__).with_name("recurrence.cc")
+HEADERS = (Path(__file__).with_name("packed_gemm.h"),)  # included by SOURCE: in the key
 TARGETS = {  # FFI target name -> exported handler symbol
     "lstmjax_lstm_forward": "LstmForward",
     "lstmjax_lstm_backward": "LstmBackward",
@@ -81,8 +84,18 @@ def _cache_dir() -> Path:
     return Path(root) / "native"
 
 
+def _flags() -> tuple[str, ...]:
+    gemm = os.environ.get("LSTMJAX_NATIVE_GEMM", "packed").strip().lower()
+    if gemm not in ("packed", "blas"):
+        raise Unavailable(f"LSTMJAX_NATIVE_GEMM={gemm!r}: accepted are 'packed' (default) "
+                          "and 'blas'")
+    return FLAGS + (("-DLSTMJAX_BLAS_ONLY",) if gemm == "blas" else ())
+
+
 def _command(cxx: str, blas, output: Path) -> list[str]:
-    return [cxx, *FLAGS, f"-I{jax.ffi.include_dir()}", f"-I{blas.get_include_dir()}",
+    # packed_gemm.h is found beside SOURCE (quoted include), else in the package
+    return [cxx, *_flags(), f"-I{Path(__file__).parent}", f"-I{jax.ffi.include_dir()}",
+            f"-I{blas.get_include_dir()}",
             str(SOURCE), "-o", str(output), f"-L{blas.get_lib_dir()}",
             f"-l{blas.get_library()}", f"-Wl,-rpath,{blas.get_lib_dir()}"]
 
@@ -94,7 +107,8 @@ def library_path() -> Path:
     cxx, blas = _compiler(), _openblas()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), version.encode(), " ".join(FLAGS).encode(),
+    for part in (SOURCE.read_bytes(), *(h.read_bytes() for h in HEADERS), version.encode(),
+                 " ".join(_flags()).encode(),
                  jax.ffi.include_dir().encode(), jax.__version__.encode(),
                  blas.get_lib_dir().encode(), *(line.encode() for line in _cpu_model())):
         key.update(part)

@@ -46,6 +46,7 @@
 #include <sys/mman.h>
 
 #include "cblas.h"
+#include "packed_gemm.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -100,6 +101,50 @@ std::vector<float> Transposed(const float* a, int64_t rows, int64_t cols) {
     for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = a[r * cols + c];
   return t;
 }
+
+// The right-hand side of a call's per-step GEMMs (W, W_h or a stored Wᵀ), the same for all
+// T steps: C[M, N] = A[M, K]·B or C += A·B for each step's rows (M <= `rows`, a thread's
+// slice). Packed once per call for the AVX-512 micro-kernel (packed_gemm.h) where the
+// product is big enough, rows·K·N >= kPackMinWork: there OpenBLAS packs B again on every
+// call, and the packed GEMM measured 1.5-1.9x faster ((32, 129, 512), pixel MNIST's
+// forward: 34 -> 23 µs; (32, 512, 64): 21 -> 11 µs); below it OpenBLAS takes a small-matrix
+// path without packing and was level or up to 1.2x faster ((32, 72, 256), (8, 128, 256),
+// (32, 256, 72)): experiments/blas_choice.py, one core, interleaved. Elsewhere, and on CPUs
+// without AVX-512, each product is one OpenBLAS call.
+constexpr int64_t kPackMinWork = int64_t{1} << 20;
+
+class FixedRhs {
+ public:
+  FixedRhs(const float* b, int64_t K, int64_t N, int64_t ldb, int64_t rows)
+      : b_(b), K_(K), N_(N), ldb_(ldb) {
+#if LSTMJAX_PACKED_GEMM
+    packed_ = rows * K * N >= kPackMinWork;
+    if (packed_) lstmjax_native::Pack(b, K, N, ldb, panels_);
+#endif
+  }
+
+  void Multiply(int64_t M, const float* a, int64_t lda, float* c, int64_t ldc,
+                bool accumulate) const {
+    if (M <= 0) return;
+#if LSTMJAX_PACKED_GEMM
+    if (packed_) {
+      if (accumulate) lstmjax_native::PackedGemm<true>(M, a, lda, panels_, c, ldc);
+      else lstmjax_native::PackedGemm<false>(M, a, lda, panels_, c, ldc);
+      return;
+    }
+#endif
+    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N_, K_, 1.0f, a, lda, b_,
+                      ldb_, accumulate ? 1.0f : 0.0f, c, ldc);
+  }
+
+ private:
+  const float* b_;
+  int64_t K_, N_, ldb_;
+#if LSTMJAX_PACKED_GEMM
+  bool packed_ = false;
+  lstmjax_native::PackedB panels_;
+#endif
+};
 
 inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
@@ -204,7 +249,8 @@ void LstmPointwise(const LstmLayout& L, int64_t flags, float* z, const float* bi
 template <bool kInTanh, bool kOutTanh>
 void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                      const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
-                     const float* w, const float* bias, const float* peep, const float* h0,
+                     const float* w, const FixedRhs& w_all, const FixedRhs& w_h,
+                     const float* bias, const float* peep, const float* h0,
                      const float* c0, const int32_t* lengths, float* hs, float* h_last,
                      float* c_last, float* acts, float* cs) {
   const int64_t nb = b1 - b0, H = L.H, GH = L.GH, K = D + H;
@@ -227,13 +273,11 @@ void LstmForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
     // the saved activations are written in place: z goes straight into acts[t]
     float* z = acts ? acts + row0 * GH : zbuf.data();
     if (hoist) {  // z += h_{t-1}·W_h
-      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, H, 1.0f,
-                        xh.data() + D, K, w + D * GH, GH, 1.0f, z, GH);
+      w_h.Multiply(nb, xh.data() + D, K, z, GH, true);
     } else {  // z = [x_t, h_{t-1}]·[W_x; W_h]
       for (int64_t r = 0; r < nb; ++r)
         std::memcpy(&xh[r * K], xs + ((b0 + r) * T + t) * D, D * sizeof(float));
-      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, GH, K, 1.0f, xh.data(),
-                        K, w, GH, 0.0f, z, GH);
+      w_all.Multiply(nb, xh.data(), K, z, GH, false);
     }
     for (int64_t r = 0; r < nb; ++r) {
       float* out = hs + ((b0 + r) * T + t) * H;
@@ -276,11 +320,16 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   }
   float* acts_p = save ? acts->typed_data() : nullptr;
   float* cs_p = save ? cs->typed_data() : nullptr;
+  // packed once here, shared read-only by the threads: [W_x; W_h] and W_h alone (hoisting)
+  const int threads = NumThreads(B);
+  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const FixedRhs w_all(w.typed_data(), D + H, L.GH, L.GH, rows);
+  const FixedRhs w_h(w.typed_data() + D * L.GH, H, L.GH, L.GH, rows);
   auto run = [&](auto in_tanh, auto out_tanh) {
-    ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
+    ParallelRows(B, threads, [&](int, int64_t b0, int64_t b1) {
       LstmForwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
-          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(),
-          bias.typed_data(), peep.typed_data(), h0.typed_data(), c0.typed_data(),
+          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), w.typed_data(), w_all,
+          w_h, bias.typed_data(), peep.typed_data(), h0.typed_data(), c0.typed_data(),
           lengths.typed_data(), hs->typed_data(), h_last->typed_data(), c_last->typed_data(),
           acts_p, cs_p);
     });
@@ -372,7 +421,8 @@ void AccumulateWeights(int64_t rows, int64_t K, int64_t GH, const float* a, cons
 template <bool kInTanh, bool kOutTanh>
 void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
                       const LstmLayout& L, int64_t flags, bool reverse, const float* xs,
-                      const float* wt, const float* peep, const float* acts, const float* cs,
+                      const float* wt, const FixedRhs& wt_all, const FixedRhs& wt_h,
+                      const float* peep, const float* acts, const float* cs,
                       const float* hs, const float* h0, const float* c0,
                       const int32_t* lengths, const float* d_ys, const float* d_hlast,
                       const float* d_clast, float* dxs, float* dh0, float* dc0, float* dw,
@@ -418,11 +468,9 @@ void LstmBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D,
     // [dx_t, dh_{t-1}] = dz_t · [W_x; W_h]ᵀ, with Wᵀ stored (OpenBLAS: 42 vs 52 µs per
     // step at pixel-MNIST size against a transposed operand); wide inputs: dh only
     if (split)
-      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, GH, 1.0f, dz, GH,
-                        wt + D, K, 0.0f, dxh.data() + D, K);
+      wt_h.Multiply(nb, dz, GH, dxh.data() + D, K, false);
     else
-      scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, K, GH, 1.0f, dz, GH, wt,
-                        K, 0.0f, dxh.data(), K);
+      wt_all.Multiply(nb, dz, GH, dxh.data(), K, false);
     for (int64_t r = 0; r < nb; ++r) {
       const int64_t b = b0 + r;
       if (!split) std::memcpy(dxs + (b * T + t) * D, &dxh[r * K], D * sizeof(float));
@@ -466,6 +514,8 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   AdviseHugePages(dxs);
   const int threads = NumThreads(B);
   const std::vector<float> wt = Transposed(w.typed_data(), K, GH);
+  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const FixedRhs wt_all(wt.data(), GH, K, K, rows), wt_h(wt.data() + D, GH, H, K, rows);
   // per-thread partial sums of dW, db and dpeep, added in thread order (deterministic)
   const int64_t part = K * GH + GH + 3 * H;
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
@@ -473,7 +523,7 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
     ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
       float* mine = &partial[k * part];
       LstmBackwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
-          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), wt.data(),
+          b0, b1, T, B, D, L, flags, reverse != 0, xs.typed_data(), wt.data(), wt_all, wt_h,
           peep.typed_data(), acts.typed_data(), cs.typed_data(), hs.typed_data(),
           h0.typed_data(), c0.typed_data(), lengths.typed_data(), d_ys.typed_data(),
           d_hlast.typed_data(), d_clast.typed_data(), dxs->typed_data(), dh0->typed_data(),
@@ -491,7 +541,7 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
 // ------------------------------------------------------------------------- GRU
 
 void GruForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
-                    bool reverse, const float* xs, const float* wx, const float* wh,
+                    bool reverse, const float* xs, const FixedRhs& wx, const FixedRhs& wh,
                     const float* bias, const float* bhn, const float* h0,
                     const int32_t* lengths, float* hs, float* h_last, float* saved) {
   const int64_t nb = b1 - b0, G = 3 * H;
@@ -502,10 +552,8 @@ void GruForwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int
     const int64_t t = reverse ? T - 1 - s : s;
     const int64_t row0 = t * B + b0;
     // x_t of the slice's rows: batch-major input, so rows T·D apart
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, D, 1.0f,
-                      xs + (b0 * T + t) * D, T * D, wx, G, 0.0f, zx.data(), G);
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, G, H, 1.0f, h.data(), H,
-                      wh, G, 0.0f, zh.data(), G);
+    wx.Multiply(nb, xs + (b0 * T + t) * D, T * D, zx.data(), G, false);
+    wh.Multiply(nb, h.data(), H, zh.data(), G, false);
     for (int64_t r = 0; r < nb; ++r) {
       float* hr = &h[r * H];
       float* out = hs + ((b0 + r) * T + t) * H;
@@ -548,17 +596,21 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   AdviseHugePages(hs);
   if (save) AdviseHugePages(saved);
   float* saved_p = save ? saved->typed_data() : nullptr;
-  ParallelRows(B, NumThreads(B), [&](int, int64_t b0, int64_t b1) {
-    GruForwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx.typed_data(),
-                   wh.typed_data(), bias.typed_data(), bhn.typed_data(), h0.typed_data(),
+  const int threads = NumThreads(B);
+  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const FixedRhs wx_rhs(wx.typed_data(), D, 3 * H, 3 * H, rows),
+      wh_rhs(wh.typed_data(), H, 3 * H, 3 * H, rows);
+  ParallelRows(B, threads, [&](int, int64_t b0, int64_t b1) {
+    GruForwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wx_rhs, wh_rhs,
+                   bias.typed_data(), bhn.typed_data(), h0.typed_data(),
                    lengths.typed_data(), hs->typed_data(), h_last->typed_data(), saved_p);
   });
   return ffi::Error::Success();
 }
 
 void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, int64_t H,
-                     bool reverse, const float* xs, const float* wxt, const float* wht,
-                     const float* saved, const float* hs, const float* h0,
+                     bool reverse, const float* xs, const FixedRhs& wxt,
+                     const FixedRhs& wht, const float* saved, const float* hs, const float* h0,
                      const int32_t* lengths, const float* d_ys, const float* d_hlast,
                      float* dxs, float* dh0, float* dwx, float* dwh, float* db, float* dbh) {
   const int64_t nb = b1 - b0, G = 3 * H;
@@ -612,10 +664,8 @@ void GruBackwardRows(int64_t b0, int64_t b1, int64_t T, int64_t B, int64_t D, in
     }
     // dh_{t-1} = dh·u + dzh_t·W_hᵀ;  dx_t = dzx_t·W_xᵀ (zero rows at padded steps), with
     // the transposes stored; dx goes straight into the batch-major dxs (rows T·D apart)
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, D, G, 1.0f, dzx, G, wxt,
-                      D, 0.0f, dxs + (b0 * T + t) * D, T * D);
-    scipy_cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, G, 1.0f, dzh, G, wht,
-                      H, 1.0f, dhh.data(), H);
+    wxt.Multiply(nb, dzx, G, dxs + (b0 * T + t) * D, T * D, false);
+    wht.Multiply(nb, dzh, G, dhh.data(), H, true);
     for (int64_t r = 0; r < nb; ++r)
       if (t < lengths[b0 + r]) std::memcpy(&dh[r * H], &dhh[r * H], H * sizeof(float));
     if (++filled == C || s == T - 1) {
@@ -645,10 +695,12 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
   const std::vector<float> wxt = Transposed(wx.typed_data(), D, G);
   const std::vector<float> wht = Transposed(wh.typed_data(), H, G);
+  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const FixedRhs wxt_rhs(wxt.data(), G, D, D, rows), wht_rhs(wht.data(), G, H, H, rows);
   ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
     float* mine = &partial[k * part];
-    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wxt.data(),
-                    wht.data(), saved.typed_data(), hs.typed_data(), h0.typed_data(),
+    GruBackwardRows(b0, b1, T, B, D, H, reverse != 0, xs.typed_data(), wxt_rhs, wht_rhs,
+                    saved.typed_data(), hs.typed_data(), h0.typed_data(),
                     lengths.typed_data(), d_ys.typed_data(), d_hlast.typed_data(),
                     dxs->typed_data(), dh0->typed_data(), mine, mine + D * G,
                     mine + D * G + H * G, mine + D * G + H * G + G);
