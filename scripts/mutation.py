@@ -290,8 +290,15 @@ def main(argv=None) -> int:
     ap.add_argument("--copy", default="/tmp/lstmjax-mutation")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "mutation.md"))
     ap.add_argument("--results", default=None,
-                    help="JSON of results to (re)use: mutants already in it are not rerun")
+                    help="JSON of results (default <copy>-results.json): mutants already in "
+                         "it are not rerun; a rerun (--only) keeps the first outcome beside "
+                         "the new one")
     ap.add_argument("--only", nargs="*", default=None, help="rerun only these mutant ids")
+    ap.add_argument("--rerun-survivors", action="store_true",
+                    help="rerun every mutant whose last outcome was 'survived' (after adding "
+                         "tests)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the report from the results file; run nothing")
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = ap.parse_args(argv)
 
@@ -306,35 +313,51 @@ def main(argv=None) -> int:
         verdicts.update(json.load(open(NOTES_FILE)))
     results_path = args.results or os.path.join(args.copy + "-results.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
-    commit = export(args.copy)
-    cache = args.copy + "-xla-cache"
-    env = env_for(args.copy, cache)
-    check_copy(args.copy, env)
-    baseline = {}
-    for path, tests in TESTS.items():
-        outcome, secs, detail = run_tests(args.copy, env, tests, args.timeout * 2)
-        if outcome != "survived":
-            raise SystemExit(f"the unmutated copy fails {tests}: {detail}")
-        baseline[path] = round(secs, 1)
-        print(f"baseline {path}: {secs:.0f} s", flush=True)
-    t0 = time.time()
-    for k, m in enumerate(chosen):
-        if m.id in results and (args.only is None or m.id not in args.only):
-            continue
-        if args.only is not None and m.id not in args.only:
-            continue
-        target = os.path.join(args.copy, m.path)
-        original = open(target).read()
-        try:
-            open(target, "w").write(m.source)
-            outcome, secs, detail = run_tests(args.copy, env, TESTS[m.path], args.timeout)
-        finally:
-            open(target, "w").write(original)
-        results[m.id] = {"outcome": outcome, "seconds": round(secs, 1), "detail": detail}
-        json.dump(results, open(results_path, "w"), indent=1)
-        print(f"[{k + 1}/{len(chosen)}] {outcome:17s} {secs:5.0f}s {m.id}", flush=True)
-    wall = time.time() - t0
-    report(chosen, results, verdicts, commit, baseline, args, wall)
+    meta = results.pop("_meta", {"runs": []})
+    if args.rerun_survivors:
+        args.only = [k for k, r in results.items() if r["outcome"] == "survived"]
+    if not args.report_only:
+        commit = export(args.copy)
+        cache = args.copy + "-xla-cache"
+        env = env_for(args.copy, cache)
+        check_copy(args.copy, env)
+        baseline = {}
+        for path, tests in TESTS.items():
+            if args.only is not None and not any(m.path == path and m.id in args.only
+                                                 for m in chosen):
+                continue
+            outcome, secs, detail = run_tests(args.copy, env, tests, args.timeout * 2)
+            if outcome != "survived":
+                raise SystemExit(f"the unmutated copy fails {tests}: {detail}")
+            baseline[path] = round(secs, 1)
+            print(f"baseline {path}: {secs:.0f} s", flush=True)
+        t0, ran = time.time(), 0
+        for k, m in enumerate(chosen):
+            if args.only is not None and m.id not in args.only:
+                continue
+            if args.only is None and m.id in results:
+                continue
+            target = os.path.join(args.copy, m.path)
+            original = open(target).read()
+            try:
+                open(target, "w").write(m.source)
+                outcome, secs, detail = run_tests(args.copy, env, TESTS[m.path], args.timeout)
+            finally:
+                open(target, "w").write(original)
+            new = {"outcome": outcome, "seconds": round(secs, 1), "detail": detail,
+                   "commit": commit[:12]}
+            if m.id in results:
+                new["first"] = results[m.id].get("first", results[m.id])
+            results[m.id] = new
+            ran += 1
+            json.dump({**results, "_meta": meta}, open(results_path, "w"), indent=1)
+            print(f"[{k + 1}/{len(chosen)}] {outcome:17s} {secs:5.0f}s {m.id}", flush=True)
+        meta["runs"].append({"commit": commit[:12], "mutants": ran,
+                             "minutes": round((time.time() - t0) / 60, 1),
+                             "baseline_s": baseline,
+                             "argv": " ".join(argv if argv is not None else sys.argv[1:])})
+        json.dump({**results, "_meta": meta}, open(results_path, "w"), indent=1)
+    report(chosen, results, verdicts, meta, args)
     return 0
 
 
@@ -342,61 +365,77 @@ def _cell(text: str) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 
-def report(chosen, results, verdicts, commit, baseline, args, wall) -> None:
-    rows = [(m, results.get(m.id)) for m in chosen]
-    done = [(m, r) for m, r in rows if r is not None]
-    killed = [m for m, r in done if r["outcome"].startswith("killed")]
-    survived = [m for m, r in done if r["outcome"] == "survived"]
-    equivalent = [m for m in survived if verdicts.get(m.id, "").startswith("equivalent")]
-    now_killed = [m for m in survived if verdicts.get(m.id, "").startswith("killed by")]
+def _first(r: dict) -> dict:
+    return r.get("first", r)
+
+
+def report(chosen, results, verdicts, meta, args) -> None:
+    done = [(m, results[m.id]) for m in chosen if m.id in results]
+    first_killed = [m for m, r in done if _first(r)["outcome"].startswith("killed")]
+    survivors = [(m, r) for m, r in done if _first(r)["outcome"] == "survived"]
+    equivalent = [m for m, r in survivors if verdicts.get(m.id, "").startswith("equivalent")]
+    now_killed = [m for m, r in survivors if r["outcome"].startswith("killed")]
     non_eq = len(done) - len(equivalent)
-    score = (len(killed) / non_eq) if non_eq else 1.0
-    score_now = ((len(killed) + len(now_killed)) / non_eq) if non_eq else 1.0
+    score = len(first_killed) / non_eq if non_eq else 1.0
+    score_now = (len(first_killed) + len(now_killed)) / non_eq if non_eq else 1.0
     cmd = (f".venv/bin/python scripts/mutation.py --seed {args.seed} --per-module "
            f"{args.per_module} --timeout {args.timeout:g}")
+    runs = meta.get("runs", [])
+    first_commits = sorted({_first(r).get("commit", "?") for _, r in done})
+    first_minutes = sum(_first(r)["seconds"] for _, r in done) / 60
     out = ["# Mutation testing of the training loop", "",
            "Generated by `scripts/mutation.py` (do not edit by hand). Reproduce with:", "",
-           "```bash", cmd, "```", "",
-           f"Commit under test: `{commit[:12]}` (exported with `git archive` into "
-           f"`{args.copy}`; the working tree is never mutated). Each mutant is one AST-level "
-           "change in one function of the loop's modules (`TARGETS` in the script), sampled "
-           f"with `random.Random({args.seed})`, {args.per_module} per module; each runs "
-           "its module's test subset (`TESTS`) with `pytest -x`, `LSTMJAX_NATIVE=0` (the XLA "
+           "```bash", cmd, "            # every sampled mutant, against HEAD",
+           cmd + " --rerun-survivors   # after adding tests: the survivors again",
+           "```", "",
+           "Each run exports `HEAD` with `git archive` into a copy (`--copy`); the working "
+           "tree is never mutated, and `import lstmjax` is checked to resolve into the copy. "
+           "Each mutant is one AST-level change in one function of the loop's modules "
+           "(`TARGETS` in the script; input validation left out), sampled with "
+           f"`random.Random({args.seed})`, {args.per_module} per module; each runs its "
+           "module's test subset (`TESTS`) with `pytest -x`, `LSTMJAX_NATIVE=0` (the XLA "
            f"drivers) and a {args.timeout:g} s timeout (a timeout counts as killed).", "",
+           f"First run: commit `{', '.join(first_commits)}`, {len(done)} mutants, "
+           f"{first_minutes:.0f} min of tests. Reruns: " + ("; ".join(
+               f"commit `{r['commit']}`: {r['mutants']} mutants in {r['minutes']} min"
+               for r in runs if r["mutants"] and r["commit"] not in first_commits) or "none")
+           + ". (2 shared, busy cores.)", "",
            "## Score", "",
-           "| mutants run | killed | survived | equivalent (of the survivors) | "
-           "score (killed / non-equivalent) | with the tests added since |",
-           "|---|---|---|---|---|---|",
-           f"| {len(done)} | {len(killed)} | {len(survived)} | {len(equivalent)} | "
-           f"{score:.1%} | {score_now:.1%} |", "",
-           f"Runtime of the mutants: {wall / 60:.1f} min on this machine (2 shared cores). "
-           "Baseline (unmutated) test subsets, seconds: "
-           + ", ".join(f"`{os.path.basename(p)}` {s}" for p, s in baseline.items()) + ".", "",
-           "## Surviving mutants", ""]
-    if survived:
-        out += ["| mutant | function | verdict |", "|---|---|---|"]
-        for m in survived:
-            out.append(f"| {_cell(m.id)} | `{m.func}` | "
-                       f"{verdicts.get(m.id, 'NOT YET JUDGED').replace('|', '/')} |")
+           "| mutants | killed by the first run | survived it | equivalent | "
+           "score of the first run (killed / non-equivalent) | killed since by added tests | "
+           "score now |",
+           "|---|---|---|---|---|---|---|",
+           f"| {len(done)} | {len(first_killed)} | {len(survivors)} | {len(equivalent)} | "
+           f"{score:.1%} | {len(now_killed)} | {score_now:.1%} |", "",
+           "## Surviving mutants of the first run", ""]
+    if survivors:
+        out += ["| mutant | function | now | verdict |", "|---|---|---|---|"]
+        for m, r in survivors:
+            verdict = verdicts.get(m.id)
+            if verdict is None and r["outcome"].startswith("killed"):
+                verdict = f"killed by `{r['detail']}` (added after the first run)"
+            out.append(f"| {_cell(m.id)} | `{m.func}` | {r['outcome']} | "
+                       f"{(verdict or 'NOT YET JUDGED').replace('|', '/')} |")
     else:
         out.append("None.")
-    out += ["", "## Per module", "", "| module | run | killed | survived | test subset |",
-            "|---|---|---|---|---|"]
+    out += ["", "## Per module (first run)", "",
+            "| module | mutants | killed | survived | test subset |", "|---|---|---|---|---|"]
     for path in TARGETS:
         ms = [(m, r) for m, r in done if m.path == path]
-        k = sum(r["outcome"].startswith("killed") for _, r in ms)
+        k = sum(_first(r)["outcome"].startswith("killed") for _, r in ms)
         out.append(f"| `{path}` | {len(ms)} | {k} | {len(ms) - k} | "
                    f"`{' '.join(TESTS[path])}` |")
-    out += ["", "## Every mutant", "", "| mutant | function | outcome | s | first failure |",
-            "|---|---|---|---|---|"]
+    out += ["", "## Every mutant (first run)", "",
+            "| mutant | function | outcome | s | first failure |", "|---|---|---|---|---|"]
     for m, r in done:
-        out.append(f"| {_cell(m.id)} | `{m.func}` | {r['outcome']} | {r['seconds']:g} | "
-                   f"{_cell(r['detail'][:90]) if r['detail'] else ''} |")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(out) + "\n")
-    print(f"wrote {args.out}: {len(killed)} killed, {len(survived)} survived, score "
-          f"{score:.1%}")
+        f = _first(r)
+        out.append(f"| {_cell(m.id)} | `{m.func}` | {f['outcome']} | {f['seconds']:g} | "
+                   f"{_cell(f['detail'][:90]) if f['detail'] else ''} |")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    print(f"wrote {args.out}: first run {len(first_killed)} killed, {len(survivors)} survived "
+          f"({score:.1%}); now {score_now:.1%}")
 
 
 if __name__ == "__main__":
