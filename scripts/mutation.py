@@ -75,8 +75,8 @@ TESTS = {
     "lstmjax/optim.py": [_T + "test_semantics_optim.py", "-k", "not logged"],
     "lstmjax/data.py": [_T + "test_semantics_data.py"],
     "lstmjax/evaluation.py": [_T + "test_semantics_step.py", "-k", "whole_split or filler"],
-    "lstmjax/train.py": [_T + "test_semantics_optim.py", _T + "test_regularization.py", "-k",
-                         "logged or patience or tie"],
+    "lstmjax/train.py": [_T + "test_semantics_train.py", _T + "test_semantics_optim.py",
+                         _T + "test_regularization.py", "-k", "logged or patience or tie"],
 }
 
 # mutant id -> why it survives harmlessly ("equivalent: ...") or which test kills it now
