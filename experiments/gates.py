@@ -751,9 +751,10 @@ def _draw_product(path: str, groups: dict[str, list[dict]], gap: int, dpi: int =
     plt.close(fig)
 
 
-def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
-    # per init: the runs the validation check solved (the interventions ask how a cell
-    # that does the task does it); all runs where none solved, said so below
+def _causal_groups(records: list[dict]):
+    """Per init label: (the runs shown, all trained runs, the unsolved runs left out).
+    Shown are the runs the validation check solved (the interventions ask how a cell that
+    does the task does it); all runs where none solved."""
     groups: dict[str, list[dict]] = {}
     trained: dict[str, list[dict]] = {}
     left_out = []
@@ -767,6 +768,37 @@ def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str],
         if solved:
             left_out += [f"{label} seed {r['seed']} (test accuracy "
                          f"{100 * r['test']['accuracy']:.1f}%)" for r in runs_ if not r.get("solved")]
+    return groups, trained, left_out
+
+
+def causal_headline(records: list[dict]) -> str:
+    """The README bullet: the clamps' test accuracy per init, generated from the records."""
+    groups, trained, _ = _causal_groups(records)
+    first = next(iter(groups.values()))[0]
+    c0, gap = first["causal"], first["gap"]
+    K, H = len(c0["clue_units"]), len(c0["clue_r2_validation"])
+    n_test = sorted({r["causal"]["test_examples"] for g in groups.values() for r in g})
+
+    def pct(group, key):
+        return report.fmt_mean_std(_pct_values(group, key), scale=100, digits=1)
+    parts = []
+    for label, group in groups.items():
+        d = _paired(group, "random/0", "clue/0")
+        parts.append(
+            f"{label} ({len(group)} of {len(trained[label])} seeds solved by the validation "
+            f"check, shown): unclamped {pct(group, 'none')}; f := 0 on the {K} clue units "
+            f"{pct(group, 'clue/0')}, on {K} random units {pct(group, 'random/0')}, on all "
+            f"{H} {pct(group, 'all/0')}; the clue units' f held at its trained mean "
+            f"{pct(group, 'clue/mean')} (random minus clue units at f := 0: {_diff_text(d)})")
+    return (f"**Gates, by intervention** (distant recall, gap {gap}, {H} hidden units; the "
+            f"clue units chosen on the validation split; test accuracy in % on the whole test split, "
+            f"{'/'.join(str(n) for n in n_test)} sequences per run; mean ± sample std "
+            f"[95% interval]; [report](experiments/results/gates_causal/gates.md)): "
+            + "; ".join(parts) + ".")
+
+
+def causal_report(records: list[dict], config, workdir: str) -> tuple[list[str], list[str]]:
+    groups, trained, left_out = _causal_groups(records)
     failed = [r["run"] for r in records if not r.get("causal")]
     first = next(iter(groups.values()))[0]
     c0, gap = first["causal"], first["gap"]

@@ -239,7 +239,12 @@ def block(results: str) -> str:
             continue  # a sweep ran there since (the factorial's not-run bullet): its own
         with open(path, encoding="utf-8") as f:
             bullets.append(f.read().strip().removeprefix("* "))
-    if os.path.isdir(os.path.join(results, "gates_standard")):
+    causal = os.path.join(results, "gates_causal", "gates.json")
+    if os.path.exists(causal):  # interventions replace the correlational gates bullet
+        from experiments import gates as gates_mod
+        with open(causal, encoding="utf-8") as f:
+            bullets.append(gates_mod.causal_headline(json.load(f)))
+    elif os.path.isdir(os.path.join(results, "gates_standard")):
         bullets.append(gates(results))
     if os.path.isdir(os.path.join(results, "pixel_mnist")):
         bullets.append(pixel_mnist(results))
