@@ -691,6 +691,14 @@ def causal_sentences(group: list[dict]) -> str:
     return text
 
 
+def _unit_mask(record: dict, clue: bool) -> np.ndarray:
+    """[H] bool: the run's clue units (clue=True) or all its other units."""
+    c = record["causal"]
+    sel = np.zeros(len(c["clue_r2_validation"]), bool)
+    sel[c["clue_units"]] = True
+    return sel if clue else ~sel
+
+
 def _draw_shift(path: str, groups: dict[str, list[dict]], dpi: int = 100) -> None:
     """Trained minus initial gate per unit (test split, mean over the gap) against the
     unit's clue R² on the validation split; every seed's units, clue units in red."""
@@ -701,10 +709,7 @@ def _draw_shift(path: str, groups: dict[str, list[dict]], dpi: int = 100) -> Non
             for clue in (False, True):
                 xs, ys = [], []
                 for r in group:
-                    c = r["causal"]
-                    sel = np.zeros(len(c["clue_r2_validation"]), bool)
-                    sel[c["clue_units"]] = True
-                    sel = sel if clue else ~sel
+                    c, sel = r["causal"], _unit_mask(r, clue)
                     delta = np.subtract(c["gates"]["trained"][gate], c["gates"]["init"][gate])
                     xs += list(np.asarray(c["clue_r2_validation"])[sel])
                     ys += list(delta[sel])
@@ -729,10 +734,7 @@ def _draw_product(path: str, groups: dict[str, list[dict]], gap: int, dpi: int =
         for clue in (False, True):
             xs, ys = [], []
             for r in group:
-                c = r["causal"]
-                sel = np.zeros(len(c["clue_r2_validation"]), bool)
-                sel[c["clue_units"]] = True
-                sel = sel if clue else ~sel
+                c, sel = r["causal"], _unit_mask(r, clue)
                 xs += list(np.asarray(c["log10_prod_f"]["init"])[sel])
                 ys += list(np.asarray(c["log10_prod_f"]["trained"])[sel])
             lo = min([lo, *xs, *ys])
