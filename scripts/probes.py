@@ -141,7 +141,9 @@ def _last_line(stderr: str, tmp: str) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     line = lines[-1] if lines else ""
     line = line.replace(os.path.realpath(tmp), "<tmp>").replace(tmp, "<tmp>")
-    line = re.sub(r"pid \d+", "pid <pid>", line)
+    line = re.sub(r"pid \d+ on host \S+, since \S+\)", "pid <pid> on host <host>, since <time>)",
+                  line)
+    line = re.sub(r"interrupted at step \d+", "interrupted at step <n>", line)  # timing
     # what depends on the machine, not on lstmjax
     return re.sub(r"the [\d.]+ [KMGT]iB of host memory", "the <RAM> of host memory", line)
 
@@ -193,7 +195,8 @@ def run_probe(p: Probe, base_run: str | None) -> tuple[int, str]:
         if p.special is None:
             r = subprocess.run(_cmd(args), cwd=ROOT, env=_env(), capture_output=True, text=True,
                                timeout=600, stdin=subprocess.DEVNULL)
-            return r.returncode, _last_line(r.stderr, tmp)
+            # a run that succeeds says so on stdout; its stderr holds only progress
+            return r.returncode, _last_line(r.stdout if r.returncode == 0 else r.stderr, tmp)
         first = subprocess.Popen(_cmd(args), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
         if p.special == "lock":
