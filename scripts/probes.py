@@ -3,6 +3,7 @@
     .venv/bin/python scripts/probes.py              # run every probe, rewrite docs/probes.md
     .venv/bin/python scripts/probes.py --fast       # only those that need no trained run
     .venv/bin/python scripts/probes.py --check      # exit 1 when docs/probes.md differs
+    .venv/bin/python scripts/probes.py --only ID --update   # rewrite one probe's row
 
 Each probe is one command line (``python -m lstmjax ...``) in a fresh temporary folder;
 the table records its exit code and its last line on stderr (the one-line message; temporary
@@ -196,7 +197,9 @@ def run_probe(p: Probe, base_run: str | None) -> tuple[int, str]:
             r = subprocess.run(_cmd(args), cwd=ROOT, env=_env(), capture_output=True, text=True,
                                timeout=600, stdin=subprocess.DEVNULL)
             # a run that succeeds says so on stdout; its stderr holds only progress
-            return r.returncode, _last_line(r.stdout if r.returncode == 0 else r.stderr, tmp)
+            if r.returncode == 0:  # the status, not the numbers (float rounding, wall time)
+                return 0, _last_line(r.stdout, tmp).split(";")[0]
+            return r.returncode, _last_line(r.stderr, tmp)
         first = subprocess.Popen(_cmd(args), cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
         if p.special == "lock":
@@ -256,6 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fast", action="store_true", help="only the probes without a trained run")
     ap.add_argument("--check", action="store_true", help="compare with docs/probes.md")
     ap.add_argument("--only", nargs="*", help="probe ids")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: rewrite those probes' rows in docs/probes.md")
     args = ap.parse_args(argv)
     probes = [p for p in PROBES if not args.fast or (not p.needs_run and p.special is None)]
     if args.only:
@@ -270,6 +275,14 @@ def main(argv=None) -> int:
             rows.append((p, (code, line)))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    if args.update and args.only:
+        lines = open(DOC).read().splitlines()
+        new_rows = dict(zip([p.id for p, _ in rows], table(rows).splitlines()[2:]))
+        lines = [new_rows.get(re.match(r"\| `([^`]+)`", ln).group(1), ln)
+                 if re.match(r"\| `([^`]+)`", ln) else ln for ln in lines]
+        open(DOC, "w").write("\n".join(lines) + "\n")
+        print(f"rewrote the rows of {args.only} in {DOC}")
+        return 0
     if args.check or args.fast or args.only:
         doc = parse_rows(open(DOC).read()) if os.path.exists(DOC) else {}
         stale = [p.id for p, got in rows if doc.get(p.id) != got]
