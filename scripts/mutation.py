@@ -79,8 +79,9 @@ TESTS = {
                          _T + "test_regularization.py", "-k", "logged or patience or tie"],
 }
 
-# mutant id -> why it survives harmlessly ("equivalent: ...") or which test kills it now
-# ("killed by tests/...::test_x (added after this run)"); filled in after reading a run.
+# mutant id -> why it survives harmlessly ("equivalent: ..."), read from NOTES_FILE and
+# written after reading a run; a survivor killed by a rerun (--rerun-survivors, after tests
+# were added) is reported with the test that kills it now.
 VERDICTS: dict[str, str] = {}
 NOTES_FILE = os.path.join(ROOT, "scripts", "mutation_verdicts.json")
 
@@ -317,7 +318,8 @@ def main(argv=None) -> int:
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
     meta = results.pop("_meta", {"runs": []})
     if args.rerun_survivors:
-        args.only = [k for k, r in results.items() if r["outcome"] == "survived"]
+        args.only = [k for k, r in results.items() if r["outcome"] == "survived"
+                     and not verdicts.get(k, "").startswith("equivalent")]
     if not args.report_only:
         commit = export(args.copy)
         cache = args.copy + "-xla-cache"
