@@ -186,6 +186,13 @@ def test_logged_learning_rate_is_the_rate_of_each_step(tmp_path):
     assert sorted(int(d) for d in os.listdir(workdir / "checkpoints") if d.isdigit()) == [8, 9]
     assert summary["steps_to_solve"] is None and not summary["solved"]
     assert summary["status"] == "completed" and summary["step"] == steps
+    # timing.jsonl: seconds since the run started, one line per logged step, increasing
+    import json
+    timing = [json.loads(ln) for ln in open(workdir / "timing.jsonl")]
+    assert [t["step"] for t in timing] == list(range(1, steps + 1))
+    elapsed = [t["elapsed_s"] for t in timing]
+    assert 0 <= elapsed[0] and elapsed == sorted(elapsed)
+    assert elapsed[-1] <= summary["wall_time_s"]
     recs = [r for r in summary["history"] if r["split"] == "train"]
     assert [r["step"] for r in recs] == list(range(1, steps + 1))
     for r in recs:
