@@ -23,6 +23,12 @@ table a generated sentence ranks the runs at the furthest step all of them reach
 the evidence lies in each variant's inputs: the number of steps from an image's last
 non-zero pixel to the end of its sequence (median and IQR over the test images). A
 recurrent net must carry what it read across that many steps to the readout at step 784.
+
+When ``<results>/last_k/last_k.json`` exists (written by :mod:`experiments.last_k_pixels`),
+the report adds how much memory each order needs: the test accuracy of a linear classifier
+on the last K pixels per order (read, not recomputed), the plot ``last_k/last_k.png``
+redrawn with the current models' test accuracies, and per order a generated sentence: the
+smallest K whose classifier reaches each model's accuracy.
 """
 
 from __future__ import annotations
@@ -181,8 +187,121 @@ def curves_section(rows: list[dict], curves: dict[str, list[dict]], results: str
                     by_run), ""]
 
 
+# ------------------------------------------------------------------ last K pixels (memory)
+LAST_K = os.path.join("last_k", "last_k.json")
+
+
+def model_lines(rows: list[dict]) -> list[dict]:
+    """Each (variant, model)'s run trained furthest, with a test accuracy:
+    ``{variant, cell, name, accuracy, step, finished}``."""
+    return [dict(variant=r["variant"], cell=r["cell"], name=r["name"], accuracy=r["accuracy"],
+                 step=r["step"], finished=r["finished"])
+            for r in furthest(rows).values() if r["accuracy"] is not None]
+
+
+def last_k_curve(record: dict, order: str) -> list[dict]:
+    """``last_k.json``'s records of one pixel order, by K."""
+    return sorted((r for r in record["results"] if r["order"] == order), key=lambda r: r["k"])
+
+
+def smallest_k(curve: list[dict], accuracy: float) -> dict | None:
+    """The record of the smallest K whose linear classifier's test accuracy reaches
+    ``accuracy`` (>=), or None when no K in the curve does."""
+    return next((r for r in curve if r["test_accuracy"] >= accuracy), None)
+
+
+def last_k_sentence(record: dict, order: str, models: list[dict]) -> str:
+    """What a model of this order must remember to beat a memoryless linear readout."""
+    curve = last_k_curve(record, order)
+    ms = sorted((m for m in models if m["variant"] == order), key=lambda m: -m["accuracy"])
+    if not curve or not ms:
+        return ""
+    top, n = curve[-1], curve[-1]["test_examples"]
+    parts = []
+    for m in ms:
+        hit = smallest_k(curve, m["accuracy"])
+        what = f"{m['cell']}'s {100 * m['accuracy']:.2f}% ({m['name']}, step {m['step']:,})"
+        if hit is None:
+            parts.append(f"no K up to {top['k']:,} reaches the {what}: it beats a linear "
+                         f"readout of every final window tried (the whole sequence gives "
+                         f"{100 * top['test_accuracy']:.2f}%)")
+        else:
+            parts.append(f"the {what} is reached from K = {hit['k']:,} "
+                         f"({100 * hit['test_accuracy']:.2f}%): a linear readout of the "
+                         f"last {hit['k']:,} pixels, with no memory before them, does as "
+                         "well")
+    return (f"**{order.capitalize()} order** (test split, {n:,} images): " + "; ".join(parts)
+            + f". A model earns credit for remembering more than the last K steps only "
+            "where it beats the classifier at K.")
+
+
+def plot_last_k(path: str, record: dict, models: list[dict]) -> None:
+    """Test accuracy against K per order; a dashed line per model at its test accuracy, in
+    its order's colour."""
+    plt = report.pyplot()
+    fig, ax = plt.subplots(figsize=(8.0, 5.0))
+    colours = {"sequential": "tab:blue", "permuted": "tab:orange"}
+    for order in VARIANTS:
+        curve = last_k_curve(record, order)
+        if not curve:
+            continue
+        ax.plot([r["k"] for r in curve], [100 * r["test_accuracy"] for r in curve], "o-",
+                color=colours[order], markersize=4, label=f"{order}: linear, last K pixels")
+        for m in (m for m in models if m["variant"] == order):
+            ax.axhline(100 * m["accuracy"], color=colours[order], linestyle="--",
+                       linewidth=1, alpha=0.7)
+            ax.annotate(f"{order} {m['cell']} {100 * m['accuracy']:.1f}%",
+                        (curve[-1]["k"], 100 * m["accuracy"]), fontsize=7,
+                        color=colours[order], ha="right", va="bottom")
+    n = sorted({r["test_examples"] for r in record["results"]})
+    ax.set_xlabel("K: the last K pixels the classifier reads")
+    ax.set_ylabel(f"test accuracy (%), {'/'.join(f'{v:,}' for v in n)} images")
+    ax.set_title("Linear readout of the last K pixels vs the models (dashed)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def last_k_section(record: dict, rows: list[dict], results: str) -> list[str]:
+    """The table K x order from ``last_k.json`` (not recomputed) and one sentence per
+    order; redraws ``last_k/last_k.png`` with the current rows' models."""
+    orders = [o for o in VARIANTS if last_k_curve(record, o)]
+    by = {o: {r["k"]: r for r in last_k_curve(record, o)} for o in orders}
+    ks = sorted({k for o in orders for k in by[o]})
+    first, st = record["results"][0], record["settings"]
+    cells = [[f"{k:,}"] + [f"{100 * by[o][k]['test_accuracy']:.2f}% (l2 {by[o][k]['l2']:g}, "
+                           f"{by[o][k]['iterations']} it"
+                           + (", cap" if by[o][k]["iterations"] >= st["max_iter"] else "")
+                           + ")"
+                           if k in by[o] else "–" for o in orders] for k in ks]
+    models = model_lines(rows)
+    png = os.path.join(os.path.dirname(LAST_K), "last_k.png")
+    plot_last_k(os.path.join(results, png), record, models)
+    hw = record["hardware"]
+    return ["## How much memory each order needs: a linear readout of the last K pixels", "",
+            "A multinomial logistic regression reads only the last K pixels of each "
+            "sequence (standardized with the training split's per-pixel statistics), so it "
+            "remembers nothing before them. Fitted on the training split "
+            f"({first['train_examples']:,} images), L2 strength chosen on the validation "
+            f"split ({first['validation_examples']:,} images) from "
+            f"{', '.join(f'{v:g}' for v in st['l2_grid'])}, scored once on the whole test "
+            f"split ({first['test_examples']:,} images); {st['solver']}, at most "
+            f"{st['max_iter']} iterations, stopping earlier once the largest gradient entry "
+            f"falls to {st['tol']:g} ('cap': stopped by the iteration cap). Plot: [{png}]({png}), the models' test accuracies dashed.", "",
+            f"- command: `{record['command']}`; {hw['cpu']} ({hw['cpu_count']} cores), "
+            f"{record['wall_time_s'] / 60:.1f} min, commit {record['git_commit']}, started "
+            f"{record['started']}", "",
+            report.markdown_table(["K (last pixels)"] + [f"{o}: test accuracy" for o in orders],
+                                  cells), ""] + [
+        line for o in orders if last_k_sentence(record, o, models)
+        for line in (last_k_sentence(record, o, models), "")]
+
+
 def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | None = None,
-             test_npz: dict[str, str] | None = None) -> str:
+             test_npz: dict[str, str] | None = None, last_k: dict | None = None) -> str:
     header = ["run", "variant", "model", "steps / budget", "status",
               "test accuracy (whole test split)", "test at best validation", "published"]
     table = report.markdown_table(header, [[r["name"], r["variant"], r["cell"], r["steps"],
@@ -210,6 +329,8 @@ def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | Non
             lines += curves_section(rows, curves, results, variant)
     if test_npz:
         lines += evidence_section(test_npz)
+    if last_k:
+        lines += last_k_section(last_k, rows, results)
     return "\n".join(lines)
 
 
@@ -232,10 +353,12 @@ def main(argv=None) -> str:
         print(f"error: --results {args.results}: no run directories with summary.json",
               file=sys.stderr)
         raise SystemExit(2)
+    last_k_path = os.path.join(args.results, LAST_K)
+    last_k = runs.read_json(last_k_path) if os.path.exists(last_k_path) else None
     path = os.path.join(args.results, "pixel_mnist.md")
     with open(path, "w") as f:
         f.write(markdown([row(d) for d in dirs], args.results,
-                         {os.path.basename(d): curve(d) for d in dirs}, test_npz))
+                         {os.path.basename(d): curve(d) for d in dirs}, test_npz, last_k))
     print(path)
     return path
 
