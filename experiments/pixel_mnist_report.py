@@ -241,25 +241,27 @@ def plot_last_k(path: str, record: dict, models: list[dict]) -> None:
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(8.0, 5.0))
     colours = {"sequential": "tab:blue", "permuted": "tab:orange"}
-    for order in VARIANTS:
+    orders = [o for o in VARIANTS if last_k_curve(record, o)]
+    for order in orders:
         curve = last_k_curve(record, order)
-        if not curve:
-            continue
         ax.plot([r["k"] for r in curve], [100 * r["test_accuracy"] for r in curve], "o-",
                 color=colours[order], markersize=4, label=f"{order}: linear, last K pixels")
-        for m in (m for m in models if m["variant"] == order):
-            ax.axhline(100 * m["accuracy"], color=colours[order], linestyle="--",
-                       linewidth=1, alpha=0.7)
-            ax.annotate(f"{order} {m['cell']} {100 * m['accuracy']:.1f}%",
-                        (curve[-1]["k"], 100 * m["accuracy"]), fontsize=7,
-                        color=colours[order], ha="right", va="bottom")
+    right = max(r["k"] for r in record["results"])
+    label_y = -10.0
+    for m in sorted((m for m in models if m["variant"] in orders),
+                    key=lambda m: m["accuracy"]):
+        y = 100 * m["accuracy"]
+        ax.axhline(y, color=colours[m["variant"]], linestyle="--", linewidth=1, alpha=0.7)
+        label_y = max(y, label_y + 3.0)  # close accuracies: stack the labels, not overlap
+        ax.annotate(f"{m['variant']} {m['cell']} {y:.1f}%", (right, label_y), fontsize=7,
+                    color=colours[m["variant"]], ha="right", va="bottom")
     n = sorted({r["test_examples"] for r in record["results"]})
     ax.set_xlabel("K: the last K pixels the classifier reads")
     ax.set_ylabel(f"test accuracy (%), {'/'.join(f'{v:,}' for v in n)} images")
     ax.set_title("Linear readout of the last K pixels vs the models (dashed)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
