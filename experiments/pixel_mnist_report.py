@@ -293,7 +293,7 @@ def last_k_section(record: dict, rows: list[dict], results: str) -> list[str]:
             f"split ({first['test_examples']:,} images); {st['solver']}, at most "
             f"{st['max_iter']} iterations, stopping earlier once the largest gradient entry "
             f"falls to {st['tol']:g} ('cap': stopped by the iteration cap). Plot: [{png}]({png}), the models' test accuracies dashed.", "",
-            f"- command: `{record['command']}`; {hw['cpu']} ({hw['cpu_count']} cores), "
+            f"- the fits' command: `{record['command']}`; {hw['cpu']} ({hw['cpu_count']} cores), "
             f"{record['wall_time_s'] / 60:.1f} min, commit {record['git_commit']}, started "
             f"{record['started']}", "",
             report.markdown_table(["K (last pixels)"] + [f"{o}: test accuracy" for o in orders],

@@ -111,3 +111,5 @@ def test_report_section_reads_the_record(tmp_path):
     assert "| 100 | 35.00% (l2 0.001, 200 it, cap) | 83.00% (l2 0.001, 200 it, cap) |" in text
     assert "no K up to 784 reaches the lstm's 95.21%" in text
     assert os.path.getsize(tmp_path / "last_k" / "last_k.png") > 0
+    # results_page takes "- command:" lines as the report's own header: not this section's
+    assert not any(line.startswith("- command:") for line in lines)
