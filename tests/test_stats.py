@@ -154,10 +154,15 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     # the quick gap sweep and the rerun gates hold test splits: their numbers are shown
     assert "Whole test split (2048 sequences) at gap 100" in next(
         b for b in bullets if "Gap sweep (distant" in b)
-    assert "Test accuracy 100.0" in next(b for b in bullets if "**Gates**" in b)
-    # with test splits everywhere, the test numbers are the ones shown
+    # the gates bullet is the interventions' (gates_causal): whole-test-split accuracies
+    causal = next(b for b in bullets if "**Gates, by intervention**" in b)
+    assert "on the whole test split, 2048 sequences per run" in causal
+    assert not any("**Gates** (" in b for b in bullets)  # the correlational one is replaced
+    # with test splits everywhere, the test numbers are the ones shown (the correlational
+    # gates bullet too, where no causal records exist)
     results = str(tmp_path / "with_test")
     shutil.copytree(tmp_path, results, ignore=shutil.ignore_patterns("with_test"))
+    shutil.rmtree(os.path.join(results, "gates_causal"))
     for d in ("gap_sweep_standard", "sentiment_standard", "gates_standard",
               "adding_long_t1000"):
         _poison(results, d, test=True)
