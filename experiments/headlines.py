@@ -183,10 +183,28 @@ def pixel_mnist(results: str) -> str:
     published = "; ".join(f"{v} {a:.1f}% ({source})" for (v, cell), quoted
                           in pixel_mnist_report.PUBLISHED.items() if cell == "lstm"
                           for source, a in quoted)
-    return ("**Pixel MNIST** (784 steps, all 10,000 test images; per variant and model the "
+    text = ("**Pixel MNIST** (784 steps, all 10,000 test images; per variant and model the "
             f"run trained furthest of the {len(rows)} in the "
             "[report](experiments/results/pixel_mnist/pixel_mnist.md)): "
             + "; ".join(parts) + f". Published for a converged LSTM: {published}.")
+    last_k = os.path.join(results, "pixel_mnist", "last_k", "last_k.json")
+    if os.path.exists(last_k):  # the memoryless baseline: the smallest K matching each LSTM
+        with open(last_k, encoding="utf-8") as f:
+            record = json.load(f)
+        found = []
+        for m in pixel_mnist_report.model_lines(rows):
+            curve = pixel_mnist_report.last_k_curve(record, m["variant"])
+            if m["cell"] != "lstm" or not curve:
+                continue
+            hit = pixel_mnist_report.smallest_k(curve, m["accuracy"])
+            found.append(f"{m['variant']}: " + (
+                f"matched by a linear readout of only the last {hit['k']:,} pixels "
+                f"({100 * hit['test_accuracy']:.2f}%)" if hit else
+                f"above a linear readout of any last K up to {curve[-1]['k']:,} pixels "
+                f"(at most {100 * max(r['test_accuracy'] for r in curve):.2f}%)"))
+        if found:
+            text += " The LSTM against a memoryless baseline (test split): " + "; ".join(found) + "."
+    return text
 
 
 def bench(results: str) -> str:
