@@ -159,6 +159,9 @@ int NumThreads(int64_t batch) {
   return static_cast<int>(std::min<int64_t>(n, by_rows));
 }
 
+// Rows of the largest slice ParallelRows hands a thread: the M of its per-step GEMMs.
+int64_t LargestSlice(int64_t batch, int threads) { return (batch + threads - 1) / threads; }
+
 // Runs fn(thread_index, b0, b1) on contiguous batch slices, one per thread.
 template <typename Fn>
 void ParallelRows(int64_t batch, int threads, Fn fn) {
@@ -324,9 +327,10 @@ ffi::Error LstmForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   float* cs_p = save ? cs->typed_data() : nullptr;
   // packed once here, shared read-only by the threads: [W_x; W_h] and W_h alone (hoisting)
   const int threads = NumThreads(B);
-  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const int64_t rows = LargestSlice(B, threads);
+  const bool can_hoist = save && D >= kHoistMinInput;  // else W_h alone is never multiplied
   const FixedRhs w_all(w.typed_data(), D + H, L.GH, L.GH, rows);
-  const FixedRhs w_h(w.typed_data() + D * L.GH, H, L.GH, L.GH, rows);
+  const FixedRhs w_h(w.typed_data() + D * L.GH, H, L.GH, L.GH, can_hoist ? rows : 0);
   auto run = [&](auto in_tanh, auto out_tanh) {
     ParallelRows(B, threads, [&](int, int64_t b0, int64_t b1) {
       LstmForwardRows<decltype(in_tanh)::value, decltype(out_tanh)::value>(
@@ -516,8 +520,10 @@ ffi::Error LstmBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> w,
   AdviseHugePages(dxs);
   const int threads = NumThreads(B);
   const std::vector<float> wt = Transposed(w.typed_data(), K, GH);
-  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
-  const FixedRhs wt_all(wt.data(), GH, K, K, rows), wt_h(wt.data() + D, GH, H, K, rows);
+  const int64_t rows = LargestSlice(B, threads);
+  const bool can_split = D >= kHoistMinInput;  // else Wᵀ's h columns alone are never used
+  const FixedRhs wt_all(wt.data(), GH, K, K, rows),
+      wt_h(wt.data() + D, GH, H, K, can_split ? rows : 0);
   // per-thread partial sums of dW, db and dpeep, added in thread order (deterministic)
   const int64_t part = K * GH + GH + 3 * H;
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
@@ -599,7 +605,7 @@ ffi::Error GruForwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   if (save) AdviseHugePages(saved);
   float* saved_p = save ? saved->typed_data() : nullptr;
   const int threads = NumThreads(B);
-  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const int64_t rows = LargestSlice(B, threads);
   const FixedRhs wx_rhs(wx.typed_data(), D, 3 * H, 3 * H, rows),
       wh_rhs(wh.typed_data(), H, 3 * H, 3 * H, rows);
   ParallelRows(B, threads, [&](int, int64_t b0, int64_t b1) {
@@ -697,7 +703,7 @@ ffi::Error GruBackwardImpl(ffi::Buffer<ffi::F32> xs, ffi::Buffer<ffi::F32> wx,
   std::vector<float> partial(static_cast<size_t>(threads) * part, 0.0f);
   const std::vector<float> wxt = Transposed(wx.typed_data(), D, G);
   const std::vector<float> wht = Transposed(wh.typed_data(), H, G);
-  const int64_t rows = (B + threads - 1) / threads;  // the largest slice
+  const int64_t rows = LargestSlice(B, threads);
   const FixedRhs wxt_rhs(wxt.data(), G, D, D, rows), wht_rhs(wht.data(), G, H, H, rows);
   ParallelRows(B, threads, [&](int k, int64_t b0, int64_t b1) {
     float* mine = &partial[k * part];
