@@ -18,9 +18,10 @@ Metadata is read as JSON only, and a key this module does not write (such as the
 ``pickle_b64`` of older versions) is refused, not interpreted.
 
 Restoring checks the file list, the metadata's keys, the config fingerprint, the data
-fingerprint and (on request) the data position *before* touching arrays; a checkpoint
-written by another config or for other data, or one whose files are truncated, altered or
-missing, raises :class:`CheckpointError` naming the path and what differs. Nothing is ever
+fingerprint, (on request) the data position and the stored dtype and shape of every array
+(orbax's array metadata; orbax would cast a float16 checkpoint to a float32 run silently)
+*before* reading arrays; a checkpoint written by another config or for other data, in
+other dtypes, or one whose files are truncated, altered or missing, raises :class:`CheckpointError` naming the path and what differs. Nothing is ever
 deleted or overwritten to recover from such an error: the user moves the directory aside.
 A save cut short (:func:`incomplete_entries`) is different: it holds nothing to restore,
 so the training loop moves it aside (:func:`set_aside`) and resumes from the last
@@ -453,6 +454,7 @@ class Checkpointer:
         data_state = _decode_data_state(meta.get("data_state"), path)
         if batches_consumed is not None:
             check_data_state(data_state, batches_consumed, path)
+        _check_stored(path, abstract_state)
         try:
             with _QuietAbandonedReads():
                 if partial:
@@ -486,6 +488,53 @@ class Checkpointer:
             self.manager.wait_until_finished()
         finally:
             self.manager.close()
+
+
+def _key_names(key_path) -> tuple[str, ...]:
+    """A tree path as plain names: orbax's metadata tree holds dicts where the state holds
+    named tuples (``.mu`` vs ``['mu']``), so paths are compared by name only."""
+    out = []
+    for k in key_path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(k, attr):
+                out.append(str(getattr(k, attr)))
+                break
+        else:
+            out.append(str(k))
+    return tuple(out)
+
+
+def _check_stored(path: str, abstract) -> None:
+    """Refuse a checkpoint whose arrays are stored with another dtype or shape than
+    ``abstract`` expects, before orbax reads them: orbax casts on restore, so a float16
+    checkpoint would otherwise come back as float32 without a word (and a float64 one
+    would lose precision the same way). Reads only orbax's array metadata."""
+    ocp = _orbax()
+    try:
+        with _QuietAbandonedReads():
+            stored = ocp.StandardCheckpointer().metadata(os.path.join(path, "state"))
+        tree = stored.item_metadata.tree
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(
+            f"checkpoint {path}: the array metadata of state/ is unreadable (corrupt or "
+            f"truncated: {type(e).__name__}: {_short(e)}). Left untouched; move it away (or "
+            "use another workdir) to start over.") from e
+    by_name = {_key_names(p): m for p, m in jax.tree_util.tree_flatten_with_path(
+        tree, is_leaf=lambda x: hasattr(x, "dtype") and hasattr(x, "shape"))[0]}
+    for p, want in jax.tree_util.tree_flatten_with_path(abstract)[0]:
+        have = by_name.get(_key_names(p))
+        if have is None or not hasattr(have, "dtype"):
+            continue       # a missing array is reported by orbax's restore, with its name
+        if np.dtype(have.dtype) != np.dtype(want.dtype):
+            raise CheckpointError(
+                f"checkpoint {path}: {jax.tree_util.keystr(p)} is stored as "
+                f"{np.dtype(have.dtype).name}, this run expects {np.dtype(want.dtype).name}; "
+                "restoring would cast it silently, so it was refused. Left untouched.")
+        if have.shape is not None and tuple(have.shape) != tuple(want.shape):
+            raise CheckpointError(
+                f"checkpoint {path}: {jax.tree_util.keystr(p)} has shape "
+                f"{tuple(have.shape)}, this config expects {tuple(want.shape)}. "
+                "Left untouched.")
 
 
 def _check_restored(restored, abstract, path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -72,6 +73,43 @@ def _write_inputs(tmp, run):
         f.write("text,label\nword1 good,pos\nword2 bad,neg\n")
 
 
+def rewrite_latest_checkpoint(workdir, change):
+    """Replace the run's latest checkpoint by the same state with ``change`` applied (same
+    metadata, a fresh file list): what a user's own conversion script would leave."""
+    import jax
+    import numpy as np
+    import orbax.checkpoint as ocp
+
+    from lstmjax import checkpoint
+
+    ckpts = os.path.join(workdir, "checkpoints")
+    step = max(int(n) for n in os.listdir(ckpts) if n.isdigit())
+    with open(os.path.join(ckpts, str(step), "meta", "metadata")) as f:
+        meta = json.load(f)
+    with checkpoint.Checkpointer(ckpts, meta["fingerprint"],
+                                 data_fingerprint=meta["data_fingerprint"]) as ck:
+        state = ck.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore()))["state"]
+    shutil.rmtree(os.path.join(ckpts, str(step)))
+    with checkpoint.Checkpointer(ckpts, meta["fingerprint"],
+                                 data_fingerprint=meta["data_fingerprint"]) as ck:
+        ck.save(step, change(jax.tree.map(np.asarray, state)),
+                checkpoint._decode_data_state(meta["data_state"], "x"), extra=meta["extra"])
+    return step
+
+
+def _half_first_param(tmp, run):
+    """The first float32 parameter stored as float16 (a user's conversion script)."""
+    import numpy as np
+
+    def change(state):
+        leaves, tree = __import__("jax").tree.flatten(state["params"])
+        leaves[0] = leaves[0].astype(np.float16)
+        state["params"] = tree.unflatten(leaves)
+        return state
+    rewrite_latest_checkpoint(run, change)
+
+
 def _make_file(tmp, run):
     open(os.path.join(tmp, "file"), "w").write("not a directory\n")
 
@@ -118,6 +156,8 @@ PROBES = [
     Probe("task_max_length", "task.json max_length edited",
           ["evaluate", "--workdir", "{run}"], 3, True,
           _edit_json("task.json", lambda v: {**v, "max_length": v["max_length"] + 1})),
+    Probe("checkpoint_float16", "a float16 checkpoint in a float32 run",
+          ["evaluate", "--workdir", "{run}", "--params", "last"], 3, True, _half_first_param),
     Probe("pooling_override", "evaluate --config.model.pooling=mean on a 'last' run",
           ["evaluate", "--workdir", "{run}", "--config.model.pooling=mean"], 2, True),
     # two processes and a scheduler's signal (items 1, 2)

@@ -16,6 +16,9 @@ from lstmjax import checkpoint, train
 
 from train_helpers import ROOT, snapshot as _snapshot, tiny
 
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import probes  # noqa: E402  (rewrite_latest_checkpoint)
+
 
 def test_round_trip_is_bitwise_with_key_data_and_data_state(tmp_path):
     key = jax.random.key(7)
@@ -291,3 +294,38 @@ def test_corrupt_checkpoint_exits_with_one_line_and_no_event_loop_traceback(tmp_
         assert p.returncode == 3, err
         assert "Event loop is closed" not in err and "Traceback" not in err, err
         assert err.count("\n") == 1 and f"checkpoint {step_dir}" in err
+
+
+
+@pytest.mark.parametrize("part", ["params", "opt_state"])
+def test_a_checkpoint_stored_in_another_dtype_is_refused_not_cast(finished_run, part):
+    """orbax casts to the target dtype on restore: a float16 checkpoint in a float32 run
+    came back as float32 without a word (issue 28). Resume and load_params refuse it."""
+    def to_half(state):
+        first = [True]
+
+        def leaf(a):
+            if a.dtype == np.float32 and first[0]:
+                first[0] = False
+                return a.astype(np.float16)
+            return a
+        state[part] = jax.tree.map(leaf, state[part])
+        assert not first[0], f"no float32 array in {part}"
+        return state
+    probes.rewrite_latest_checkpoint(finished_run, to_half)
+    before = _snapshot(finished_run)
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=rf"\['{part}'\].* is stored as float16, this run expects float32"):
+        train.run(tiny(steps=30), finished_run, progress=False)
+    if part == "params":
+        with open(os.path.join(finished_run, "config.json")) as f:
+            config = json.load(f)
+        with pytest.raises(checkpoint.CheckpointError, match="stored as float16"):
+            train.load_params(finished_run, config, which="last")
+    assert _snapshot(finished_run) == before
+
+
+def test_an_unchanged_rewrite_still_resumes(finished_run):
+    """The control for the test above: the same rewrite without a dtype change resumes."""
+    probes.rewrite_latest_checkpoint(finished_run, lambda state: state)
+    train.run(tiny(steps=30), finished_run, progress=False)
