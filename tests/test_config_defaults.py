@@ -1,7 +1,7 @@
 """No config file restates a default (issue 25 item 2): configs set only what differs.
 
-Every ``experiments/configs/*.py`` is loaded with every argument it accepts (a sweep's
-sizes, ``npz_file``'s ``ARGS``, ``pixel_mnist``'s models, with and without ``permuted``),
+Every ``experiments/configs/*.py`` is loaded with every argument it accepts (its ``ARGS``:
+a sweep's sizes, ``npz_file``'s targets, ``pixel_mnist``'s ``<model>[,permuted]``),
 twice: once from ``lstmjax.schema.default_config()`` and once from a copy whose every
 default is changed. A field of a train section (a mapping with ``model`` and
 ``optimizer``: a run config, or a sweep's ``train``) that keeps its value in both loads
@@ -35,16 +35,10 @@ CONFIGS = sorted(m.name for m in pkgutil.iter_modules([str(ROOT / "experiments" 
 
 
 def _arguments(module) -> list:
-    """Every argument ``get_config`` accepts, by the configs' conventions."""
-    if hasattr(module, "SIZES"):  # sweeps with their own sizes (gap_sweep: demo)
-        return list(module.SIZES)
-    if "size" in inspect.signature(module.get_config).parameters:  # sweeps
-        return ["tiny", "quick", "standard"]
-    if hasattr(module, "ARGS"):  # npz_file: classify | regress
-        return list(module.ARGS)
-    if hasattr(module, "MODELS"):  # pixel_mnist: <model>[,permuted]
-        return [m + v for m in module.MODELS for v in ("", ",permuted")]
-    return [None]  # single runs: arg unused
+    """Every argument ``get_config`` accepts: the one convention is a module-level
+    ``ARGS`` (sweep sizes, npz_file's targets, pixel_mnist's ``<model>[,permuted]``);
+    a config without ``ARGS`` takes none."""
+    return list(getattr(module, "ARGS", [None]))
 
 
 def _changed(value):
@@ -125,6 +119,19 @@ def test_every_config_is_loaded_with_its_arguments():
 
 
 @pytest.mark.parametrize("name", CONFIGS)
+def test_one_get_config_convention(name):
+    """``get_config(arg=None)`` everywhere (issue 25: there were four conventions); any
+    argument outside ``ARGS`` (none at all for a config without ``ARGS``) is refused in
+    one line naming the accepted ones."""
+    module = importlib.import_module(f"experiments.configs.{name}")
+    params = list(inspect.signature(module.get_config).parameters.values())
+    assert [(p.name, p.default) for p in params] == [("arg", None)], name
+    assert all(isinstance(a, str) and a for a in getattr(module, "ARGS", ["-"]))
+    with pytest.raises(ValueError, match=rf"^{name} config: arg='no-such-arg'; accepted: "):
+        module.get_config("no-such-arg")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
 def test_no_config_restates_a_default(name):
     module = importlib.import_module(f"experiments.configs.{name}")
     found = restated(module)
@@ -137,11 +144,12 @@ def test_the_check_finds_a_restated_default(monkeypatch):
     """A config that sets a default (the forget bias a cell owns, the learning rate) is
     caught; one that sets it for some sizes only, or to another value, is not."""
     source = ("from lstmjax.schema import default_config\n"
-              "def get_config(size='standard'):\n"
+              "ARGS = ('tiny', 'standard')\n"
+              "def get_config(arg=None):\n"
               "    c = default_config()\n"
               f"    c.model.forget_bias = {cells.FORGET_BIAS!r}\n"
               f"    c.model.chunk = {min_rnn.CHUNK!r}\n"
-              "    c.optimizer.learning_rate = 1e-3 if size != 'tiny' else 2e-3\n"
+              "    c.optimizer.learning_rate = 1e-3 if arg != 'tiny' else 2e-3\n"
               "    c.steps = 5\n"
               "    return c\n")
     module = type(importlib)("fake_config")

@@ -208,9 +208,9 @@ def test_gates_tiny(tmp_path):
 
 
 def test_every_size_plans_valid_train_configs():
-    from experiments.configs.gates import CAUSAL_SEEDS, SIZES, get_config
+    from experiments.configs.gates import ARGS, CAUSAL_SEEDS, get_config
     counts = {}
-    for size in SIZES:
+    for size in ARGS:
         runs = gates.plan(get_config(size))
         assert runs and len({r.name for r in runs}) == len(runs)
         for run in runs:

@@ -3,8 +3,8 @@
 One convention: ``get_config(arg=None)``; a file that takes an argument lists the accepted
 ones in ``ARGS`` (the part after ':' on the command line, e.g. a sweep's size) and
 :func:`choose` checks it; a file without ``ARGS`` takes none (``choose(arg, (None,), ...)``
-refuses one). Outside this: ``pixel_mnist`` parses ``<model>[,permuted]`` and ``gates``
-takes ``size``.
+refuses one). ``pixel_mnist``'s ``ARGS`` are ``<model>[,permuted]``
+(``tests/test_config_defaults.py`` checks the convention for every file).
 
 * single runs (``python -m lstmjax train --config experiments/configs/adding.py``):
   adding, copy_memory, distant_recall, temporal_order, listops, smnist, imdb, text_file,

@@ -22,21 +22,21 @@ drawn as heatmaps (0: none).
 
 import ml_collections
 
+from experiments.configs import choose
 from lstmjax.schema import default_config
 
-SIZES = ("tiny", "quick", "standard", "causal")
+ARGS = ("tiny", "quick", "standard", "causal")
 # the causal size (measured on 2 shared CPU cores, see docs/experiments.md): at gap 50 the
 # forget-bias-1 LSTM solves within this budget, at gap 100 it stays at chance
 CAUSAL_GAP, CAUSAL_SEEDS, CAUSAL_STEPS = 50, 10, 5000
 
 
-def get_config(size: str = "standard") -> ml_collections.ConfigDict:
-    if size not in SIZES:
-        raise ValueError(f"gates config: size={size!r}; accepted: {SIZES}")
+def get_config(arg=None) -> ml_collections.ConfigDict:
+    size = choose(arg, ARGS, "standard", "gates")
     tiny, quick, causal = size == "tiny", size == "quick", size == "causal"
     c = ml_collections.ConfigDict()
     c.size = size
-    c.sizes = SIZES
+    c.sizes = ARGS
     c.gap = 4 if tiny else 50 if quick else CAUSAL_GAP if causal else 100
     c.seeds = 1 if tiny else 2 if quick else CAUSAL_SEEDS if causal else 3
     c.init = "chrono,forget_bias_1" if tiny or causal else "chrono"

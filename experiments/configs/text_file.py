@@ -15,6 +15,7 @@ that is not in the real-text report (``experiments/results/real_text``, ``docs/t
 
 from ml_collections import config_dict
 
+from experiments.configs import choose
 from lstmjax.schema import default_config
 
 # the text fields of the data section (what experiments/configs/real_text.py reuses)
@@ -38,7 +39,7 @@ def text_settings(c):
 
 
 def get_config(arg=None):
-    del arg
+    choose(arg, (None,), None, "text_file")
     c = text_settings(default_config())
     c.data = dict(name="text_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
