@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import report, stats, sweep
-from lstmjax import cells, data, models, schema, step
+from lstmjax import cells, data, device_step, models, schema
 from lstmjax.tasks import distant_recall as dr
 
 INITS = ("chrono", "forget_bias_1")
@@ -340,8 +340,8 @@ def split_arrays(data_cfg, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def initial_params(seed: int, mcfg: models.ModelConfig):
-    """The params a run with ``seed`` starts from (``lstmjax.step.init_state``'s)."""
-    return models.init(jax.random.fold_in(jax.random.key(seed), step.INIT_STREAM), mcfg)
+    """The params a run with ``seed`` starts from (``lstmjax.device_step.init_state``'s)."""
+    return models.init(jax.random.fold_in(jax.random.key(seed), device_step.INIT_STREAM), mcfg)
 
 
 def interventions(params, init_params, mcfg, splits: dict, *, gap: int, num_clues: int,

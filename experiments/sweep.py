@@ -67,7 +67,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from experiments import report
-from lstmjax import data, schema, step, train
+from lstmjax import data, device_step, schema, train
 from lstmjax.gates import PRESETS
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
@@ -290,7 +290,7 @@ def record(run: Run, summary: Mapping | None, wall_s: float, *, status: str | No
     summary = summary or {}
     history = summary.get("history") or []
     periodic = [h for h in history if h["split"] == "validation" and not h.get("full_split")]
-    curve = [{k: h[k] for k in ("step", "loss", *step.METRICS) if k in h} for h in periodic]
+    curve = [{k: h[k] for k in ("step", "loss", *device_step.METRICS) if k in h} for h in periodic]
     return {
         "run": run.name, **run.fields,
         "status": status or summary["status"],

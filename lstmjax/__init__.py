@@ -3,13 +3,13 @@
 The public entry points are :class:`LSTMConfig`, :func:`init` and :func:`apply`, and
 ``load_run(workdir).predict([...])`` for a trained run; cells, gate presets and the scan
 drivers are importable for research use.
-Imports run downward: gates, cells; recurrence; fast, min_rnn, native; dispatch; api; models,
-interop, nnx (tests/test_imports.py checks it).
+Imports run downward: gates, cells; recurrence; fused_scan, min_rnn, native; dispatch; api;
+models, interop, nnx (tests/test_imports.py checks it).
 """
 
 import importlib
 
-from lstmjax import dispatch, fast, interop, min_rnn, models, native, recurrence
+from lstmjax import dispatch, fused_scan, interop, min_rnn, models, native, recurrence
 from lstmjax.api import (LSTMConfig, apply, apply_checked, check_params, init, initial_state,
                          sentence_representation)
 from lstmjax.cells import (CELL_TYPES, GRUCell, LSTMCarry, LSTMCell, MinGRUCell, MinLSTMCell,

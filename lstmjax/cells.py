@@ -13,7 +13,7 @@ Every cell splits its step in two:
 and ``cell(params, carry, x_t) == cell.step(params, carry, cell.project(params, x_t))``.
 The split lets each driver put the projection where it measured fastest: the reference
 driver (``recurrence.scan``) projects all steps as one GEMM before its loop by default
-(``hoist=True``); the fast LSTM driver (``fast.scan``, the default for LSTMs) projects
+(``hoist=True``); the fast LSTM driver (``fused_scan.scan``, the default for LSTMs) projects
 inside its loop, which was faster on XLA:CPU, and computes the projection's gradients
 as single GEMMs after the backward loop; the min-RNN forms (``min_rnn``), whose loop has
 no matmul at all, project every step (or one chunk of steps) at once.
@@ -120,7 +120,7 @@ def chrono_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
     return jnp.log(jax.random.uniform(key, (hidden,), dtype, 1.0, max_len - 1.0))
 
 
-class _FusedCell:
+class _CellBase:
     """What every cell here shares: the input projection and the composed step.
 
     Subclasses are frozen dataclasses with ``hidden_size`` and define ``init``,
@@ -135,7 +135,7 @@ class _FusedCell:
         return self.step(params, carry, self.project(params, x_t))
 
 
-class _HiddenOnlyCell(_FusedCell):
+class _HiddenOnlyCell(_CellBase):
     def zero_carry(self, batch: int, dtype=jnp.float32) -> RNNCarry:
         return RNNCarry(jnp.zeros((batch, self.hidden_size), dtype))
 
@@ -144,7 +144,7 @@ class _HiddenOnlyCell(_FusedCell):
 
 
 @dataclasses.dataclass(frozen=True)
-class LSTMCell(_FusedCell):
+class LSTMCell(_CellBase):
     """An LSTM with any gate ablation (see ``lstmjax.gates``).
 
     The seed's four steps, with [h_{t-1}, x_t] as input to every layer:

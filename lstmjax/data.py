@@ -83,6 +83,28 @@ def _pad_to(length: int, pad_multiple: int, pad_to: int | None) -> int:
     return -(-length // pad_multiple) * pad_multiple
 
 
+def prepare_batch(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
+    """x, y, lengths (, mask, weight) as arrays; with ``pad_to="max_length"`` time is padded
+    to ``spec.max_length`` so every batch has one shape (one compile)."""
+    out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
+           "lengths": np.asarray(batch["lengths"], np.int32)}
+    for key in ("mask", "weight"):
+        if batch.get(key) is not None:
+            out[key] = np.asarray(batch[key], np.float32)
+    if spec.input_kind == "features" and out["x"].dtype != np.float32:
+        out["x"] = out["x"].astype(np.float32)
+    t, target = out["x"].shape[1], int(spec.max_length)
+    if pad_to == "max_length" and t < target:
+        def pad(a):
+            return np.pad(a, [(0, 0), (0, target - t)] + [(0, 0)] * (a.ndim - 2))
+        out["x"] = pad(out["x"])
+        if "mask" in out:
+            out["mask"] = pad(out["mask"])
+        if spec.output_kind == "classify_per_step":
+            out["y"] = pad(out["y"])
+    return out
+
+
 def collate(examples: Sequence[Mapping[str, np.ndarray]], *, pad_multiple: int = 1,
             pad_to: int | None = None) -> dict[str, np.ndarray]:
     """Stack examples into a right-padded batch.

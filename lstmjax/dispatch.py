@@ -8,10 +8,10 @@ reverse, initial_carry)`` with every other argument bound, for ``recurrence.stac
 =============  ============================  ===========================================
 cell           "auto"                        "native" / "fast" / "reference"
 =============  ============================  ===========================================
-LSTM (no FGR)  ``native.scan`` on CPU (*),   ``native.scan`` / ``fast.scan`` /
+LSTM (no FGR)  ``native.scan`` on CPU (*),   ``native.scan`` / ``fused_scan.scan`` /
                ``cudnn.scan`` on GPU for     ``recurrence.scan`` (on GPU "native" is
                the standard preset (*),      ``cudnn.scan``, standard preset only)
-               else ``fast.scan``
+               else ``fused_scan.scan``
 GRU            ``native.scan`` on CPU (*),   ``native.scan`` / raises / ``recurrence.scan``
                else ``recurrence.scan``
 min_gru/lstm   ``min_rnn.scan`` form         raises / the form / ``recurrence.scan``
@@ -41,7 +41,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from lstmjax import cudnn, fast, min_rnn, native, recurrence
+from lstmjax import cudnn, fused_scan, min_rnn, native, recurrence
 from lstmjax.cells import LSTMCell
 
 IMPLEMENTATIONS = ("auto", "native", "fast", "reference")
@@ -65,7 +65,7 @@ def driver(cell, implementation: str = "auto", form: str | None = None,
                               or chunk < 1):
         raise ValueError(f"chunk={chunk!r} is not accepted; use an integer >= 1")
     form = form or "auto"  # unset or "auto": every cell accepts it (it picks per backend)
-    family = ("min" if min_rnn.serves(cell) else "fast" if fast.serves(cell)
+    family = ("min" if min_rnn.serves(cell) else "fast" if fused_scan.serves(cell)
               else "native" if native.serves(cell) else "step")
     name = type(cell).__name__
     if (family != "min" or implementation == "reference") and (
@@ -89,7 +89,7 @@ def driver(cell, implementation: str = "auto", form: str | None = None,
             return functools.partial(kernel, remat=remat)
         case ("auto", "fast" | "native", _) if unroll == 1 and (kernel := _auto_kernel(cell,
                                                                                       backend)):
-            xla = (fast.scan if family == "fast" else recurrence.scan)
+            xla = (fused_scan.scan if family == "fast" else recurrence.scan)
             return functools.partial(_kernel_or_xla, kernel,
                                      functools.partial(xla, remat=remat), remat=remat)
         case ("reference", _, _) | ("auto", "step" | "native", _):
@@ -99,7 +99,7 @@ def driver(cell, implementation: str = "auto", form: str | None = None,
                              f"{' with FGR gates' if name == 'LSTMCell' else ''}; use 'auto' or "
                              "'reference' (both run it on recurrence.scan)")
         case (_, "fast", _):
-            return functools.partial(fast.scan, unroll=unroll, remat=remat)
+            return functools.partial(fused_scan.scan, unroll=unroll, remat=remat)
         case (_, "min", "auto"):
             cpu = (backend or jax.default_backend()) == "cpu"
             form = "chunked" if remat or cpu else "parallel"

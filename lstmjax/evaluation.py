@@ -8,7 +8,7 @@
   reported number (``final_eval``, ``test``, ``test_at_best``) is computed on.
 
 Both return host batches already in this process's share (multi-host: each process feeds
-its own rows of every global batch), ready for ``Mapped.put_batch``.
+its own rows of every global batch), ready for ``LayoutStep.put_batch``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 import jax
 import numpy as np
 
-from lstmjax import data, parallel, step
+from lstmjax import data, device_step, parallel
 
 
 def _pad_to(spec, cfg: Mapping) -> int | None:
@@ -33,31 +33,31 @@ def sample_batches(source, spec, cfg: Mapping, batch_size: int, seed: int) -> li
     """``cfg["eval_batches"]`` batches of a shuffle of ``source`` fixed by ``seed``."""
     ds = data.batches(source, batch_size=batch_size, shuffle=True, pad_to=_pad_to(spec, cfg),
                       pad_multiple=cfg["pad_multiple"], seed=seed)
-    return [_local(step.prepare_batch(ds[i], spec, cfg["pad_to"]))
+    return [_local(data.prepare_batch(ds[i], spec, cfg["pad_to"]))
             for i in range(cfg["eval_batches"])]
 
 
 def split_batches(source, spec, cfg: Mapping, batch_size: int, multiple_of: int) -> list[dict]:
     """Every example of ``source`` once; filler rows (``weight`` 0) complete the last batch."""
-    return [_local(step.prepare_batch(b, spec, cfg["pad_to"])) for b in data.eval_batches(
+    return [_local(data.prepare_batch(b, spec, cfg["pad_to"])) for b in data.eval_batches(
         source, batch_size=batch_size, pad_to=_pad_to(spec, cfg),
         pad_multiple=cfg["pad_multiple"], multiple_of=multiple_of)]
 
 
 def evaluate(mapped_eval, params, batches: Iterable[dict], baseline_loss=None, *,
              labels=None, majority_class: int | None = None) -> dict:
-    """Metrics (:data:`lstmjax.step.METRICS` that apply, and ``examples``) of ``params``
+    """Metrics (:data:`lstmjax.device_step.METRICS` that apply, and ``examples``) of ``params``
     (already placed by ``mapped_eval``) over ``batches``.
 
     With ``labels`` (class names) a classification split also gets
-    :func:`lstmjax.step.class_report`: ``per_class``, ``confusion``, ``majority_baseline``.
+    :func:`lstmjax.device_step.class_report`: ``per_class``, ``confusion``, ``majority_baseline``.
     """
     totals: dict[str, np.ndarray] = {}
     for b in batches:
         sums = jax.device_get(mapped_eval.unreplicate(mapped_eval(params, mapped_eval.put_batch(b))))
         for k, v in sums.items():  # float64 on the host: exact counts over any split size
             totals[k] = totals.get(k, 0.0) + np.asarray(v, np.float64)
-    out = step.metrics_from_sums(totals, baseline_loss)
+    out = device_step.metrics_from_sums(totals, baseline_loss)
     if labels is not None and "class_true" in totals:
-        out.update(step.class_report(totals, labels, majority_class))
+        out.update(device_step.class_report(totals, labels, majority_class))
     return out

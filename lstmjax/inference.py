@@ -109,7 +109,7 @@ def evaluate(workdir: str, split: str = "test", which: str = "best", *,
     batches = evaluation.split_batches(job.sources[split], job.spec, job.cfg,
                                        job.eval_batch_size, len(job.devices))
     return {"split": split, "params": at,
-            **evaluation.evaluate(job.fns.evaluate, job.fns.evaluate.put_state(params), batches,
+            **evaluation.evaluate(job.compiled.evaluate, job.compiled.evaluate.put_state(params), batches,
                                   job.baseline, **job.report_kwargs())}
 
 

@@ -419,7 +419,7 @@ def check_batch(global_batch: int, num_devices: int, what: str = "batch_size") -
     return global_batch // num_devices
 
 
-class Mapped:
+class LayoutStep:
     """A per-device ``fn(state, batch, axis_name) -> (state, out)`` on a device layout.
 
     Methods: ``put_state`` (host -> layout), ``get_state`` (layout -> one host copy),

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import ml_collections
 import numpy as np
 
-from lstmjax import models, optim, parallel, step, tasks
+from lstmjax import device_step, models, optim, parallel, tasks
 from lstmjax.models import OWNED_DEFAULTS
 
 PAD_TO = ("max_length", "batch")
@@ -76,8 +76,8 @@ DEFAULTS: dict[str, Any] = {
 CHOICES = {
     "parallel": parallel.MODES,
     "pad_to": PAD_TO,
-    "solve_metric": tuple(step.METRICS),
-    "select_metric": ("auto",) + tuple(step.METRICS),
+    "solve_metric": tuple(device_step.METRICS),
+    "select_metric": ("auto",) + tuple(device_step.METRICS),
     "distributed.mode": parallel.DISTRIBUTED_MODES,
     "model.pooling": models.POOLINGS,
     "optimizer.name": tuple(sorted(optim.OPTIMIZERS)),

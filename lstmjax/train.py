@@ -8,7 +8,7 @@ nested dict; what it leaves out comes from :data:`lstmjax.schema.DEFAULTS`, and 
 is validated before anything compiles. Every experiment of this repository trains through
 :func:`run`; a sweep is a list of configs.
 
-Reproducibility: ``seed`` derives every key by ``fold_in`` (see :mod:`lstmjax.step`); the
+Reproducibility: ``seed`` derives every key by ``fold_in`` (see :mod:`lstmjax.device_step`); the
 batch at step s is a pure function of (seed, s), so a resumed run sees exactly the
 batches of an uninterrupted one. ``metrics.jsonl`` holds only deterministic values;
 wall-clock values go to ``timing.jsonl``.
@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
 from lstmjax.errors import NonFiniteLossError
-from lstmjax import budget, data, evaluation, models, parallel, runs, schema, step, tasks
+from lstmjax import budget, data, device_step, evaluation, models, parallel, runs, schema, tasks
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
@@ -71,7 +71,7 @@ class Job:
     spec: Any
     sources: dict           # split -> random-access source
     model: models.ModelConfig
-    fns: step.Compiled
+    compiled: device_step.Compiled
     devices: list
     eval_batch_size: int
 
@@ -100,7 +100,7 @@ class Job:
             name = "recall_accuracy" if self.spec.output_kind == "classify_per_step" else (
                 "accuracy" if self.spec.output_kind == "classify" or self.spec.tolerance
                 else "loss")
-        return name, step.METRICS[name]
+        return name, device_step.METRICS[name]
 
 
 def build(config, data_dir: str | None = None) -> Job:
@@ -120,9 +120,9 @@ def build(config, data_dir: str | None = None) -> Job:
     budget.check(model, spec, cfg, devices)
     tolerance = spec.tolerance if spec.output_kind == "regress" else None
     total = cfg["steps"] if cfg["optimizer"]["schedule"] != "constant" else 0
-    fns = step.compiled(model, tuple(sorted(cfg["optimizer"].items())), total, tolerance,
-                        cfg["parallel"], tuple(devices))
-    return Job(cfg, spec, sources, model, fns, devices, eval_bs)
+    compiled = device_step.compiled(model, tuple(sorted(cfg["optimizer"].items())), total,
+                                    tolerance, cfg["parallel"], tuple(devices))
+    return Job(cfg, spec, sources, model, compiled, devices, eval_bs)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -312,7 +312,7 @@ def _run(job: Job, rundir: _RunDir, checkpoints, plots, progress, handle_sigint,
         with interrupt:
             status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
                                    progress, interrupt)
-        params = job.fns.train.get_state(state).params
+        params = job.compiled.train.get_state(state).params
         if interrupt.flag:  # arrived after the last step's save: skip the final numbers
             status = "interrupted"
         if status in FINISHED:
@@ -350,10 +350,10 @@ def _set_aside(rundir: _RunDir, names: dict, why: str) -> None:
 def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     """The step-0 state, or the latest checkpoint's state with the loop's progress."""
     cfg = job.cfg
-    host_state = jax.device_get(job.fns.init(np.int32(cfg["seed"])))
+    host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"])))
     pad_to = int(job.spec.max_length) if cfg["pad_to"] == "max_length" else None
     train_ds = data.batches(job.sources["train"], batch_size=cfg["batch_size"],
-                            seed=step.derived_seed(cfg["seed"], step.DATA_STREAM), pad_to=pad_to,
+                            seed=device_step.derived_seed(cfg["seed"], device_step.DATA_STREAM), pad_to=pad_to,
                             pad_multiple=cfg["pad_multiple"], bucket=cfg["bucket"])
     train_iter = data.iterator(train_ds)
     prog = _Progress()
@@ -398,7 +398,7 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
             runs.write_json(rundir.path(LABELS), list(labels))
         runs.record_run_files(rundir.root, RUN_FILES)
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
-    return job.fns.train.put_state(host_state), train_iter, prog
+    return job.compiled.train.put_state(host_state), train_iter, prog
 
 
 def _check_run_files(job: Job, rundir: _RunDir) -> None:
@@ -438,8 +438,8 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
            show_progress: bool, interrupt: _Interrupt):
     """Steps until ``steps``, a solve (with ``stop_when_solved``) or a stop signal (then a
     checkpoint at that step boundary and ``"interrupted"``)."""
-    cfg, fns = job.cfg, job.fns
-    eval_seed = step.derived_seed(cfg["seed"], step.EVAL_STREAM)
+    cfg, fns = job.cfg, job.compiled
+    eval_seed = device_step.derived_seed(cfg["seed"], device_step.EVAL_STREAM)
     val = None  # the periodic validation batches, built at the first evaluation
     stop_early = (cfg["stop_when_solved"] and prog.solved_at is not None) \
         or _out_of_patience(cfg, prog)  # a resumed run that had already stopped
@@ -449,7 +449,7 @@ def _train(job: Job, rundir: _RunDir, ckpt, state, train_iter, prog: _Progress, 
     t_window = time.time()
     try:
         while prog.step < cfg["steps"] and not stop_early:
-            batch = step.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
+            batch = data.prepare_batch(next(train_iter), job.spec, cfg["pad_to"])
             batch = {k: v[parallel.process_rows(v.shape[0])] for k, v in batch.items()}
             state, m = fns.train(state, fns.train.put_batch(batch))
             m = {k: float(v) for k, v in jax.device_get(fns.train.unreplicate(m)).items()}
@@ -514,7 +514,7 @@ def _accumulate(prog: _Progress, m: dict) -> None:
 def _log_train(job, rundir, prog, bar, t_start, t_window) -> float:
     rec = {"step": prog.step, "split": "train",
            **{k: v / prog.window_n for k, v in prog.window.items()},
-           "learning_rate": float(job.fns.schedule(prog.step - 1))}
+           "learning_rate": float(job.compiled.schedule(prog.step - 1))}
     rundir.log(prog, rec)
     now = time.time()
     rundir.timing.write({"step": prog.step, "elapsed_s": now - t_start,
@@ -543,7 +543,7 @@ def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) 
     cfg = job.cfg
     # the train state's parameters are already in the eval step's layout
     rec = {"step": prog.step, "split": "validation",
-           **evaluation.evaluate(job.fns.evaluate, state.params, batches, job.baseline)}
+           **evaluation.evaluate(job.compiled.evaluate, state.params, batches, job.baseline)}
     rundir.log(prog, rec)
     metric, higher = job.select
     value = rec.get(metric)
@@ -571,7 +571,7 @@ def _better(value: float, loss: float, best: dict | None, higher: bool) -> bool:
 
 def _keep_best(job: Job, rundir: _RunDir, prog: _Progress, state) -> None:
     """The best parameters so far: in memory, and in ``<workdir>/best`` when there is one."""
-    params = job.fns.train.get_state(state).params
+    params = job.compiled.train.get_state(state).params
     prog.best_params = params
     if rundir.root is not None:
         best = ckpt_lib.Checkpointer(rundir.path(BEST), schema.fingerprint(job.cfg), keep=1)
@@ -665,7 +665,7 @@ def _final_evaluations(job: Job, rundir: _RunDir, prog: _Progress, params, ckpt)
     whole test split with the best validation's parameters. They go to ``summary.json``;
     ``metrics.jsonl`` holds the trajectory only (train windows, periodic validations), so
     a resumed run's file equals an uninterrupted one's."""
-    ev, multiple = job.fns.evaluate, _row_multiple(job)
+    ev, multiple = job.compiled.evaluate, _row_multiple(job)
 
     def score(split, p):
         batches = evaluation.split_batches(job.sources[split], job.spec, job.cfg,
@@ -703,15 +703,15 @@ def _non_finite(loss: float, at: int, ckpt) -> NonFiniteLossError:
         f"{kept}. Try a lower learning rate or config.optimizer.grad_clip.", at)
 
 
-def _tree(state: step.TrainState) -> dict:
+def _tree(state: device_step.TrainState) -> dict:
     return {"step": state.step, "params": state.params, "opt_state": state.opt_state,
             "rng": state.rng}
 
 
-def _from_tree(tree: dict, like: step.TrainState) -> step.TrainState:
+def _from_tree(tree: dict, like: device_step.TrainState) -> device_step.TrainState:
     # orbax returns containers of its own; rebuild our structure from the leaves
     rebuilt = jax.tree.unflatten(jax.tree.structure(_tree(like)), jax.tree.leaves(tree))
-    return step.TrainState(rebuilt["step"], rebuilt["params"], rebuilt["opt_state"],
+    return device_step.TrainState(rebuilt["step"], rebuilt["params"], rebuilt["opt_state"],
                            rebuilt["rng"])
 
 

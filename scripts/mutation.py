@@ -20,8 +20,8 @@ What it does:
 4. writes the Markdown report: the score, every mutant, and for each survivor the
    verdict of :data:`VERDICTS` (why it is equivalent, or which test now kills it).
 
-``LSTMJAX_NATIVE=0`` in the runs: the XLA drivers (``fast.scan``) run, as they do on
-every machine where the native kernel cannot build, so mutants of ``fast.py`` are reached
+``LSTMJAX_NATIVE=0`` in the runs: the XLA drivers (``fused_scan.scan``) run, as they do on
+every machine where the native kernel cannot build, so mutants of ``fused_scan.py`` are reached
 by the training tests too. A shared persistent XLA cache keeps the unmutated programs'
 compiles across mutants.
 """
@@ -49,8 +49,8 @@ TARGETS = {
     "lstmjax/cells.py": ["_input_kernel", "_recurrent_kernel", "_fused_params", "chrono_bias",
                          "LSTMCell.init", "LSTMCell.step_with_gates", "GRUCell.init",
                          "GRUCell.step", "MinLSTMCell.init"],
-    "lstmjax/fast.py": ["_pointwise", "_forward_loop", "_recurrence_bwd", "scan"],
-    "lstmjax/step.py": ["score", "metrics_from_sums", "class_counts", "_f1", "_present",
+    "lstmjax/fused_scan.py": ["_pointwise", "_forward_loop", "_recurrence_bwd", "scan"],
+    "lstmjax/device_step.py": ["score", "metrics_from_sums", "class_counts", "_f1", "_present",
                         "train_step", "eval_step", "init_state"],
     "lstmjax/optim.py": ["_cosine", "_linear", "_exponential", "_momentum", "make_schedule",
                          "make_optimizer"],
@@ -68,8 +68,8 @@ TESTS = {
     "lstmjax/cells.py": [_T + "test_semantics_init.py", _T + "test_cells.py", "-k",
                          "matches_numpy or preset_init or chrono or min_lstm or default_forget"
                          " or cifg_forget or glorot"],
-    "lstmjax/fast.py": [_T + "test_fast.py", "-k", "standard or vanilla or cifg or remat or padded"],
-    "lstmjax/step.py": [_T + "test_semantics_step.py", "-k",
+    "lstmjax/fused_scan.py": [_T + "test_fused_scan.py", "-k", "standard or vanilla or cifg or remat or padded"],
+    "lstmjax/device_step.py": [_T + "test_semantics_step.py", "-k",
                         "updates_follow or unequal or filler or classify_and_regress or macro"
                         " or every_step or never_drops"],
     "lstmjax/optim.py": [_T + "test_semantics_optim.py", "-k", "not logged"],

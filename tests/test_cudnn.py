@@ -12,7 +12,7 @@ import pytest
 from jax.experimental import rnn
 
 import lstmjax
-from lstmjax import cudnn, dispatch, fast, recurrence
+from lstmjax import cudnn, dispatch, fused_scan, recurrence
 from lstmjax.cells import make_cell
 
 B, T, D, H = 4, 6, 3, 5
@@ -104,7 +104,7 @@ def test_dispatch_on_gpu():
     auto = dispatch.driver(standard, backend="gpu")
     assert auto.func is dispatch._kernel_or_xla and auto.args[0] is cudnn.scan
     assert dispatch.driver(standard, "native", backend="gpu").func is cudnn.scan
-    assert dispatch.driver(vanilla, backend="gpu").func is fast.scan
+    assert dispatch.driver(vanilla, backend="gpu").func is fused_scan.scan
     with pytest.raises(ValueError, match="cuDNN, which serves the standard LSTM"):
         dispatch.driver(vanilla, "native", backend="gpu")
     with pytest.raises(ValueError, match="cuDNN serves the standard LSTM"):

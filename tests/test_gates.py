@@ -11,7 +11,7 @@ import optax
 import pytest
 
 from experiments import gates, report
-from lstmjax import models, recurrence, schema, step
+from lstmjax import device_step, models, recurrence, schema
 from lstmjax.tasks import distant_recall as dr
 
 GAP = 5
@@ -121,7 +121,7 @@ def test_bad_clamps_and_models_say_what_to_fix():
 
 def test_initial_params_are_the_runs_start():
     _, mcfg, _, _ = _model()
-    want = step.init_state(3, mcfg, optax.sgd(0.1)).params
+    want = device_step.init_state(3, mcfg, optax.sgd(0.1)).params
     got = gates.initial_params(3, mcfg)
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

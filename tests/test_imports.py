@@ -22,7 +22,7 @@ LAYERS = [
     {"lstmjax.gates", "lstmjax.native.build"},
     {"lstmjax.cells"},
     {"lstmjax.recurrence"},
-    {"lstmjax.fast", "lstmjax.min_rnn", "lstmjax.cudnn", "lstmjax.native.driver"},
+    {"lstmjax.fused_scan", "lstmjax.min_rnn", "lstmjax.cudnn", "lstmjax.native.driver"},
     {"lstmjax.native"},
     {"lstmjax.dispatch"},
     {"lstmjax.api"},

@@ -159,7 +159,7 @@ def _write_csv_columns(path, header, rows):
 def test_one_restore_path_reads_params_without_an_optimizer(text_run, monkeypatch):
     """evaluate, predict and load_run read parameters through train.load_params: only the
     parameters, shaped by the model alone (no optimizer rebuilt), bit for bit."""
-    from lstmjax import inference, optim, step
+    from lstmjax import device_step, inference, optim
 
     _, workdir, summary = text_run
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax import cli, runs, step, train
+from lstmjax import cli, device_step, runs, train
 
 # a fixed prediction set; the 11th row is a filler (weight 0) that must count nowhere
 Y_TRUE = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0, 1]
@@ -23,14 +23,14 @@ def _sums():
     logits = 5.0 * np.eye(4, dtype=np.float32)[Y_PRED]
     batch = {"y": np.array(Y_TRUE, np.int32), "weight": np.array(WEIGHT, np.float32),
              "lengths": np.ones(11, np.int32)}
-    sums = {**step.score(logits, batch, "classify", None), **step.class_counts(logits, batch, 4)}
+    sums = {**device_step.score(logits, batch, "classify", None), **device_step.class_counts(logits, batch, 4)}
     return {k: np.asarray(v, np.float64) for k, v in sums.items()}
 
 
 def test_class_report_by_hand():
     sums = _sums()
-    metrics = step.metrics_from_sums(sums)
-    report = step.class_report(sums, LABELS)
+    metrics = device_step.metrics_from_sums(sums)
+    report = device_step.class_report(sums, LABELS)
     # by hand: a: TP 3, FP 2 (rows 4, 7), FN 1 (row 1); b: TP 1, FP 1, FN 1; c: TP 3, FP 0, FN 1
     assert metrics["accuracy"] == pytest.approx(0.7) and metrics["examples"] == 10
     per = report["per_class"]
@@ -43,7 +43,7 @@ def test_class_report_by_hand():
                                                                 [1, 0, 3, 0], [0, 0, 0, 0]]}
     # the split's most frequent class by default (ties: the first), or the one given
     assert report["majority_baseline"] == {"label": "a", "accuracy": 0.4}
-    assert step.class_report(sums, LABELS, majority_class=1)["majority_baseline"] == {
+    assert device_step.class_report(sums, LABELS, majority_class=1)["majority_baseline"] == {
         "label": "b", "accuracy": 0.2}
 
 
@@ -51,14 +51,14 @@ def test_class_report_equals_scikit_learn():
     metrics_lib = pytest.importorskip("sklearn.metrics")
     y, p = Y_TRUE[:10], Y_PRED[:10]
     sums = _sums()
-    report = step.class_report(sums, LABELS)
+    report = device_step.class_report(sums, LABELS)
     prec, rec, f1, support = metrics_lib.precision_recall_fscore_support(
         y, p, labels=[0, 1, 2, 3], zero_division=0)
     for k, name in enumerate(LABELS):
         got = report["per_class"][name]
         assert [got["precision"], got["recall"], got["f1"], got["support"]] == pytest.approx(
             [prec[k], rec[k], f1[k], support[k]])
-    assert step.metrics_from_sums(sums)["macro_f1"] == pytest.approx(
+    assert device_step.metrics_from_sums(sums)["macro_f1"] == pytest.approx(
         metrics_lib.f1_score(y, p, average="macro", zero_division=0))
     assert report["confusion"]["matrix"] == metrics_lib.confusion_matrix(
         y, p, labels=[0, 1, 2, 3]).tolist()

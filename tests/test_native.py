@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lstmjax
-from lstmjax import dispatch, fast, native, recurrence
+from lstmjax import dispatch, fused_scan, native, recurrence
 from lstmjax.cells import make_cell
 from lstmjax.gates import PRESETS
 from lstmjax.native import build
@@ -257,10 +257,10 @@ def test_dispatch():
     assert dispatch.driver(gru, "native").func is native.scan
     auto = dispatch.driver(lstm, backend="cpu")
     assert auto.func is dispatch._kernel_or_xla and auto.args[0] is native.scan
-    assert auto.args[1].func is fast.scan  # what other dtypes run on
+    assert auto.args[1].func is fused_scan.scan  # what other dtypes run on
     assert dispatch.driver(gru, backend="cpu").args[1].func is recurrence.scan
     # unroll is a knob of the XLA loops: "auto" then picks them, "native" refuses
-    assert dispatch.driver(lstm, unroll=2, backend="cpu").func is fast.scan
+    assert dispatch.driver(lstm, unroll=2, backend="cpu").func is fused_scan.scan
     with pytest.raises(ValueError, match="unroll=2 has no loop to unroll in implementation="):
         dispatch.driver(lstm, "native", unroll=2)
     for cell in (make_cell("lstm", H, gates="fgr"), make_cell("rnn", H),

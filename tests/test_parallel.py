@@ -72,7 +72,7 @@ def test_pmap_and_sharding_match_one_device_on_8_cpu_devices():
 # --------------------------------------------------------------------------- multi-process
 # How a job is described (no process is started here; see test_multihost.py for real jobs).
 
-from lstmjax import parallel  # noqa: E402
+from lstmjax import parallel# noqa: E402
 
 JOB = {"JAX_COORDINATOR_ADDRESS": "10.0.0.1:12377", "JAX_NUM_PROCESSES": "4",
        "JAX_PROCESS_ID": "2"}

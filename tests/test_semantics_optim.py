@@ -200,7 +200,7 @@ def test_logged_learning_rate_is_the_rate_of_each_step(tmp_path):
         np.testing.assert_allclose(r["learning_rate"], want, rtol=1e-5, atol=1e-12,
                                    err_msg=f"step {r['step']}")
     # warmup from 0: the first update moved nothing, so the rate logged there was used
-    init = jax.device_get(train.build(cfg).fns.init(np.int32(cfg["seed"]))).params
+    init = jax.device_get(train.build(cfg).compiled.init(np.int32(cfg["seed"]))).params
     one = train.run(tiny(**{**cfg, "steps": 1}), None, progress=False)["params"]
     for a, b in zip(jax.tree.leaves(init), jax.tree.leaves(one)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

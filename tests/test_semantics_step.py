@@ -2,7 +2,7 @@
 
 * one update = the documented optimizer applied to the gradient of the mean loss over the
   real rows (and, per step, over the scored steps), with the loss and cross-entropy
-  written here with ``jax.nn.log_softmax`` (not ``lstmjax.step.score``);
+  written here with ``jax.nn.log_softmax`` (not ``lstmjax.device_step.score``);
 * several devices (a named axis, simulated with ``jax.vmap``) give the update of the
   global mean, even when they hold different numbers of scored steps;
 * dropout: off at evaluation; a fresh mask at every step and on every device; the same
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax import evaluation, models, optim, parallel, step
+from lstmjax import device_step, evaluation, models, optim, parallel
 
 B, T, D, H, C = 6, 7, 3, 5, 4
 SGD = {"name": "sgd", "learning_rate": 0.3, "momentum": 0.0, "schedule": "linear",
@@ -83,7 +83,7 @@ def _np_tree(t):
 
 def _train_step(cfg, opt=SGD, axis_name=None):
     tx, _ = optim.make_optimizer(opt, TOTAL)
-    return tx, functools.partial(step.train_step, axis_name=axis_name, model_config=cfg,
+    return tx, functools.partial(device_step.train_step, axis_name=axis_name, model_config=cfg,
                                  optimizer=tx, tolerance=None)
 
 
@@ -96,7 +96,7 @@ def _train_step(cfg, opt=SGD, axis_name=None):
 def test_updates_follow_the_hand_written_loss_clip_and_schedule(kind, weight, mask):
     cfg = _model(kind)
     tx, fn = _train_step(cfg)
-    state = step.init_state(0, cfg, tx)
+    state = device_step.init_state(0, cfg, tx)
     params = state.params
     for k in range(3):
         batch = _batch(kind, seed=k, weight=weight, mask=mask)
@@ -128,7 +128,7 @@ def test_devices_with_unequal_scored_steps_give_the_global_mean_update():
     _, per_device = _train_step(cfg, axis_name=parallel.AXIS)
     batch = _batch("classify_per_step", seed=4, mask=True)
     batch["mask"][:B // 2, 1:] = 0.0  # device 0 scores far fewer steps than device 1
-    state = step.init_state(0, cfg, tx)
+    state = device_step.init_state(0, cfg, tx)
     s1, m1 = one(state, batch)
     mapped = jax.vmap(per_device, in_axes=(None, 0), out_axes=(None, None),
                       axis_name=parallel.AXIS)
@@ -165,8 +165,8 @@ def test_evaluation_never_drops():
     cfg = _dropout_model()
     params = models.init(jax.random.key(0), cfg)
     batch = _token_batch(1)
-    sums = step.eval_step(params, batch, None, model_config=cfg, tolerance=None)
-    plain = step.eval_step(params, batch, None, model_config=_no_dropout(cfg), tolerance=None)
+    sums = device_step.eval_step(params, batch, None, model_config=cfg, tolerance=None)
+    plain = device_step.eval_step(params, batch, None, model_config=_no_dropout(cfg), tolerance=None)
     for k in plain:
         np.testing.assert_array_equal(np.asarray(sums[k]), np.asarray(plain[k]), err_msg=k)
     # and the evaluation loss is the hand-written one of the undropped model
@@ -182,7 +182,7 @@ def test_a_fresh_mask_at_every_step_and_the_same_for_the_same_step():
     cfg = _dropout_model()
     tx, fn = _train_step(cfg, {**SGD, "grad_clip": 0.0})
     fn = jax.jit(fn)
-    state = step.init_state(0, cfg, tx)
+    state = device_step.init_state(0, cfg, tx)
     batch = _token_batch(2)
     at = [_losses(cfg, state._replace(step=jnp.int32(k)), batch, fn) for k in range(4)]
     assert len(set(at)) == 4, f"masks repeat across steps: {at}"
@@ -193,7 +193,7 @@ def test_a_fresh_mask_at_every_step_and_the_same_for_the_same_step():
     plain = _losses(cfg, state, batch, plain_fn)
     assert all(abs(a - plain) > 1e-6 for a in at)
     # another run seed (its dropout root key) draws other masks at the same step
-    other = step.init_state(1, cfg, tx)._replace(params=state.params)
+    other = device_step.init_state(1, cfg, tx)._replace(params=state.params)
     assert _losses(cfg, other, batch, fn) != at[0]
 
 
@@ -204,7 +204,7 @@ def test_a_fresh_mask_on_every_device():
     tx, one = _train_step(cfg, {**SGD, "grad_clip": 0.0})
     _, per_device = _train_step(cfg, {**SGD, "grad_clip": 0.0}, axis_name=parallel.AXIS)
     half = _token_batch(3, rows=B // 2)
-    state = step.init_state(0, cfg, tx)
+    state = device_step.init_state(0, cfg, tx)
     s1, m1 = one(state, half)
     mapped = jax.vmap(per_device, in_axes=(None, 0), out_axes=(None, None),
                       axis_name=parallel.AXIS)
@@ -216,7 +216,7 @@ def test_a_fresh_mask_on_every_device():
     plain = _no_dropout(cfg)
     tx, one = _train_step(plain)
     _, per_device = _train_step(plain, axis_name=parallel.AXIS)
-    state = step.init_state(0, plain, tx)
+    state = device_step.init_state(0, plain, tx)
     a = one(state, half)[0]
     b = jax.vmap(per_device, in_axes=(None, 0), out_axes=(None, None),
                  axis_name=parallel.AXIS)(state, both)[0]
@@ -239,7 +239,7 @@ def test_per_step_sums_ignore_filler_rows_and_padded_steps(with_mask):
     for k in ("x", "y", "lengths") + (("mask",) if with_mask else ()):
         batch[k][4:] = batch[k][0]
     logits = rng.normal(size=(B, T, C)).astype(np.float32)
-    got = {k: float(v) for k, v in step.score(jnp.asarray(logits), batch,
+    got = {k: float(v) for k, v in device_step.score(jnp.asarray(logits), batch,
                                               "classify_per_step", None).items()}
     lp = _log_softmax(logits.astype(np.float64))
     loss = count = correct = rc = rn = 0.0
@@ -260,7 +260,7 @@ def test_per_step_sums_ignore_filler_rows_and_padded_steps(with_mask):
     assert set(got) == set(want)
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-5, err_msg=k)
-    m = step.metrics_from_sums(got)
+    m = device_step.metrics_from_sums(got)
     np.testing.assert_allclose(m["loss"], loss / count, rtol=1e-5)
     np.testing.assert_allclose(m["accuracy"], correct / count, rtol=1e-6)
     np.testing.assert_allclose(m["recall_accuracy"], rc / rn, rtol=1e-6)
@@ -272,14 +272,14 @@ def test_classify_and_regress_sums_ignore_filler_rows():
     w = np.array([1, 0, 1, 1, 0, 1], np.float32)
     y = rng.integers(0, C, B)
     logits = rng.normal(size=(B, C)).astype(np.float32)
-    got = step.score(jnp.asarray(logits), {"y": y, "weight": w, "lengths": np.ones(B)},
+    got = device_step.score(jnp.asarray(logits), {"y": y, "weight": w, "lengths": np.ones(B)},
                      "classify", None)
     lp = _log_softmax(logits.astype(np.float64))
     real = w > 0
     np.testing.assert_allclose(float(got["loss_sum"]), -lp[real, y[real]].sum(), rtol=1e-5)
     assert float(got["count"]) == 4 and float(got["examples"]) == 4
     assert float(got["correct"]) == float((logits.argmax(-1) == y)[real].sum())
-    counts = step.class_counts(jnp.asarray(logits), {"y": y, "weight": w}, C)
+    counts = device_step.class_counts(jnp.asarray(logits), {"y": y, "weight": w}, C)
     np.testing.assert_array_equal(np.asarray(counts["class_true"]),
                                   np.bincount(y[real], minlength=C))
     np.testing.assert_array_equal(np.asarray(counts["class_pred"]),
@@ -292,12 +292,12 @@ def test_classify_and_regress_sums_ignore_filler_rows():
     # regression, with a tolerance
     pred = rng.normal(size=B).astype(np.float32)
     target = rng.normal(size=B).astype(np.float32)
-    got = step.score(jnp.asarray(pred), {"y": target, "weight": w}, "regress", 0.5)
+    got = device_step.score(jnp.asarray(pred), {"y": target, "weight": w}, "regress", 0.5)
     err = (pred - target).astype(np.float64)[real]
     np.testing.assert_allclose(float(got["loss_sum"]), (err ** 2).sum(), rtol=1e-5)
     np.testing.assert_allclose(float(got["abs_err_sum"]), np.abs(err).sum(), rtol=1e-5)
     assert float(got["correct"]) == float((np.abs(err) < 0.5).sum())
-    m = step.metrics_from_sums(got, baseline_loss=2.0)
+    m = device_step.metrics_from_sums(got, baseline_loss=2.0)
     np.testing.assert_allclose(m["r2"], 1 - (err ** 2).mean() / 2.0, rtol=1e-5)
     np.testing.assert_allclose(m["mean_abs_error"], np.abs(err).mean(), rtol=1e-5)
 
@@ -316,7 +316,7 @@ def test_macro_f1_is_sklearns_over_present_classes():
         fp = np.sum((y != k) & (pred == k))
         fn = np.sum((y == k) & (pred != k))
         f1s.append(2 * tp / (2 * tp + fp + fn))
-    np.testing.assert_allclose(step.metrics_from_sums(sums)["macro_f1"], np.mean(f1s))
+    np.testing.assert_allclose(device_step.metrics_from_sums(sums)["macro_f1"], np.mean(f1s))
 
 
 class _Source:
@@ -348,7 +348,7 @@ def test_whole_split_per_step_metrics_equal_each_example_alone(pad_to):
     run_cfg = {"pad_to": pad_to, "pad_multiple": 1, "eval_batches": 0}
     batches = evaluation.split_batches(src, spec, run_cfg, 4, 1)
     assert len(batches) == 3 and float(batches[-1]["weight"].sum()) == 3.0
-    ev = parallel.Mapped(functools.partial(step.eval_step, model_config=cfg, tolerance=None),
+    ev = parallel.LayoutStep(functools.partial(device_step.eval_step, model_config=cfg, tolerance=None),
                          "none", jax.devices()[:1], updates_state=False)
     got = evaluation.evaluate(ev, params, batches)
     loss = count = correct = rc = rn = 0.0
@@ -385,7 +385,7 @@ def test_whole_split_classify_metrics_and_report(labels):
     spec = SimpleNamespace(max_length=T, input_kind="features", output_kind="classify")
     batches = evaluation.split_batches(src, spec, {"pad_to": "batch", "pad_multiple": 1,
                                                    "eval_batches": 0}, 4, 1)
-    ev = parallel.Mapped(functools.partial(step.eval_step, model_config=cfg, tolerance=None),
+    ev = parallel.LayoutStep(functools.partial(device_step.eval_step, model_config=cfg, tolerance=None),
                          "none", jax.devices()[:1], updates_state=False)
     got = evaluation.evaluate(ev, params, batches, labels=labels)
     ys, preds, nll = [], [], 0.0

@@ -8,7 +8,7 @@ import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
-from lstmjax import data  # noqa: E402
+from lstmjax import data# noqa: E402
 from lstmjax.tasks import DataError, synthetic, tfds_builders, tfds_load  # noqa: E402
 
 

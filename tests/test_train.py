@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from lstmjax import checkpoint, evaluation, optim, runs, schema, step, train
+from lstmjax import checkpoint, device_step, evaluation, optim, runs, schema, train
 
 from train_helpers import tiny
 
@@ -40,7 +40,7 @@ def test_run_writes_the_run_dir(reference):
     ck = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), schema.fingerprint(
         schema.resolve_config(tiny())), data_fingerprint=train.data.fingerprint(tiny()["data"]))
     saved, _, _ = ck.restore(30, checkpoint.abstract_of(train._tree(jax.device_get(
-        train.build(tiny()).fns.init(np.int32(0))))))
+        train.build(tiny()).compiled.init(np.int32(0))))))
     ck.close()
     saved_params = jax.tree.unflatten(jax.tree.structure(summary["params"]),
                                       jax.tree.leaves(saved["params"]))
@@ -235,7 +235,7 @@ def test_masked_per_step_loss_is_global_mean():
     logits = jnp.zeros((2, 3, 4)).at[0, 0, 1].set(5.0)
     batch = {"y": jnp.array([[1, 0, 0], [2, 2, 2]]), "lengths": jnp.array([3, 3]),
              "mask": jnp.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])}
-    sums = step.score(logits, batch, "classify_per_step", None)
+    sums = device_step.score(logits, batch, "classify_per_step", None)
     assert float(sums["count"]) == 3.0
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"])
     assert float(sums["loss_sum"]) == pytest.approx(float(ce[0, 0] + ce[1, 0] + ce[1, 1]))
@@ -247,10 +247,10 @@ def test_masked_per_step_loss_is_global_mean():
 def test_regression_accuracy_uses_task_tolerance():
     out = jnp.array([0.5, 0.5, 0.5])
     batch = {"y": jnp.array([0.53, 0.45, 0.6])}
-    sums = step.score(out, batch, "regress", 0.04)
+    sums = device_step.score(out, batch, "regress", 0.04)
     assert float(sums["correct"]) == 1.0 and float(sums["count"]) == 3.0
     assert float(sums["loss_sum"]) == pytest.approx(0.03 ** 2 + 0.05 ** 2 + 0.1 ** 2, rel=1e-5)
-    m = step.metrics_from_sums(jax.device_get(sums), baseline_loss=0.01)
+    m = device_step.metrics_from_sums(jax.device_get(sums), baseline_loss=0.01)
     assert m["mean_abs_error"] == pytest.approx(0.06, rel=1e-5)
     assert m["r2"] == pytest.approx(1 - m["loss"] / 0.01)
 
@@ -259,7 +259,7 @@ def test_filler_rows_count_nowhere():
     """weight-0 rows (the filler of a whole-split evaluation's last batch) add nothing."""
     logits = jnp.array([[5.0, 0.0], [0.0, 5.0], [9.0, -9.0]])
     batch = {"y": jnp.array([0, 0, 1]), "weight": jnp.array([1.0, 1.0, 0.0])}
-    m = step.metrics_from_sums(jax.device_get(step.score(logits, batch, "classify", None)))
+    m = device_step.metrics_from_sums(jax.device_get(device_step.score(logits, batch, "classify", None)))
     assert m["examples"] == 2 and m["accuracy"] == 0.5
     ce = optax.softmax_cross_entropy_with_integer_labels(logits[:2], batch["y"][:2])
     assert m["loss"] == pytest.approx(float(ce.mean()), rel=1e-6)
@@ -273,7 +273,7 @@ def test_reported_numbers_cover_whole_splits(reference):
     for split, rec in (("validation", summary["final_eval"]), ("test", summary["test"])):
         src = job.sources[split]
         assert rec["examples"] == len(src) == 32
-        batch = step.prepare_batch(
+        batch = train.data.prepare_batch(
             train.data.collate([src[i] for i in range(len(src))]), job.spec, "max_length")
         out = train.models.apply(summary["params"], job.model, batch["x"], batch["lengths"])
         mse = float(np.mean((np.asarray(out) - batch["y"]) ** 2))

@@ -31,7 +31,7 @@ def test_dropout_changes_training_and_is_reproducible():
 def test_evaluation_does_not_drop():
     """Evaluating the same parameters twice gives the same numbers (no dropout key)."""
     job = train.build(tiny(model=DROP))
-    params = job.fns.init(np.int32(0)).params
+    params = job.compiled.init(np.int32(0)).params
     batch = train.data.collate([job.sources["validation"][i] for i in range(8)])
     a = models.apply(params, job.model, batch["x"].astype(np.float32), batch["lengths"])
     b = models.apply(params, job.model, batch["x"].astype(np.float32), batch["lengths"])

@@ -235,8 +235,8 @@ class Compiled(NamedTuple):
     """The jitted pieces of one static setup (see :func:`compiled`)."""
 
     init: Any       # seed -> TrainState (host)
-    train: Any      # parallel.Mapped train_step
-    evaluate: Any   # parallel.Mapped eval_step
+    train: Any      # parallel.LayoutStep train_step
+    evaluate: Any   # parallel.LayoutStep eval_step
     schedule: Any   # step -> learning rate
 
 
@@ -251,27 +251,5 @@ def compiled(model_config, optimizer_items: tuple, total_steps: int, tolerance, 
     train = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
                               tolerance=tolerance)
     ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)
-    return Compiled(init, parallel.Mapped(train, mode, list(devices)),
-                    parallel.Mapped(ev, mode, list(devices), updates_state=False), schedule)
-
-
-def prepare_batch(batch: Mapping[str, np.ndarray], spec, pad_to: str) -> dict[str, np.ndarray]:
-    """x, y, lengths (, mask, weight) as arrays; with ``pad_to="max_length"`` time is padded
-    to ``spec.max_length`` so every batch has one shape (one compile)."""
-    out = {"x": np.asarray(batch["x"]), "y": np.asarray(batch["y"]),
-           "lengths": np.asarray(batch["lengths"], np.int32)}
-    for key in ("mask", "weight"):
-        if batch.get(key) is not None:
-            out[key] = np.asarray(batch[key], np.float32)
-    if spec.input_kind == "features" and out["x"].dtype != np.float32:
-        out["x"] = out["x"].astype(np.float32)
-    t, target = out["x"].shape[1], int(spec.max_length)
-    if pad_to == "max_length" and t < target:
-        def pad(a):
-            return np.pad(a, [(0, 0), (0, target - t)] + [(0, 0)] * (a.ndim - 2))
-        out["x"] = pad(out["x"])
-        if "mask" in out:
-            out["mask"] = pad(out["mask"])
-        if spec.output_kind == "classify_per_step":
-            out["y"] = pad(out["y"])
-    return out
+    return Compiled(init, parallel.LayoutStep(train, mode, list(devices)),
+                    parallel.LayoutStep(ev, mode, list(devices), updates_state=False), schedule)

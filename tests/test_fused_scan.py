@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmjax
-from lstmjax import dispatch, fast, recurrence
+from lstmjax import dispatch, fused_scan, recurrence
 from lstmjax.cells import make_cell
 from lstmjax.gates import PRESETS
 
@@ -94,7 +94,7 @@ def test_remat_chunks_with_uneven_tail():
 
         ref = jax.value_and_grad(loss, argnums=(1, 2), has_aux=True)(recurrence.scan, params, xs)
         got = jax.value_and_grad(loss, argnums=(1, 2), has_aux=True)(
-            fast.scan, params, xs, remat=True, remat_chunk_size=4)  # 6 = 4 + 2 (padded tail)
+            fused_scan.scan, params, xs, remat=True, remat_chunk_size=4)  # 6 = 4 + 2 (padded tail)
         _assert_close(got, ref)
 
 
@@ -107,14 +107,14 @@ def test_padded_outputs_are_exactly_zero():
 
 
 def test_serves_and_dispatch():
-    assert fast.serves(make_cell("lstm", H))
-    assert not fast.serves(make_cell("lstm", H, gates="fgr"))
-    assert not fast.serves(make_cell("gru", H))
-    assert dispatch.driver(make_cell("lstm", H), "fast").func is fast.scan
-    # where no native kernel serves the cell, "auto" runs the LSTM on fast.scan (on GPU,
+    assert fused_scan.serves(make_cell("lstm", H))
+    assert not fused_scan.serves(make_cell("lstm", H, gates="fgr"))
+    assert not fused_scan.serves(make_cell("gru", H))
+    assert dispatch.driver(make_cell("lstm", H), "fast").func is fused_scan.scan
+    # where no native kernel serves the cell, "auto" runs the LSTM on fused_scan.scan (on GPU,
     # cuDNN serves the standard preset only)
-    assert dispatch.driver(make_cell("lstm", H, gates="vanilla"), backend="gpu").func is fast.scan
-    assert dispatch.driver(make_cell("lstm", H), backend="tpu").func is fast.scan
+    assert dispatch.driver(make_cell("lstm", H, gates="vanilla"), backend="gpu").func is fused_scan.scan
+    assert dispatch.driver(make_cell("lstm", H), backend="tpu").func is fused_scan.scan
     # cells it does not serve: "auto" runs them on the reference driver; "fast" raises
     for cell in (make_cell("gru", H), make_cell("lstm", H, gates="fgr")):
         assert dispatch.driver(cell, "reference").func is recurrence.scan
@@ -123,10 +123,10 @@ def test_serves_and_dispatch():
     assert dispatch.driver(make_cell("lstm", H, gates="fgr")).func is recurrence.scan
     with pytest.raises(ValueError, match="implementation='fast' has no driver for GRUCell"):
         lstmjax.LSTMConfig(D, H, cell="gru", implementation="fast")
-    with pytest.raises(ValueError, match="fast.scan serves LSTM cells"):
-        fast.scan(make_cell("gru", H), {}, _xs())
+    with pytest.raises(ValueError, match="fused_scan.scan serves LSTM cells"):
+        fused_scan.scan(make_cell("gru", H), {}, _xs())
     with pytest.raises(TypeError, match="hoist"):  # it always projects inside the loop
-        fast.scan(make_cell("lstm", H), {}, _xs(), hoist=False)
+        fused_scan.scan(make_cell("lstm", H), {}, _xs(), hoist=False)
 
 
 def test_implementation_is_validated():

@@ -1,8 +1,9 @@
-"""The fast single-direction driver: same numbers as ``recurrence.scan``, less time.
+"""The fused XLA driver for LSTM cells (``implementation="fast"``): same numbers as
+``recurrence.scan``, less time.
 
-``fast.scan`` runs LSTM cells (every gate preset except FGR, see :func:`serves`) with
+``fused_scan.scan`` runs LSTM cells (every gate preset except FGR, see :func:`serves`) with
 the semantics of :func:`lstmjax.recurrence.scan` and plugs into
-``recurrence.stack(..., scan_fn=fast.scan)``; ``lstmjax.dispatch`` selects it for
+``recurrence.stack(..., scan_fn=fused_scan.scan)``; ``lstmjax.dispatch`` selects it for
 ``LSTMConfig(implementation="fast")`` and, for the cells it serves, ``"auto"`` (the
 default). It has no ``hoist`` argument: it always projects inside the loop (below).
 
@@ -28,7 +29,7 @@ What makes it fast (each idea kept only because it won a measurement, see
   memory.
 
 Padding semantics are those of the reference (zero outputs at padded steps, final
-carry at the last valid step, reversal within length), tested in tests/test_fast.py.
+carry at the last valid step, reversal within length), tested in tests/test_fused_scan.py.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def scan(cell, params, xs, lengths=None, *, reverse: bool = False, initial_carry
     (default :func:`lstmjax.recurrence.remat_chunk`) steps.
     """
     if not serves(cell):
-        raise ValueError(f"fast.scan serves LSTM cells without full gate recurrence (FGR), got "
+        raise ValueError(f"fused_scan.scan serves LSTM cells without full gate recurrence (FGR), got "
                          f"{cell!r}; use recurrence.scan or lstmjax.dispatch.driver")
     xs_t, mask, carry0 = recurrence.prepare(cell, xs, lengths, initial_carry)
     h0, c0 = carry0.h, carry0.c
