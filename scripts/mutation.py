@@ -7,7 +7,8 @@ What it does:
 1. exports ``HEAD`` (``git archive``) into a fresh copy (``--copy``, default
    ``/tmp/lstmjax-mutation``): the working tree is never touched, other processes may run
    tests in it meanwhile;
-2. lists every mutant of the functions named in :data:`TARGETS` (AST level, one change at
+2. lists every mutant of the functions named in :data:`TARGETS` as committed (the copy's
+   commit, never the working tree; AST level, one change at
    a time): comparison flips (``<`` <-> ``<=``, ``==`` <-> ``!=``, ...), arithmetic swaps
    (``+`` <-> ``-``, ``*`` <-> ``/``, ...), a dropped term (``a + b`` -> ``a``), a negated
    condition (``if c`` -> ``if not c``), ``and`` <-> ``or``, constants (0 <-> 1, ``n`` ->
@@ -54,7 +55,7 @@ TARGETS = {
                         "train_step", "eval_step", "init_state"],
     "lstmjax/optim.py": ["_cosine", "_linear", "_exponential", "_momentum", "make_schedule",
                          "make_optimizer"],
-    "lstmjax/data.py": ["_pad_to", "collate", "BatchPlan.__init__", "BatchPlan.epoch",
+    "lstmjax/data.py": ["_pad_to", "prepare_batch", "collate", "BatchPlan.__init__", "BatchPlan.epoch",
                         "BatchPlan.indices", "_EvalBatches.__len__",
                         "_EvalBatches.__getitem__"],
     "lstmjax/evaluation.py": ["sample_batches", "split_batches", "evaluate"],
@@ -175,8 +176,14 @@ def _negated_ifs(func):
             yield node
 
 
-def mutants_of(path: str, funcs: list[str]) -> list[Mutant]:
-    src = open(os.path.join(ROOT, path)).read()
+def committed_source(path: str, rev: str = "HEAD") -> str:
+    """The file as committed in ``rev``: the mutants are changes of what the copy holds,
+    never of the working tree (other engineers' uncommitted edits are not in the copy)."""
+    return subprocess.check_output(["git", "-C", ROOT, "show", f"{rev}:{path}"], text=True)
+
+
+def mutants_of(path: str, funcs: list[str], rev: str = "HEAD") -> list[Mutant]:
+    src = committed_source(path, rev)
     tree = ast.parse(src)
     parents = {}
     for parent in ast.walk(tree):
@@ -232,11 +239,11 @@ def mutants_of(path: str, funcs: list[str]) -> list[Mutant]:
     return good
 
 
-def sample(per_module: int, seed: int) -> list[Mutant]:
+def sample(per_module: int, seed: int, rev: str = "HEAD") -> list[Mutant]:
     rng = random.Random(seed)
     chosen = []
     for path, funcs in TARGETS.items():
-        ms = mutants_of(path, funcs)
+        ms = mutants_of(path, funcs, rev)
         # one mutant per (line, kind, before, after): no duplicates of one change
         uniq = {m.id: m for m in ms}
         ms = [uniq[k] for k in sorted(uniq)]
@@ -305,8 +312,8 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = ap.parse_args(argv)
 
-    chosen = sample(args.per_module, args.seed)
     if args.list:
+        chosen = sample(args.per_module, args.seed)
         for m in chosen:
             print(m.id, f"({m.func})")
         print(len(chosen), "mutants")
@@ -320,8 +327,17 @@ def main(argv=None) -> int:
     if args.rerun_survivors:
         args.only = [k for k, r in results.items() if r["outcome"] == "survived"
                      and not verdicts.get(k, "").startswith("equivalent")]
-    if not args.report_only:
+    if args.report_only:
+        # the mutants of the last run's commit: the ids in the results file are theirs
+        chosen = sample(args.per_module, args.seed, meta["runs"][-1]["commit"]
+                        if meta["runs"] else "HEAD")
+    else:
         commit = export(args.copy)
+        chosen = sample(args.per_module, args.seed, commit)  # what the copy holds
+        missing = sorted(set(args.only or ()) - {m.id for m in chosen})
+        if missing:
+            print(f"not among the mutants of {commit[:12]} (the module changed?): {missing}",
+                  flush=True)
         cache = args.copy + "-xla-cache"
         env = env_for(args.copy, cache)
         check_copy(args.copy, env)

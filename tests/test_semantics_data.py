@@ -163,3 +163,58 @@ def test_boundaries_a_batch_of_the_whole_source_and_pad_to_the_longest():
     longest = int(src.lens.max())
     b = data.batches(src, batch_size=BS, seed=0, pad_to=longest)[0]  # exactly the longest
     assert b["x"].shape[1] == longest
+
+
+class _Spec:  # the three fields of a TaskSpec that prepare_batch reads
+    def __init__(self, input_kind, output_kind, max_length):
+        self.input_kind, self.output_kind, self.max_length = input_kind, output_kind, max_length
+
+
+def _raw_batch(t=5, with_mask=True):
+    b = {"x": np.arange(1, 2 * t * 3 + 1, dtype=np.float64).reshape(2, t, 3),
+         "y": np.arange(1, 2 * t + 1).reshape(2, t), "lengths": [t, 3],
+         "weight": [1, 0]}
+    if with_mask:
+        b["mask"] = np.ones((2, t), np.int64)
+    return b
+
+
+def _zero_padded(a, t):
+    out = np.zeros((a.shape[0], t) + a.shape[2:], a.dtype)
+    out[:, :a.shape[1]] = a
+    return out
+
+
+def test_prepare_batch_pads_time_right_with_zeros_to_the_task_length():
+    """pad_to="max_length": x, mask (and a per-step y) right-padded with zeros to
+    spec.max_length; lengths int32, mask and weight float32, feature x float32."""
+    raw = _raw_batch()
+    out = data.prepare_batch(raw, _Spec("features", "classify_per_step", 7), "max_length")
+    assert out["x"].dtype == np.float32 and out["x"].shape == (2, 7, 3)
+    np.testing.assert_array_equal(out["x"], _zero_padded(raw["x"], 7))
+    np.testing.assert_array_equal(out["mask"], _zero_padded(raw["mask"], 7))
+    assert out["mask"].dtype == np.float32
+    np.testing.assert_array_equal(out["y"], _zero_padded(raw["y"], 7))
+    assert out["lengths"].dtype == np.int32 and list(out["lengths"]) == [5, 3]
+    assert out["weight"].dtype == np.float32 and list(out["weight"]) == [1.0, 0.0]
+    # a per-sequence target is not padded; a batch without a mask gets none
+    out = data.prepare_batch(_raw_batch(with_mask=False), _Spec("features", "classify", 7),
+                             "max_length")
+    np.testing.assert_array_equal(out["y"], raw["y"])
+    assert "mask" not in out and out["x"].shape == (2, 7, 3)
+
+
+def test_prepare_batch_leaves_time_alone_otherwise():
+    """Another pad_to, or a batch already spec.max_length long, keeps the batch's own T;
+    token ids keep their integer dtype."""
+    raw = _raw_batch()
+    for spec, pad_to in [(_Spec("features", "classify_per_step", 7), "batch"),
+                         (_Spec("features", "classify_per_step", 5), "max_length")]:
+        out = data.prepare_batch(raw, spec, pad_to)
+        np.testing.assert_array_equal(out["x"], raw["x"].astype(np.float32))
+        np.testing.assert_array_equal(out["y"], raw["y"])
+        np.testing.assert_array_equal(out["mask"], raw["mask"])
+    tokens = dict(raw, x=np.arange(10, dtype=np.int32).reshape(2, 5))
+    out = data.prepare_batch(tokens, _Spec("tokens", "classify", 7), "max_length")
+    assert out["x"].dtype == np.int32
+    np.testing.assert_array_equal(out["x"], _zero_padded(tokens["x"], 7))
