@@ -217,10 +217,18 @@ def eval_step(params, batch, axis_name, *, model_config, tolerance):
     return parallel.psum(sums, axis_name)
 
 
-def init_state(seed, model_config, optimizer) -> TrainState:
-    """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int)."""
+def init_state(seed, model_config, optimizer, embed_rows=None, embed_vectors=None
+               ) -> TrainState:
+    """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int).
+
+    ``embed_rows`` int ``[K]`` and ``embed_vectors`` ``[K, E]`` (pretrained embeddings,
+    :mod:`lstmjax.embeddings`) replace those rows of the seeded embedding before the
+    optimizer state is built; every other row keeps the seeded init.
+    """
     root = jax.random.key(seed)
     params = models.init(jax.random.fold_in(root, INIT_STREAM), model_config)
+    if embed_rows is not None:
+        params = models.with_embedding_rows(params, embed_rows, embed_vectors)
     return TrainState(jnp.int32(0), params, optimizer.init(params),
                       jax.random.key_data(jax.random.fold_in(root, DROPOUT_STREAM)))
 
@@ -234,7 +242,7 @@ def derived_seed(seed: int, stream: int) -> int:
 class Compiled(NamedTuple):
     """The jitted pieces of one static setup (see :func:`compiled`)."""
 
-    init: Any       # seed -> TrainState (host)
+    init: Any       # (seed[, embed_rows, embed_vectors]) -> TrainState (host)
     train: Any      # parallel.LayoutStep train_step
     evaluate: Any   # parallel.LayoutStep eval_step
     schedule: Any   # step -> learning rate
@@ -246,8 +254,10 @@ def compiled(model_config, optimizer_items: tuple, total_steps: int, tolerance, 
     """Jitted init / train / eval for a static setup, cached so that a sweep calling
     ``train.run`` many times in one process compiles once per (model, optimizer, task
     shape, layout)."""
-    optimizer, schedule = optim.make_optimizer(dict(optimizer_items), total_steps)
-    init = jax.jit(functools.partial(init_state, model_config=model_config, optimizer=optimizer))
+    frozen = ("embed",) if model_config.freeze_embeddings else ()
+    optimizer, schedule = optim.make_optimizer(dict(optimizer_items), total_steps, frozen)
+    init = jax.jit(lambda seed, rows=None, vectors=None: init_state(
+        seed, model_config, optimizer, rows, vectors))
     train = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
                               tolerance=tolerance)
     ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)

@@ -30,6 +30,12 @@ Regularization in training (only with a ``dropout_key``; evaluation never drops)
 
 The first two apply to token inputs only; a features model refuses them (one line).
 
+Pretrained embeddings (``model.embeddings_path``, :mod:`lstmjax.embeddings`): ``init``
+stays the seeded random init; :func:`with_embedding_rows` then puts the file's vectors
+into the rows of the words it has (the train loop does it once, at step 0).
+``freeze_embeddings`` keeps ``params["embed"]`` fixed in training (the optimizer gives it
+no update, :func:`lstmjax.optim.make_optimizer`'s ``frozen``).
+
 Everything is a plain pytree and a frozen (hashable, ``jit``-static) config.
 """
 
@@ -63,6 +69,7 @@ class ModelConfig:
       vocab_size: number of token ids (tokens only).
       embed_dropout: dropout rate on the embedded tokens (tokens only), in [0, 1).
       word_dropout: probability of replacing a token by ``<unk>`` (tokens only), in [0, 1).
+      freeze_embeddings: the optimizer leaves ``params["embed"]`` unchanged (tokens only).
     """
 
     rnn: api.LSTMConfig
@@ -73,6 +80,7 @@ class ModelConfig:
     vocab_size: int | None = None
     embed_dropout: float = 0.0
     word_dropout: float = 0.0
+    freeze_embeddings: bool = False
 
     def __post_init__(self):
         if not isinstance(self.rnn, api.LSTMConfig):
@@ -96,6 +104,11 @@ class ModelConfig:
                 raise ValueError(f"{name}={rate!r} applies to token inputs (text tasks); this "
                                  "task has feature inputs: set it to 0 (model.dropout acts on "
                                  "the network's outputs)")
+        if not isinstance(self.freeze_embeddings, (bool, np.bool_)):
+            raise TypeError(f"freeze_embeddings={self.freeze_embeddings!r} must be a bool")
+        if self.freeze_embeddings and self.input_kind != "tokens":
+            raise ValueError("freeze_embeddings=True applies to token inputs (text tasks); "
+                             "this task has feature inputs and no embedding: set it to False")
 
     @property
     def uses_dropout(self) -> bool:
@@ -126,6 +139,21 @@ def init(key, config: ModelConfig, dtype=jnp.float32) -> dict[str, Any]:
             jax.random.fold_in(key, 2), (config.vocab_size, config.rnn.input_size), dtype
         ) / math.sqrt(config.rnn.input_size)
     return params
+
+
+def with_embedding_rows(params, rows, vectors):
+    """``params`` with ``params["embed"][rows[k]] = vectors[k]`` (a new dict; pure).
+
+    Args:
+      rows: int ``[K]`` token ids (distinct).
+      vectors: float ``[K, E]``, cast to the embedding's dtype.
+    """
+    table = params["embed"]
+    if vectors.shape[-1:] != table.shape[-1:] or vectors.shape[:1] != jnp.shape(rows):
+        raise ValueError(f"vectors {tuple(vectors.shape)} do not fit rows {tuple(jnp.shape(rows))}"
+                         f" of an embedding {tuple(table.shape)}")
+    return {**params, "embed": table.at[jnp.asarray(rows, jnp.int32)].set(
+        jnp.asarray(vectors, table.dtype))}
 
 
 def embed(params, config: ModelConfig, x):
@@ -206,12 +234,13 @@ OWNED_DEFAULTS = {"forget_bias": cells.FORGET_BIAS, "recurrent_init": cells.RECU
 MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "pooling",
                 "embed_dim", "dropout", "embed_dropout", "word_dropout", "forget_bias",
                 "chrono_max_len", "recurrent_init", "unroll", "remat", "implementation", "form",
-                "chunk")
+                "chunk", "embeddings_path", "freeze_embeddings")
 
 
 def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pooling, embed_dim,
               dropout, embed_dropout, word_dropout, forget_bias, chrono_max_len,
-              recurrent_init, unroll, remat, implementation, form, chunk) -> ModelConfig:
+              recurrent_init, unroll, remat, implementation, form, chunk, embeddings_path,
+              freeze_embeddings) -> ModelConfig:
     """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
 
     Every field of :data:`MODEL_FIELDS` is required (the training config schema fills
@@ -220,8 +249,17 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
     so e.g. a GRU config carrying the LSTM's default forget bias builds, while a value
     that differs from it raises for a cell it does not apply to. ``embed_dim`` is the
     input size for token tasks (unused, but still required, for feature tasks).
+    ``embeddings_path`` is only checked here (a string; token tasks only): the train loop
+    reads the file once, at initialization (:mod:`lstmjax.embeddings`).
     """
     tokens = spec.input_kind == "tokens"
+    if not isinstance(embeddings_path, str):
+        raise TypeError(f"embeddings_path={embeddings_path!r} must be a string (a file path, "
+                        "or '' for none)")
+    if embeddings_path and not tokens:
+        raise ValueError(f"embeddings_path={embeddings_path!r} applies to token inputs (text "
+                         f"tasks); task {spec.name!r} has feature inputs and no embedding: "
+                         "set it to ''")
     given = {"forget_bias": forget_bias, "recurrent_init": recurrent_init, "form": form,
              "chunk": chunk}
     owned = {k: None if _same(v, OWNED_DEFAULTS[k]) else v for k, v in given.items()}
@@ -234,7 +272,8 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
     return ModelConfig(rnn=rnn, input_kind=spec.input_kind, output_kind=spec.output_kind,
                        num_outputs=num_outputs, pooling=pooling,
                        vocab_size=int(spec.vocab_size) if tokens else None,
-                       embed_dropout=embed_dropout, word_dropout=word_dropout)
+                       embed_dropout=embed_dropout, word_dropout=word_dropout,
+                       freeze_embeddings=freeze_embeddings)
 
 
 def _same(value, default) -> bool:

@@ -4,12 +4,17 @@
 
 ``tx`` is an optax chain: global-norm clipping (``grad_clip > 0``), weight decay
 (``weight_decay > 0``; decoupled for adamw), then the optimizer with ``schedule``.
+Parameters named in ``frozen`` (top-level keys of the params dict, e.g. ``"embed"`` for
+``model.freeze_embeddings``) get no update at all: ``optax.multi_transform`` routes them
+to ``optax.set_to_zero()``, so neither the step, the weight decay nor the clipping norm
+sees them, and the optimizer keeps no state for them.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
+import jax
 import optax
 
 
@@ -62,9 +67,10 @@ def make_schedule(opt: Mapping, total_steps: int) -> optax.Schedule:
     return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), decay], [warm])
 
 
-def make_optimizer(opt: Mapping, total_steps: int) -> tuple[optax.GradientTransformation,
-                                                            optax.Schedule]:
-    """``(tx, schedule)`` for ``config.optimizer`` over a run of ``total_steps`` steps."""
+def make_optimizer(opt: Mapping, total_steps: int, frozen: Iterable[str] = ()
+                   ) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """``(tx, schedule)`` for ``config.optimizer`` over a run of ``total_steps`` steps;
+    the top-level params in ``frozen`` are never updated (see the module doc)."""
     name = opt["name"]
     if name not in OPTIMIZERS:
         raise ValueError(f"config.optimizer.name={name!r} is not accepted; "
@@ -75,4 +81,12 @@ def make_optimizer(opt: Mapping, total_steps: int) -> tuple[optax.GradientTransf
         tx = optax.chain(optax.add_decayed_weights(float(opt["weight_decay"])), tx)
     if float(opt["grad_clip"]) > 0:
         tx = optax.chain(optax.clip_by_global_norm(float(opt["grad_clip"])), tx)
+    frozen = frozenset(frozen)
+    if frozen:
+        # labels by top-level key: without a frozen key the chain (and so the optimizer
+        # state a checkpoint holds) is exactly the one it always was
+        def labels(params):
+            return {k: jax.tree.map(lambda _, k=k: "frozen" if k in frozen else "train", v)
+                    for k, v in params.items()}
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, labels)
     return tx, schedule

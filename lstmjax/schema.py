@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
         "recurrent_init": OWNED_DEFAULTS["recurrent_init"], "unroll": 1, "remat": False,
         "implementation": "auto", "form": OWNED_DEFAULTS["form"],
         "chunk": OWNED_DEFAULTS["chunk"],
+        # a GloVe / word2vec text file read once at init ("" = off), and whether the
+        # optimizer leaves the embedding as initialized (lstmjax.embeddings)
+        "embeddings_path": "", "freeze_embeddings": False,
     },
     "optimizer": {
         "name": "adam", "learning_rate": 1e-3, "momentum": 0.9, "schedule": "constant",
@@ -100,7 +103,8 @@ RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_siz
              "tensorboard"}
 # Fields added after runs were committed: at this value they change nothing, and the
 # fingerprint leaves them out, so those runs' checkpoints still resume and load.
-ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0}}
+ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0, "embeddings_path": "",
+                       "freeze_embeddings": False}}
 
 # a token task used only to validate model fields by building the real ModelConfig (tokens:
 # every model field applies; a features task's own refusals come when its model is built)

@@ -50,12 +50,16 @@ from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
 from lstmjax.errors import NonFiniteLossError
-from lstmjax import budget, data, device_step, evaluation, models, parallel, runs, schema, tasks
+from lstmjax import (budget, data, device_step, embeddings, evaluation, models, parallel, runs,
+                     schema, tasks)
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
 TASK = "task.json"    # the TaskSpec, so that a run's model can be rebuilt without its data
 LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
+# model.embeddings_path: the file's path, sha256 and coverage, written when the run
+# initializes from it (a resume never reads the file; summary.json repeats this record)
+EMBEDDINGS = "embeddings.json"
 # hashed at each start, verified on resume, evaluate and predict; the same bytes are
 # written at every start (config.json is not: it is checked by its fingerprint instead)
 RUN_FILES = (TASK, VOCAB, LABELS)
@@ -112,6 +116,10 @@ def build(config, data_dir: str | None = None) -> Job:
     for split in ("validation", "test"):
         sources[split] = data.make_source(cfg["data"], split, data_dir=data_dir)[1]
     model = models.from_task(spec, **cfg["model"])
+    if cfg["model"]["embeddings_path"] and _vocabulary(sources) is None:
+        raise ValueError(f"config.model.embeddings_path={cfg['model']['embeddings_path']!r} "
+                         f"needs a task with a word vocabulary (text_file, reviews, imdb, "
+                         f"...); task {spec.name!r} has token ids without words: set it to ''")
     devices = parallel.resolve_devices(cfg["parallel"], cfg["num_devices"])
     parallel.check_batch(cfg["batch_size"], len(devices), "config.batch_size")
     eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
@@ -123,6 +131,11 @@ def build(config, data_dir: str | None = None) -> Job:
     compiled = device_step.compiled(model, tuple(sorted(cfg["optimizer"].items())), total,
                                     tolerance, cfg["parallel"], tuple(devices))
     return Job(cfg, spec, sources, model, compiled, devices, eval_bs)
+
+
+def _vocabulary(sources: dict):
+    """The train split's word vocabulary (text tasks), else None."""
+    return getattr(sources["train"], "vocabulary", None)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -202,6 +215,7 @@ class _Progress:
     final_eval: dict | None = None    # the reported numbers (whole splits), see run()
     test: dict | None = None
     test_at_best: dict | None = None
+    embeddings: dict | None = None    # the pretrained embeddings' record (EMBEDDINGS)
 
     def restore_from(self, extra: dict, history: list, solve) -> None:
         self.window, self.window_n = dict(extra.get("window", {})), int(extra.get("window_n", 0))
@@ -350,15 +364,25 @@ def _set_aside(rundir: _RunDir, names: dict, why: str) -> None:
 def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     """The step-0 state, or the latest checkpoint's state with the loop's progress."""
     cfg = job.cfg
-    host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"])))
+    latest = ckpt.latest_step() if ckpt is not None else None
+    prog = _Progress()
+    pretrained = ()
+    if latest is None and cfg["model"]["embeddings_path"]:
+        # read once, here, before the init compiles: a resume restores the parameters from
+        # the checkpoint and never needs the file
+        found = embeddings.read_vectors(cfg["model"]["embeddings_path"],
+                                        _vocabulary(job.sources).words,
+                                        job.model.embed_dim)
+        pretrained, prog.embeddings = (found.rows, found.vectors), found.record()
+        if rundir.is_main:
+            print(found.line())
+    host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"]), *pretrained))
     pad_to = int(job.spec.max_length) if cfg["pad_to"] == "max_length" else None
     train_ds = data.batches(job.sources["train"], batch_size=cfg["batch_size"],
                             seed=device_step.derived_seed(cfg["seed"], device_step.DATA_STREAM), pad_to=pad_to,
                             pad_multiple=cfg["pad_multiple"], bucket=cfg["bucket"])
     train_iter = data.iterator(train_ds)
-    prog = _Progress()
     extra = {}
-    latest = ckpt.latest_step() if ckpt is not None else None
     if latest is not None:
         tree, data_state, extra = ckpt.restore(latest, ckpt_lib.abstract_of(_tree(host_state)),
                                                batches_consumed=latest)
@@ -397,6 +421,10 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         if labels is not None:
             runs.write_json(rundir.path(LABELS), list(labels))
         runs.record_run_files(rundir.root, RUN_FILES)
+        if prog.embeddings is not None:
+            runs.write_json(rundir.path(EMBEDDINGS), prog.embeddings)
+    if latest is not None and rundir.root is not None and os.path.exists(rundir.path(EMBEDDINGS)):
+        prog.embeddings = runs.read_json(rundir.path(EMBEDDINGS))  # what step 0 read
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.compiled.train.put_state(host_state), train_iter, prog
 
@@ -815,6 +843,9 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
         "majority_class": None if spec.majority_class is None or job.labels is None else {
             "label": job.labels[spec.majority_class], "train_rate": spec.chance},
         "seed": cfg["seed"],
+        # model.embeddings_path: {"path", "sha256", "format", "dim", "found",
+        # "vocabulary_words"} as read at step 0 (None without a file)
+        "embeddings": prog.embeddings,
     }
     if rundir.root is not None and rundir.is_main:
         runs.write_json(rundir.path(runs.SUMMARY), summary)
