@@ -97,6 +97,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def check_path(path: str) -> str:
+    """``path`` with ``~`` expanded, or a one-line ``DataError``: no such file, a
+    directory, not readable."""
+    return check_file(path, "model", "embeddings_path", EXPECTED)
+
+
 def read_vectors(path: str, words: Sequence[str], embed_dim: int) -> Pretrained:
     """The file's vectors for the vocabulary ``words`` (id i = ``words[i]``).
 
@@ -112,7 +118,7 @@ def read_vectors(path: str, words: Sequence[str], embed_dim: int) -> Pretrained:
     """
     if list(words[:2]) != [PAD, UNK]:
         raise ValueError(f"words must start with {[PAD, UNK]}, got {list(words[:2])}")
-    resolved = check_file(path, "model", "embeddings_path", EXPECTED)
+    resolved = check_path(path)
     wanted = {w: i for i, w in enumerate(words) if i >= FIRST_WORD_ID}
     exact: dict[int, tuple[int, str]] = {}   # id -> (line, its value fields)
     lowered: dict[int, tuple[int, str]] = {}

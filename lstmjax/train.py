@@ -294,6 +294,11 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
     t_start = time.time()
     job = build(config, data_dir)
     cfg = job.cfg
+    if cfg["model"]["embeddings_path"] and (
+            workdir is None or not os.path.exists(os.path.join(workdir, runs.CONFIG))):
+        # a new run reads the file at init: a missing one leaves no run directory behind
+        # (a resume, which never reads it, is not asked for it)
+        embeddings.check_path(cfg["model"]["embeddings_path"])
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
     rundir.announce = rundir.is_main and (progress if log_evals is None else log_evals)
     with rundir.lock:  # a second writer stops here, before anything is written
