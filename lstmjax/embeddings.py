@@ -120,8 +120,8 @@ def read_vectors(path: str, words: Sequence[str], embed_dim: int) -> Pretrained:
         raise ValueError(f"words must start with {[PAD, UNK]}, got {list(words[:2])}")
     resolved = check_path(path)
     wanted = {w: i for i, w in enumerate(words) if i >= FIRST_WORD_ID}
-    exact: dict[int, tuple[int, str]] = {}   # id -> (line, its value fields)
-    lowered: dict[int, tuple[int, str]] = {}
+    exact: dict[int, tuple[int, list[str]]] = {}   # id -> (line number, its fields)
+    lowered: dict[int, tuple[int, list[str]]] = {}
     digest = hashlib.sha256()
     dim, fmt, where = None, "glove", ""
     with open(resolved, "rb") as f:
@@ -143,13 +143,14 @@ def read_vectors(path: str, words: Sequence[str], embed_dim: int) -> Pretrained:
                 if header is not None:
                     dim, fmt, where = header[1], "word2vec", "the header's dim"
                     if dim < 1:
-                        raise DataError(f"{resolved}:1: the word2vec header says dim={dim}; "
+                        raise DataError(f"{resolved}:{number}: the word2vec header says dim={dim}; "
                                         "expected '<count> <dim>' with dim >= 1")
                     _check_dim(resolved, dim, embed_dim)
                     continue
-                dim, where = len(fields) - 1, "line 1"
+                dim, where = len(fields) - 1, f"line {number}"
                 if dim < 1:
-                    raise DataError(f"{resolved}:1: a word without values; expected {EXPECTED}")
+                    raise DataError(f"{resolved}:{number}: a word without values; expected "
+                                    f"{EXPECTED}")
                 _check_dim(resolved, dim, embed_dim)
             parts = line.rsplit(" ", dim)
             word = parts[0]
