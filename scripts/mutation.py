@@ -6,7 +6,9 @@ What it does:
 
 1. exports ``HEAD`` (``git archive``) into a fresh copy (``--copy``, default
    ``/tmp/lstmjax-mutation``): the working tree is never touched, other processes may run
-   tests in it meanwhile;
+   tests in it meanwhile; a rerun (``--rerun-survivors``, ``--only``) exports the first
+   run's commit (from the results file) with the ``tests/`` of ``HEAD``, so its mutants
+   are the first run's even when the modules changed since;
 2. lists every mutant of the functions named in :data:`TARGETS` as committed (the copy's
    commit, never the working tree; AST level, one change at
    a time): comparison flips (``<`` <-> ``<=``, ``==`` <-> ``!=``, ...), arithmetic swaps
@@ -66,10 +68,12 @@ TARGETS = {
 _T = "tests/"
 # module -> pytest arguments of its fast test subset
 TESTS = {
-    "lstmjax/cells.py": [_T + "test_semantics_init.py", _T + "test_cells.py", "-k",
-                         "matches_numpy or preset_init or chrono or min_lstm or default_forget"
-                         " or cifg_forget or glorot"],
-    "lstmjax/fused_scan.py": [_T + "test_fused_scan.py", "-k", "standard or vanilla or cifg or remat or padded"],
+    "lstmjax/cells.py": [_T + "test_semantics_init.py", _T + "test_semantics_scan.py",
+                         _T + "test_cells.py", "-k",
+                         "matches_numpy or match_numpy or preset_init or chrono or min_lstm"
+                         " or default_forget or cifg_forget or glorot"],
+    "lstmjax/fused_scan.py": [_T + "test_fused_scan.py", _T + "test_semantics_scan.py", "-k",
+                              "standard or vanilla or cifg or remat or padded"],
     "lstmjax/device_step.py": [_T + "test_semantics_step.py", "-k",
                         "updates_follow or unequal or filler or classify_and_regress or macro"
                         " or every_step or never_drops"],
@@ -251,16 +255,33 @@ def sample(per_module: int, seed: int, rev: str = "HEAD") -> list[Mutant]:
     return chosen
 
 
-def export(copy_dir: str) -> str:
-    """A fresh copy of HEAD; returns its commit."""
+def _rev_parse(rev: str) -> str:
+    return subprocess.check_output(["git", "-C", ROOT, "rev-parse", rev], text=True).strip()
+
+
+def _extract(rev: str, copy_dir: str, *paths: str) -> None:
+    archive = subprocess.Popen(["git", "-C", ROOT, "archive", rev, *paths],
+                               stdout=subprocess.PIPE)
+    subprocess.check_call(["tar", "-x", "-C", copy_dir], stdin=archive.stdout)
+    if archive.wait():
+        raise SystemExit(f"git archive {rev} {' '.join(paths)} failed")
+
+
+def export(copy_dir: str, rev: str = "HEAD") -> tuple[str, str]:
+    """A fresh copy of ``rev`` with the ``tests/`` of HEAD; returns (its commit, HEAD's).
+
+    A rerun mutates the library of the first run's commit (the mutants and their ids are
+    that commit's, even when other work has changed the modules since) and runs the tests
+    of now: the tests added against the survivors."""
     if os.path.exists(copy_dir):
         shutil.rmtree(copy_dir)
     os.makedirs(copy_dir)
-    commit = subprocess.check_output(["git", "-C", ROOT, "rev-parse", "HEAD"], text=True).strip()
-    archive = subprocess.Popen(["git", "-C", ROOT, "archive", commit], stdout=subprocess.PIPE)
-    subprocess.check_call(["tar", "-x", "-C", copy_dir], stdin=archive.stdout)
-    archive.wait()
-    return commit
+    commit, head = _rev_parse(rev), _rev_parse("HEAD")
+    _extract(commit, copy_dir)
+    if head != commit:
+        shutil.rmtree(os.path.join(copy_dir, "tests"))
+        _extract(head, copy_dir, "tests")
+    return commit, head
 
 
 def env_for(copy_dir: str, cache: str) -> dict:
@@ -310,6 +331,10 @@ def main(argv=None) -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="write the report from the results file; run nothing")
     ap.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
+    ap.add_argument("--rev", default=None,
+                    help="the commit whose modules are mutated (default: HEAD for a first "
+                         "run; the first run's commit, from the results file, for a rerun "
+                         "and the report); the tests are always HEAD's")
     args = ap.parse_args(argv)
 
     if args.list:
@@ -327,12 +352,13 @@ def main(argv=None) -> int:
     if args.rerun_survivors:
         args.only = [k for k, r in results.items() if r["outcome"] == "survived"
                      and not verdicts.get(k, "").startswith("equivalent")]
+    # the mutants of the first run's commit: the ids in the results file are theirs
+    rev = args.rev or (meta["runs"][0]["commit"] if meta["runs"] and (
+        args.report_only or args.only is not None) else "HEAD")
     if args.report_only:
-        # the mutants of the last run's commit: the ids in the results file are theirs
-        chosen = sample(args.per_module, args.seed, meta["runs"][-1]["commit"]
-                        if meta["runs"] else "HEAD")
+        chosen = sample(args.per_module, args.seed, rev)
     else:
-        commit = export(args.copy)
+        commit, tests_commit = export(args.copy, rev)
         chosen = sample(args.per_module, args.seed, commit)  # what the copy holds
         missing = sorted(set(args.only or ()) - {m.id for m in chosen})
         if missing:
@@ -367,14 +393,15 @@ def main(argv=None) -> int:
             finally:
                 open(target, "w").write(original)
             new = {"outcome": outcome, "seconds": round(secs, 1), "detail": detail,
-                   "commit": commit[:12]}
+                   "commit": commit[:12], "tests": tests_commit[:12]}
             if m.id in results:
                 new["first"] = results[m.id].get("first", results[m.id])
             results[m.id] = new
             ran += 1
             json.dump({**results, "_meta": meta}, open(results_path, "w"), indent=1)
             print(f"[{k + 1}/{len(chosen)}] {outcome:17s} {secs:5.0f}s {m.id}", flush=True)
-        meta["runs"].append({"commit": commit[:12], "mutants": ran,
+        meta["runs"].append({"commit": commit[:12], "tests": tests_commit[:12],
+                             "rerun": args.only is not None, "mutants": ran,
                              "minutes": round((time.time() - t0) / 60, 1),
                              "baseline_s": baseline,
                              "argv": " ".join(argv if argv is not None else sys.argv[1:])})
@@ -410,7 +437,8 @@ def report(chosen, results, verdicts, meta, args) -> None:
            "```bash", cmd, "            # every sampled mutant, against HEAD",
            cmd + " --rerun-survivors   # after adding tests: the survivors again",
            "```", "",
-           "Each run exports `HEAD` with `git archive` into a copy (`--copy`); the working "
+           "Each run exports `HEAD` with `git archive` into a copy (`--copy`; a rerun: the "
+           "first run's commit with the `tests/` of `HEAD`); the working "
            "tree is never mutated, and `import lstmjax` is checked to resolve into the copy. "
            "Each mutant is one AST-level change in one function of the loop's modules "
            "(`TARGETS` in the script; input validation left out), sampled with "
@@ -420,8 +448,10 @@ def report(chosen, results, verdicts, meta, args) -> None:
            "a timeout counts as killed).", "",
            f"First run: commit `{', '.join(first_commits)}`, {len(done)} mutants, "
            f"{first_minutes:.0f} min of tests. Reruns: " + ("; ".join(
-               f"commit `{r['commit']}`: {r['mutants']} mutants in {r['minutes']} min"
-               for r in runs if r["mutants"] and r["commit"] not in first_commits) or "none")
+               f"commit `{r['commit']}` with the tests of `{r.get('tests', r['commit'])}`: "
+               f"{r['mutants']} mutants in {r['minutes']} min"
+               for r in runs if r["mutants"] and r.get("rerun", r["commit"] not in first_commits))
+               or "none")
            + ". (2 shared, busy cores.)", "",
            "## Score", "",
            "| mutants | killed by the first run | survived it | equivalent | "

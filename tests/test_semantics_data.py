@@ -218,3 +218,28 @@ def test_prepare_batch_leaves_time_alone_otherwise():
     out = data.prepare_batch(tokens, _Spec("tokens", "classify", 7), "max_length")
     assert out["x"].dtype == np.int32
     np.testing.assert_array_equal(out["x"], _zero_padded(tokens["x"], 7))
+
+
+def test_collate_keeps_a_per_sequence_target_and_pads_a_per_step_one():
+    """y of shape [] per example stacks to [B]; y of shape [T] (and a mask) is right-padded
+    with zeros to [B, T] like x."""
+    src = _Source(n=16)
+    b = data.batches(src, batch_size=4, seed=0)[0]
+    ids = np.array(_ids(b))
+    assert b["y"].shape == (4,)
+    np.testing.assert_array_equal(b["y"], ids % 3)
+    per_step = [{"x": np.ones((n, 1), np.float32), "y": np.arange(1, n + 1),
+                 "mask": np.ones(n, np.float32)} for n in (2, 4, 3)]
+    b = data.collate(per_step)
+    want = np.array([[1, 2, 0, 0], [1, 2, 3, 4], [1, 2, 3, 0]])
+    np.testing.assert_array_equal(b["y"], want)
+    np.testing.assert_array_equal(b["mask"], want > 0)
+
+
+def test_a_batch_of_one_example():
+    """batch_size=1 is accepted: every step is one example, each epoch a permutation."""
+    src = _Source(n=9)
+    ds = data.batches(src, batch_size=1, seed=3)
+    first = [_ids(ds[s]) for s in range(9)]
+    assert all(len(b) == 1 for b in first)
+    assert sorted(i for (i,) in first) == list(range(9))

@@ -60,6 +60,18 @@ def test_schedule_matches_the_closed_form(kind, warmup):
         assert float(schedule(0)) == 0.0
 
 
+@pytest.mark.parametrize("kind", ["cosine", "linear", "exponential"])
+@pytest.mark.parametrize("warmup", [TOTAL, TOTAL + 3])
+def test_a_warmup_as_long_as_the_run_leaves_one_step_of_decay(kind, warmup):
+    """warmup_steps >= steps (accepted): the run is all warmup; past it the schedule decays
+    over one step (``closed_form``'s max(steps - warmup, 1)): building it does not fail
+    (optax's cosine refuses 0 decay steps) and the rate does not stay flat."""
+    schedule = optim.make_schedule(_opt(schedule=kind, warmup_steps=warmup), TOTAL)
+    for s in range(warmup + 4):
+        np.testing.assert_allclose(float(schedule(s)), closed_form(kind, warmup, s),
+                                   rtol=1e-5, atol=1e-9, err_msg=f"{kind} step {s}")
+
+
 def _tree(rng, scale):
     return {"a": jnp.asarray(rng.normal(size=(3, 4)) * scale, jnp.float32),
             "b": jnp.asarray(rng.normal(size=(5,)) * scale, jnp.float32)}

@@ -77,6 +77,18 @@ def _hand_loss(params, cfg, batch):
     return (nll * w).sum() / w.sum()
 
 
+def _hand_accuracy(params, cfg, batch):
+    """The fraction of real rows (per step: of scored steps) whose argmax is the target."""
+    out = np.asarray(models.apply(params, cfg, batch["x"], batch["lengths"]))
+    hit = (out.argmax(-1) == batch["y"]).astype(np.float64)
+    w = _row_weights(batch)
+    if cfg.output_kind == "classify_per_step":
+        valid = np.arange(T)[None, :] < batch["lengths"][:, None]
+        scored = (batch["mask"] if "mask" in batch else valid) * w[:, None]
+        return float((hit * scored).sum() / scored.sum())
+    return float((hit * w).sum() / w.sum())
+
+
 def _np_tree(t):
     return [np.asarray(v, np.float64) for v in jax.tree.leaves(t)]
 
@@ -112,6 +124,8 @@ def test_updates_follow_the_hand_written_loss_clip_and_schedule(kind, weight, ma
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
         np.testing.assert_allclose(float(m["loss"]), float(loss), rtol=1e-5)
         np.testing.assert_allclose(float(m["grad_norm"]), norm, rtol=1e-4)
+        np.testing.assert_allclose(float(m["accuracy"]), _hand_accuracy(params, cfg, batch),
+                                   rtol=1e-6)
         assert int(state.step) == k + 1
         params = state.params
 
@@ -319,6 +333,41 @@ def test_macro_f1_is_sklearns_over_present_classes():
     np.testing.assert_allclose(device_step.metrics_from_sums(sums)["macro_f1"], np.mean(f1s))
 
 
+def test_macro_f1_counts_a_class_only_predicted_once():
+    """A class never a target but predicted once is present: F1 0 in the mean."""
+    y = np.array([0, 0, 1, 1])
+    pred = np.array([0, 0, 1, 2])
+    sums = {"loss_sum": 1.0, "count": 4.0, "examples": 4.0,
+            "class_true": np.array([2.0, 2.0, 0.0]), "class_pred": np.array([2.0, 1.0, 1.0]),
+            "class_hit": np.array([2.0, 1.0, 0.0])}
+    f1 = [1.0, 2 * 1 / (2 * 1 + 0 + 1), 0.0]  # 2·tp / (2·tp + fp + fn) per class
+    assert np.all(np.bincount(y, minlength=3) == sums["class_true"])
+    assert np.all(np.bincount(pred, minlength=3) == sums["class_pred"])
+    np.testing.assert_allclose(device_step.metrics_from_sums(sums)["macro_f1"], np.mean(f1))
+
+
+def test_eval_step_class_counts_of_a_classify_batch_skip_filler_rows():
+    """eval_step adds the per-class counts to a classify batch's sums (real rows only),
+    and to no other kind."""
+    cfg = _model("classify")
+    params = models.init(jax.random.key(5), cfg)
+    batch = _batch("classify", seed=8, weight=[1, 1, 0, 1, 1, 0])
+    sums = device_step.eval_step(params, batch, None, model_config=cfg, tolerance=None)
+    real = batch["weight"] > 0
+    y = batch["y"][real]
+    pred = np.asarray(models.apply(params, cfg, batch["x"], batch["lengths"])).argmax(-1)[real]
+    np.testing.assert_array_equal(np.asarray(sums["class_true"]), np.bincount(y, minlength=C))
+    np.testing.assert_array_equal(np.asarray(sums["class_pred"]),
+                                  np.bincount(pred, minlength=C))
+    np.testing.assert_array_equal(np.asarray(sums["class_hit"]),
+                                  np.bincount(y[y == pred], minlength=C))
+    per_step = _model("classify_per_step")
+    sums = device_step.eval_step(models.init(jax.random.key(5), per_step),
+                                 _batch("classify_per_step", seed=8), None,
+                                 model_config=per_step, tolerance=None)
+    assert "class_true" not in sums and "confusion" not in sums
+
+
 class _Source:
     """A per-step source of N examples of different lengths (features, labels)."""
 
@@ -410,3 +459,21 @@ def test_whole_split_classify_metrics_and_report(labels):
         for t, p in zip(ys, preds):
             conf[t, p] += 1
         assert got["confusion"]["matrix"] == conf.tolist()
+
+
+def test_sampled_validation_is_a_seeded_shuffle_without_filler_rows():
+    """eval_batches > 0: that many full batches of a shuffle of the split fixed by the
+    seed (not its first examples in order), every row real."""
+    src = _ClassSource(40, seed=5)
+    first_x = {float(item["x"][0, 0]): i for i, item in enumerate(src.items)}
+    spec = SimpleNamespace(max_length=T, input_kind="features", output_kind="classify")
+    cfg = {"pad_to": "batch", "pad_multiple": 1, "eval_batches": 3}
+
+    def examples(seed):
+        batches = evaluation.sample_batches(src, spec, cfg, 4, seed)
+        assert len(batches) == 3 and all(float(b["weight"].sum()) == 4.0 for b in batches)
+        return [first_x[float(v)] for b in batches for v in b["x"][:, 0, 0]]
+
+    a = examples(11)
+    assert len(set(a)) == 12 and a == examples(11)
+    assert a != list(range(12)) and examples(12) != a
