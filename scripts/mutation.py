@@ -1,6 +1,7 @@
 """Mutation testing of the training loop's modules, in a copy of the repository.
 
-    .venv/bin/python scripts/mutation.py --seed 0 --out docs/mutation.md
+    .venv/bin/python scripts/mutation.py --seed 1 --per-module 20 --timeout 300  # docs/mutation.md
+    .venv/bin/python scripts/mutation.py --seed 1 --per-module 20 --timeout 300 --rerun-survivors
 
 What it does:
 
@@ -466,7 +467,8 @@ def report(chosen, results, verdicts, meta, args) -> None:
         for m, r in survivors:
             verdict = verdicts.get(m.id)
             if verdict is None and r["outcome"].startswith("killed"):
-                verdict = f"killed by `{r['detail']}` (added after the first run)"
+                verdict = (f"killed by `{r['detail']}` (a test added, or brought into the "
+                           "module's subset, after the first run)")
             out.append(f"| {_cell(m.id)} | `{m.func}` | {r['outcome']} | "
                        f"{(verdict or 'NOT YET JUDGED').replace('|', '/')} |")
     else:
