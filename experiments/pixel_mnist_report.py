@@ -48,6 +48,8 @@ PUBLISHED = {
     ("permuted", "lstm"): [("Arjovsky et al. 2016, Table 1 (LSTM)", 88.0)],
     ("sequential", "rnn"): [("Le et al. 2015 (IRNN: ReLU, identity init; not a tanh RNN)", 97.0)],
     ("permuted", "rnn"): [("Le et al. 2015 (IRNN: ReLU, identity init; not a tanh RNN)", 82.0)],
+    ("sequential", "irnn"): [("Le et al. 2015 (IRNN, 100 hidden units)", 97.0)],
+    ("permuted", "irnn"): [("Le et al. 2015 (IRNN, 100 hidden units)", 82.0)],
 }
 NOT_PUBLISHED = "no published number quoted here"
 VARIANTS = ("sequential", "permuted")

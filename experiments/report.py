@@ -220,8 +220,10 @@ def describe_init(model: Mapping) -> str:
     cell = model.get("cell", "lstm")
     if cell == "rnn":
         return f"tanh RNN, {model.get('recurrent_init', 'orthogonal')} recurrent weights"
+    if cell == "irnn":
+        return "IRNN: ReLU, identity recurrent weights"
     if model.get("chrono_max_len"):
-        what = "update-gate keep init" if cell == "gru" else "chrono init"
+        what = {"gru": "update-gate keep init", "min_gru": "keep init"}.get(cell, "chrono init")
         return f"{what} (T_max = {model['chrono_max_len']:g})"
     if cell == "lstm":
         gates = model.get("gates", "standard")

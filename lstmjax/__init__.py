@@ -12,17 +12,17 @@ import importlib
 from lstmjax import dispatch, fused_scan, interop, min_rnn, models, native, recurrence
 from lstmjax.api import (LSTMConfig, apply, apply_checked, check_params, init, initial_state,
                          sentence_representation)
-from lstmjax.cells import (CELL_TYPES, GRUCell, LSTMCarry, LSTMCell, MinGRUCell, MinLSTMCell,
-                           RNNCarry, RNNCell, make_cell)
+from lstmjax.cells import (CELL_TYPES, GRUCell, IRNNCell, LSTMCarry, LSTMCell, MinGRUCell,
+                           MinLSTMCell, RNNCarry, RNNCell, make_cell)
 from lstmjax.gates import PRESETS, GateConfig, get_gates
 from lstmjax.recurrence import bidirectional, scan, stack
 
 __all__ = [
     "LSTMConfig", "apply", "apply_checked", "check_params", "init", "initial_state",
-    "sentence_representation", "CELL_TYPES", "GRUCell", "LSTMCarry", "LSTMCell", "MinGRUCell",
-    "MinLSTMCell", "RNNCarry", "RNNCell", "make_cell", "PRESETS", "GateConfig", "get_gates",
-    "bidirectional", "scan", "stack", "dispatch", "fast", "interop", "min_rnn", "models",
-    "native", "recurrence",
+    "sentence_representation", "CELL_TYPES", "GRUCell", "IRNNCell", "LSTMCarry", "LSTMCell",
+    "MinGRUCell", "MinLSTMCell", "RNNCarry", "RNNCell", "make_cell", "PRESETS", "GateConfig",
+    "get_gates", "bidirectional", "scan", "stack", "dispatch", "fast", "interop", "min_rnn",
+    "models", "native", "recurrence",
 ]
 __version__ = "0.1.0"
 

@@ -35,19 +35,21 @@ class LSTMConfig:
       hidden_size: H, the size of h_t and C_t per direction.
       num_layers: stacked layers; layer l+1 reads layer l's per-step outputs.
       bidirectional: add a backward direction per layer; outputs are [h_fw ; h_bw].
-      cell: one of ``lstmjax.cells.CELL_TYPES``: "lstm", "gru", "rnn" (tanh), "min_lstm",
-        "min_gru" (Feng et al. 2024).
+      cell: one of ``lstmjax.cells.CELL_TYPES``: "lstm", "gru", "rnn" (tanh), "irnn"
+        (ReLU, W_h = I at init; Le et al. 2015), "min_lstm", "min_gru" (Feng et al. 2024).
       gates: LSTM gate preset name (see ``lstmjax.gates.PRESETS``) or a ``GateConfig``;
         cell="lstm" only (another preset with another cell raises).
       forget_bias: initial forget-gate bias; None (unset) = the LSTM's own default,
         ``lstmjax.cells.FORGET_BIAS`` (Jozefowicz et al. 2015 recommend 1.0);
         cell="lstm" only (set for another cell, it raises).
       chrono_max_len: 0 = off; > 2: chrono initialization (Tallec & Ollivier 2018) for
-        the expected longest dependency: b ~ log U[1, T_max - 1] on the LSTM's forget gate
-        (with b_i = -b_f) or the GRU's update gate z ("keep" init). lstm and gru only.
+        the expected longest dependency: b ~ log U[1, T_max - 1] on the LSTM's and the
+        minLSTM's forget gate (with b_i = -b_f) or the GRU's update gate z, and -b on the
+        minGRU's z (which replaces the state): the "keep" init. lstm, gru, min_lstm and
+        min_gru only.
       recurrent_init: "orthogonal" (per gate block) or "glorot"; None (unset) = the
         cell's own default, ``lstmjax.cells.RECURRENT_INIT``; not for the
-        min cells, which have no recurrent kernel.
+        min cells, which have no recurrent kernel, nor the IRNN (W_h = I at init).
       dropout: dropout rate between layers (not after the last), as in torch.nn.LSTM.
       unroll: time steps unrolled per scan iteration (speed knob, same numbers; the
         parallel min-RNN forms have no loop to unroll).

@@ -19,8 +19,9 @@ as single GEMMs after the backward loop; the min-RNN forms (``min_rnn``), whose 
 no matmul at all, project every step (or one chunk of steps) at once.
 
 Cells: :class:`LSTMCell` (any gate ablation), :class:`GRUCell`, :class:`RNNCell` (tanh),
-:class:`MinGRUCell` and :class:`MinLSTMCell` (Feng et al. 2024). All but the LSTM carry
-only h (:class:`RNNCarry`) and share the projection and init helpers.
+:class:`IRNNCell` (ReLU, identity recurrent init; Le et al. 2015), :class:`MinGRUCell` and
+:class:`MinLSTMCell` (Feng et al. 2024). All but the LSTM carry only h (:class:`RNNCarry`)
+and share the projection and init helpers.
 
 Shapes: ``x_t [B, D]``, ``h [B, H]``, ``c [B, H]``, ``y_t [B, H]``.
 """
@@ -49,7 +50,7 @@ class LSTMCarry(NamedTuple):
 
 
 class RNNCarry(NamedTuple):
-    """State of cells whose only state is h [B, H] (tanh RNN, GRU, minGRU, minLSTM)."""
+    """State of cells whose only state is h [B, H] (tanh RNN, IRNN, GRU, minGRU, minLSTM)."""
 
     h: jax.Array
 
@@ -62,6 +63,7 @@ RECURRENT_INITS = ("orthogonal", "glorot")
 # user leaves unset (None) reaches no cell, so the cell's own default applies.
 FORGET_BIAS = 1.0            # LSTM b_f at init (Jozefowicz et al. 2015)
 RECURRENT_INIT = "orthogonal"  # W_h per gate block (cells with a recurrent kernel)
+IRNN_INPUT_STD = 1e-3        # IRNN W_x ~ N(0, 0.001^2) (Le et al. 2015; W_h = I, b = 0)
 
 
 # --------------------------------------------------------------------------- init helpers
@@ -112,8 +114,10 @@ def _fused_params(key, d_in, blocks, hidden, dtype, recurrent_init) -> Params:
 def chrono_bias(key, hidden: int, max_len: float, dtype=jnp.float32):
     """Chrono initialization (Tallec & Ollivier 2018): b ~ log(U[1, T_max - 1]).
 
-    Used for the bias of the gate that keeps the state (the LSTM's forget gate, the
-    GRU's update gate z), which then keeps information for about 1 to T_max steps at init.
+    Used for the bias of the gate that keeps the state (the LSTM's and minLSTM's forget
+    gate, the GRU's update gate z; minGRU's z, which replaces the state, gets -b), which
+    then keeps information for about 1 to T_max steps at init: the kept fraction per step
+    is σ(b) = u / (1 + u), a retention timescale 1 / (1 - σ(b)) = 1 + u in [2, T_max].
     """
     if max_len <= 2:
         raise ValueError(f"chrono_max_len={max_len!r} must be > 2 (expected longest dependency)")
@@ -262,6 +266,43 @@ class RNNCell(_HiddenOnlyCell):
         return RNNCarry(h), h
 
 
+# --------------------------------------------------------------------------- IRNN
+
+
+@dataclasses.dataclass(frozen=True)
+class IRNNCell(_HiddenOnlyCell):
+    """IRNN (Le, Jaitly & Hinton 2015, "A Simple Way to Initialize Recurrent Networks of
+    Rectified Linear Units"): h_t = ReLU(W_x·x_t + W_h·h_{t-1} + b).
+
+    Init as in the paper: W_h = ``identity_scale`` · I (1, the paper's choice for its
+    long-range tasks, the adding problem and pixel MNIST; it scales the identity by a
+    small number only for tasks with short dependencies, to let them forget), b = 0, and
+    W_x ~ N(0, ``input_std``²) with ``input_std`` = 0.001 (the paper's non-recurrent
+    weights: Gaussian, mean 0, standard deviation 0.001). At init, with zero input, the
+    state is copied exactly from step to step (ReLU(I·h) = h for h >= 0): nothing decays
+    or grows, so gradients neither vanish nor explode through time at first.
+    Params: w_x [D, H], w_h [H, H], b [H] (the tanh :class:`RNNCell`'s layout).
+
+    Not a subclass of :class:`RNNCell` on purpose: a driver or kernel that serves the
+    tanh RNN by ``isinstance`` must not pick this cell up and run it with tanh.
+    """
+
+    hidden_size: int
+    identity_scale: float = 1.0
+    input_std: float = IRNN_INPUT_STD
+
+    def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
+        H = self.hidden_size
+        return {"w_x": (self.input_std * jax.random.normal(key, (input_size, H), jnp.float32)
+                        ).astype(dtype),
+                "w_h": self.identity_scale * jnp.eye(H, dtype=dtype),
+                "b": jnp.zeros((H,), dtype)}
+
+    def step(self, params: Params, carry: RNNCarry, p_t):
+        h = jax.nn.relu(p_t + carry.h @ params["w_h"])
+        return RNNCarry(h), h
+
+
 # --------------------------------------------------------------------------- GRU
 
 
@@ -343,11 +384,27 @@ class MinRNNCell(_HiddenOnlyCell):
 @dataclasses.dataclass(frozen=True)
 class MinGRUCell(MinRNNCell):
     """minGRU: z_t = σ(W_z x_t + b_z), h~_t = g(W_h x_t + b_h),
-    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t. Blocks (z, h~)."""
+    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t. Blocks (z, h~).
+
+    Here z_t *replaces* the state (the paper's convention, the opposite of
+    :class:`GRUCell`'s z, which keeps it). ``chrono_max_len`` > 0 is the keep init, the
+    counterpart of the GRU's: b_z = -log U[1, T_max - 1], so the kept fraction
+    1 - z = σ(-b_z) starts between 1/2 and (T_max-1)/T_max, as the GRU's z does.
+    0 = off (b_z = 0).
+    """
 
     hidden_size: int
+    chrono_max_len: float = 0.0
 
     blocks = ("z", "h")
+
+    def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
+        params = super().init(key, input_size, dtype)
+        if self.chrono_max_len:  # its own key: the init without chrono stays as it was
+            keep = chrono_bias(jax.random.fold_in(key, 1), self.hidden_size,
+                               self.chrono_max_len, dtype)
+            params["b"] = params["b"].at[:self.hidden_size].set(-keep)
+        return params
 
     def coefficients(self, p):
         """(a, b) of h_t = a ⊙ h_{t-1} + b from the projected input."""
@@ -366,15 +423,25 @@ class MinGRUCell(MinRNNCell):
 class MinLSTMCell(MinRNNCell):
     """minLSTM: f_t = σ(W_f x_t + b_f), i_t = σ(W_i x_t + b_i), h~_t = g(W_h x_t + b_h),
     f'_t = f_t / (f_t + i_t), i'_t = i_t / (f_t + i_t), h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h~_t.
-    Blocks (f, i, h~); b_f starts at 1, as the LSTM's forget bias."""
+    Blocks (f, i, h~); b_f starts at 1, as the LSTM's forget bias.
+
+    ``chrono_max_len`` > 0 is the LSTM's chrono init: b_f = log U[1, T_max - 1] and
+    b_i = -b_f, so at zero input f + i = 1 and the kept fraction f' = σ(b_f) starts
+    between 1/2 and (T_max-1)/T_max. 0 = off (b_f = 1, b_i = 0).
+    """
 
     hidden_size: int
+    chrono_max_len: float = 0.0
 
     blocks = ("f", "i", "h")
 
     def init(self, key, input_size: int, dtype=jnp.float32) -> Params:
+        H = self.hidden_size
         params = super().init(key, input_size, dtype)
-        params["b"] = params["b"].at[:self.hidden_size].set(1.0)
+        params["b"] = params["b"].at[:H].set(1.0)
+        if self.chrono_max_len:  # its own key: the init without chrono stays as it was
+            b_f = chrono_bias(jax.random.fold_in(key, 1), H, self.chrono_max_len, dtype)
+            params["b"] = params["b"].at[:H].set(b_f).at[H:2 * H].set(-b_f)
         return params
 
     def coefficients(self, p):
@@ -393,8 +460,8 @@ class MinLSTMCell(MinRNNCell):
 
 # --------------------------------------------------------------------------- registry
 
-CELL_TYPES = ("lstm", "gru", "rnn", "min_lstm", "min_gru")
-_CHRONO_CELLS = ("lstm", "gru")
+CELL_TYPES = ("lstm", "gru", "rnn", "irnn", "min_lstm", "min_gru")
+_CHRONO_CELLS = ("lstm", "gru", "min_lstm", "min_gru")
 
 
 def _is_number(v) -> bool:
@@ -411,8 +478,9 @@ def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "st
     the cell has the field, and no default is ever read as "not applicable". A value that
     is set but that the cell would not use raises instead of being ignored: a gate preset
     other than "standard" or a ``forget_bias`` for a cell other than "lstm",
-    ``chrono_max_len > 0`` (0 is off) for a cell other than "lstm"/"gru", a
-    ``recurrent_init`` for the min cells (they have no recurrent kernel).
+    ``chrono_max_len > 0`` (0 is off) for a cell outside ``_CHRONO_CELLS``, a
+    ``recurrent_init`` for the min cells (they have no recurrent kernel) or for the IRNN
+    (its W_h starts at the identity: that is what makes it an IRNN).
     """
     if cell_type not in CELL_TYPES:
         raise ValueError(f"cell={cell_type!r} is not accepted; use one of {CELL_TYPES}")
@@ -443,6 +511,10 @@ def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "st
     if cell_type in ("min_lstm", "min_gru") and recurrent_init is not None:
         raise ValueError(f"recurrent_init={recurrent_init!r} does not apply to "
                          f"cell={cell_type!r} (it has no recurrent kernel); leave it unset (None)")
+    if cell_type == "irnn" and recurrent_init is not None:
+        raise ValueError(f"recurrent_init={recurrent_init!r} does not apply to cell='irnn' (its "
+                         "W_h starts at the identity, Le et al. 2015); leave it unset (None), "
+                         "or use cell='rnn' for a tanh RNN with that init")
     # only what the user set reaches the constructor; the dataclass fills in its defaults
     init = {} if recurrent_init is None else {"recurrent_init": recurrent_init}
     match cell_type:
@@ -454,7 +526,9 @@ def make_cell(cell_type: str, hidden_size: int, *, gates: str | GateConfig = "st
             return GRUCell(hidden_size, chrono_max_len=float(chrono_max_len), **init)
         case "rnn":
             return RNNCell(hidden_size, **init)
+        case "irnn":
+            return IRNNCell(hidden_size)
         case "min_lstm":
-            return MinLSTMCell(hidden_size)
+            return MinLSTMCell(hidden_size, chrono_max_len=float(chrono_max_len))
         case "min_gru":
-            return MinGRUCell(hidden_size)
+            return MinGRUCell(hidden_size, chrono_max_len=float(chrono_max_len))

@@ -15,8 +15,12 @@ LSTM (no FGR)  ``native.scan`` on CPU (*),   ``native.scan`` / ``fused_scan.scan
 GRU            ``native.scan`` on CPU (*),   ``native.scan`` / raises / ``recurrence.scan``
                else ``recurrence.scan``
 min_gru/lstm   ``min_rnn.scan`` form         raises / the form / ``recurrence.scan``
-RNN, FGR       ``recurrence.scan``           raises / raises / ``recurrence.scan``
+RNN/IRNN/FGR   ``recurrence.scan``           raises / raises / ``recurrence.scan``
 =============  ============================  ===========================================
+
+The IRNN (ReLU) has no kernel on purpose: every kernel here is tanh or gated, and each
+``serves`` names the classes it implements (the IRNN is not an ``RNNCell``), so none can
+run it with the wrong nonlinearity (tests/test_cells.py checks it).
 
 (*) a native kernel runs under "auto" when the backend has one for the cell (CPU:
 ``lstmjax.native``, built on this machine; GPU: cuDNN through ``lstmjax.cudnn``), the

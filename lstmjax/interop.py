@@ -40,8 +40,10 @@ Conventions that are not lossless in every direction (documented, tested):
 * Only the standard LSTM (``gates="standard"`` / ``"np"``) exists in these libraries;
   other gate presets (peepholes, CIFG, ...) raise on export. ``nn.LSTM(proj_size>0)``
   raises on import. torch ``nn.GRU`` and ``nn.RNN`` (tanh) state dicts are also
-  accepted (the cell type is inferred from ``weight_hh``'s shape); a ReLU ``nn.RNN``
-  cannot be told apart from its weights: don't import one.
+  accepted (the cell type is inferred from ``weight_hh``'s shape). A ReLU
+  ``nn.RNN(nonlinearity='relu')`` has the tanh one's weights and cannot be told apart
+  from them: pass ``config=LSTMConfig(..., cell="irnn")`` (lstmjax's ReLU RNN) to import
+  one; ``to_torch`` of an ``irnn`` gives its state dict.
 """
 
 from __future__ import annotations
@@ -152,9 +154,10 @@ def _np_params(params, config: LSTMConfig):
 
 # --------------------------------------------------------------------------- PyTorch
 
-_TORCH_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-_TORCH_CELLS = {4: "lstm", 3: "gru", 1: "rnn"}
-_TORCH_NAME = {"lstm": "nn.LSTM", "gru": "nn.GRU", "rnn": "nn.RNN"}
+_TORCH_GATES = {"lstm": 4, "gru": 3, "rnn": 1, "irnn": 1}
+_TORCH_CELLS = {4: "lstm", 3: "gru", 1: "rnn"}  # inferred: a ReLU nn.RNN looks like a tanh one
+_TORCH_NAME = {"lstm": "nn.LSTM", "gru": "nn.GRU", "rnn": "nn.RNN",
+               "irnn": "nn.RNN(nonlinearity='relu')"}
 _TORCH_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
 
 
@@ -186,13 +189,14 @@ def _torch_prefix(keys: Sequence[str]) -> str:
 
 def from_torch(state_dict: Mapping[str, Any], config: LSTMConfig | None = None, *,
                prefix: str | None = None) -> tuple[LSTMConfig, list]:
-    """A ``torch.nn.LSTM`` (or ``nn.GRU`` / tanh ``nn.RNN``) state dict -> ``(config, params)``.
+    """A ``torch.nn.LSTM`` (or ``nn.GRU`` / ``nn.RNN``) state dict -> ``(config, params)``.
 
     Args:
       state_dict: ``module.state_dict()`` (tensors or arrays). Sizes, layers, direction
         and cell type are inferred from its keys and shapes.
       config: optional; if given, the state dict is checked against it (and it is
-        returned), e.g. to keep your ``unroll`` or ``dropout``.
+        returned), e.g. to keep your ``unroll`` or ``dropout``. Required for a ReLU
+        ``nn.RNN`` (``cell="irnn"``): without it an (H, H) ``weight_hh`` reads as tanh.
       prefix: keys' prefix inside a larger model's state dict (e.g. ``"encoder.rnn."``);
         by default found from the unique ``*.weight_ih_l0`` key.
     Returns:
@@ -265,7 +269,8 @@ def from_torch(state_dict: Mapping[str, Any], config: LSTMConfig | None = None, 
 
 
 def to_torch(params, config: LSTMConfig, *, prefix: str = "") -> dict[str, np.ndarray]:
-    """lstmjax params -> a ``torch.nn.LSTM`` (``nn.GRU``, ``nn.RNN``) state dict of NumPy arrays.
+    """lstmjax params -> a ``torch.nn.LSTM`` (``nn.GRU``, ``nn.RNN``; ``irnn``: ``nn.RNN(...,
+    nonlinearity='relu')``) state dict of NumPy arrays.
 
     The summed bias goes to ``bias_ih`` and ``bias_hh`` is zero (GRU: ``bias_hh`` carries
     ``b_hn`` in its n block). Load with

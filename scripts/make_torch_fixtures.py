@@ -5,7 +5,8 @@ Needs only torch and numpy (not lstmjax), so it runs in a separate environment:
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
     /tmp/torchvenv/bin/python scripts/make_torch_fixtures.py
 
-Each fixture holds a real ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``'s state dict (keys
+Each fixture holds a real ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` (tanh, and ReLU for
+lstmjax's ``irnn``)'s state dict (keys
 ``sd/<name>``), batch-first inputs ``xs [B, T, D]``, ``lengths [B]``, the outputs ``ys``
 (run through ``pack_padded_sequence`` when ``packed``, so padded steps are zero and
 each direction sees only its valid steps), and the final states ``h_n`` (and ``c_n``)
@@ -33,14 +34,17 @@ CASES = [
     ("lstm_l1_uni_nobias",      "lstm", 3, 4, 1, False, True,  False, False),
     ("gru_l2_bi_packed",        "gru",  3, 4, 2, True,  True,  True,  False),
     ("rnn_l1_bi_packed",        "rnn",  3, 4, 1, True,  True,  True,  False),
+    ("irnn_l1_bi_packed",       "irnn", 3, 4, 1, True,  True,  True,  False),  # ReLU nn.RNN
 ]
 BATCH, STEPS = 4, 6
 
 
 def make(name, kind, D, H, layers, bidir, packed, bias, h0, seed):
     torch.manual_seed(seed)
-    cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
-    module = cls(D, H, num_layers=layers, bidirectional=bidir, batch_first=True, bias=bias)
+    cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN, "irnn": nn.RNN}[kind]
+    relu = {"nonlinearity": "relu"} if kind == "irnn" else {}  # lstmjax's cell="irnn"
+    module = cls(D, H, num_layers=layers, bidirectional=bidir, batch_first=True, bias=bias,
+                 **relu)
     with torch.no_grad():  # biases are zero-ish at init in some versions: make them matter
         for p in module.parameters():
             p.uniform_(-0.6, 0.6)

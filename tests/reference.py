@@ -71,6 +71,17 @@ def rnn(params, xs, H, h0=None):
     return np.array(hs).reshape(-1, H), h
 
 
+def irnn(params, xs, H, h0=None):
+    """IRNN (Le et al. 2015): h_t = max(0, W_x x_t + W_h h_{t-1} + b)."""
+    h = np.zeros(H) if h0 is None else np.asarray(h0, np.float64)
+    hs = []
+    for x in np.asarray(xs, np.float64):
+        h = np.maximum(0.0, x @ np.asarray(params["w_x"]) + h @ np.asarray(params["w_h"])
+                       + np.asarray(params["b"]))
+        hs.append(h)
+    return np.array(hs).reshape(-1, H), h
+
+
 def gru(params, xs, H, h0=None):
     W = blocks(params, ("r", "z", "n"), H)
     b_hn = np.asarray(params["b_hn"])

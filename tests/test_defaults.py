@@ -128,7 +128,7 @@ def test_a_set_value_that_does_not_apply_raises_even_at_the_default():
 def test_a_filled_config_passes_owner_defaults_as_unset():
     """A resolved config (config.json) holds every field: at the owner's default it reads
     as unset, so a GRU or min-RNN run builds; a value that differs still raises."""
-    for cell in ("gru", "rnn", "min_gru", "min_lstm"):
+    for cell in ("gru", "rnn", "irnn", "min_gru", "min_lstm"):
         cfg = schema.resolve_config({"data": {"name": "adding"}, "model": {"cell": cell}})
         rnn = models.from_task(schema._PROBE, **cfg["model"]).rnn
         assert (rnn.forget_bias, rnn.recurrent_init, rnn.chunk) == (None, None, None)

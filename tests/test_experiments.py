@@ -147,7 +147,7 @@ def test_factorial_models_are_parameter_matched_within_10_percent():
         counts = {r.fields["model"]: sweep.num_params(r.config) for r in runs
                   if r.fields["gap"] == gap}
         ref = counts["lstm_fb1"]
-        assert len(counts) == 9
+        assert len(counts) == 12
         for model, n in counts.items():
             assert abs(n - ref) <= 0.1 * ref, (gap, model, n, ref)
 
@@ -479,8 +479,19 @@ def test_factorial_cost_estimate_interpolates_the_measured_speeds():
     lengths = [sweep.max_length({**full.data.to_dict(), "gap": g})
                for g in sweep.labels(full.sweep.gap)]
     per_model = 1e-3 * sum(lengths) * full.steps * 3 * full.sweep.seeds / 3600
-    assert total == pytest.approx(9 * per_model) and len(rows) == 9
+    assert total == pytest.approx(12 * per_model) and len(rows) == 12
     assert rows[0][-1] == f"{per_model:.1f}"
+    # a model the records predate is timed by its stand-in, which runs the same computation
+    from experiments.configs.factorial import MODELS
+    for model, timed in factorial.TIMED_AS.items():
+        size = lambda m: {k: v for k, v in MODELS[m]["model"].items() if k in ("hidden_size",
+                                                                              "num_layers")}
+        assert size(model) == size(timed) and model in MODELS
+    partial = [r for r in recs if r["model"] not in factorial.TIMED_AS]
+    rows2, total2 = factorial.estimate(partial, full)
+    assert total2 == pytest.approx(total) and rows2[1][0] == "irnn (timed as rnn)"
+    with pytest.raises(ValueError, match=r"no cost record for model 'rnn'"):
+        factorial.estimate([r for r in recs if r["model"] not in ("rnn", "irnn")], full)
 
 
 def test_the_factorial_report_says_it_has_not_been_run():

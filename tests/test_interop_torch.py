@@ -1,4 +1,5 @@
-"""lstmjax against real torch.nn.LSTM / GRU / RNN outputs, from committed fixtures.
+"""lstmjax against real torch.nn.LSTM / GRU / RNN (tanh and ReLU) outputs, from committed
+fixtures.
 
 The fixtures are written by ``scripts/make_torch_fixtures.py`` (torch==2.13.0); these
 tests need no torch.
@@ -57,6 +58,30 @@ def initial_state_from_torch(config, data):
     return tuple(state)
 
 
+def import_fixture(path, sd):
+    """``interop.from_torch`` of a fixture; a ReLU nn.RNN (``irnn``) has the tanh one's
+    weights, so only a config says which it is."""
+    if path.stem.split("_")[1] != "irnn":
+        return interop.from_torch(sd)
+    config = lstmjax.LSTMConfig(sd["weight_ih_l0"].shape[1], sd["weight_hh_l0"].shape[1],
+                                bidirectional="weight_ih_l0_reverse" in sd, cell="irnn")
+    return interop.from_torch(sd, config)
+
+
+def test_a_relu_rnn_needs_its_config():
+    path = next(p for p in FIXTURES if p.stem.startswith("torch_irnn_"))
+    sd, data = load(path)
+    assert interop.from_torch(sd)[0].cell == "rnn"  # the weights alone read as tanh
+    config, params = import_fixture(path, sd)
+    ys, _ = apply(params, config, data["xs"], data["lengths"])
+    tanh_config = lstmjax.LSTMConfig(config.input_size, config.hidden_size, bidirectional=True,
+                                     cell="rnn")
+    ys_tanh, _ = apply(params, tanh_config, data["xs"], data["lengths"])
+    assert np.asarray(ys).min() >= 0.0 and np.abs(np.asarray(ys) - np.asarray(ys_tanh)).max() > 0.1
+    with pytest.raises(ValueError, match=r"has no cell='irnn'"):
+        interop.to_keras(params, config)
+
+
 def test_fixtures_exist_and_are_small():
     assert len(FIXTURES) >= 6
     assert sum(p.stat().st_size for p in FIXTURES) < 1_000_000
@@ -65,7 +90,7 @@ def test_fixtures_exist_and_are_small():
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_matches_torch_outputs_and_final_states(path):
     sd, data = load(path)
-    config, params = interop.from_torch(sd)
+    config, params = import_fixture(path, sd)
     cell = path.stem.split("_")[1]
     assert config.cell == cell
     assert config.bidirectional == ("_bi_" in path.stem)
@@ -88,10 +113,10 @@ def test_matches_torch_outputs_and_final_states(path):
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_round_trips(path):
     sd, data = load(path)
-    config, params = interop.from_torch(sd)
+    config, params = import_fixture(path, sd)
     exported = interop.to_torch(params, config)
     # lstmjax -> torch -> lstmjax is bitwise
-    config2, params2 = interop.from_torch(exported)
+    config2, params2 = import_fixture(path, exported)
     assert config2 == config
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
                  params, params2)

@@ -12,12 +12,12 @@ factorial's cost estimate).
 Axes: gap (10 to 2000) x learning rate (3 values; per model the one with the most solves
 on the validation sample is shown, every one kept) x model x seed (5). Models, cells x
 initialization, parameter-matched within 10% of the LSTM's (a test checks it with
-``experiments.sweep.num_params``): tanh RNN (orthogonal recurrent init), LSTM with forget
-bias 0, with forget bias 1 and with chrono init (T_max = the sequence length), the 1997
-LSTM (no forget gate), GRU with the default and the keep init, minGRU and minLSTM (3
-layers, as Feng et al. 2024 stack them; default init). Not in it, because lstmjax has no
-such cell or init yet: the IRNN (Le et al. 2015: ReLU RNN, identity recurrent init) and a
-keep-style init for minGRU / minLSTM (chrono applies to the LSTM and the GRU only).
+``experiments.sweep.num_params``): tanh RNN (orthogonal recurrent init), IRNN (Le et al.
+2015: ReLU RNN, identity recurrent init, the tanh RNN's size), LSTM with forget bias 0,
+with forget bias 1 and with chrono init (T_max = the sequence length), the 1997 LSTM (no
+forget gate), GRU with the default and the keep init, minGRU and minLSTM (3 layers, as
+Feng et al. 2024 stack them) with the default and the keep init (minGRU: b_z = -log U[1,
+T - 1], so its replacing gate z starts small; minLSTM: the LSTM's chrono, b_f = -b_i).
 """
 
 import ml_collections
@@ -30,6 +30,7 @@ ARGS = ("tiny", "standard", "cost")
 # on distant recall (8 clues, 8 distractors, embed 16): tests/test_sweep.py checks it
 MODELS = dict(
     rnn=dict(model=dict(cell="rnn", hidden_size=134)),
+    irnn=dict(model=dict(cell="irnn", hidden_size=134)),
     lstm_fb0=dict(model=dict(cell="lstm", forget_bias=0.0)),
     lstm_fb1=dict(model=dict(cell="lstm")),
     lstm_chrono=dict(model=dict(cell="lstm", chrono=True)),
@@ -38,11 +39,15 @@ MODELS = dict(
     gru_keep=dict(model=dict(cell="gru", hidden_size=75, chrono=True)),
     min_gru=dict(model=dict(cell="min_gru", hidden_size=68, num_layers=3)),
     min_lstm=dict(model=dict(cell="min_lstm", hidden_size=54, num_layers=3)),
+    min_gru_keep=dict(model=dict(cell="min_gru", hidden_size=68, num_layers=3, chrono=True)),
+    min_lstm_keep=dict(model=dict(cell="min_lstm", hidden_size=54, num_layers=3, chrono=True)),
 )
-LABELS = dict(rnn="tanh RNN", lstm_fb0="LSTM, forget bias 0", lstm_fb1="LSTM, forget bias 1",
-              lstm_chrono="LSTM, chrono init", lstm1997="LSTM 1997 (no forget gate)",
-              gru="GRU, default init", gru_keep="GRU, keep init", min_gru="minGRU (3 layers)",
-              min_lstm="minLSTM (3 layers)")
+LABELS = dict(rnn="tanh RNN", irnn="IRNN (ReLU, identity init)", lstm_fb0="LSTM, forget bias 0",
+              lstm_fb1="LSTM, forget bias 1", lstm_chrono="LSTM, chrono init",
+              lstm1997="LSTM 1997 (no forget gate)", gru="GRU, default init",
+              gru_keep="GRU, keep init", min_gru="minGRU (3 layers)",
+              min_lstm="minLSTM (3 layers)", min_gru_keep="minGRU (3 layers), keep init",
+              min_lstm_keep="minLSTM (3 layers), keep init")
 RATES = (1e-3, 3e-3, 1e-2)
 
 
@@ -77,14 +82,18 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
                    where=dict(task="distant_recall", lr=lr), plot="", suffix=f"_lr{lr:g}")
               for lr in rates]
     report.update(views=tuple(views), labels=LABELS, notes=(
-        "Not in the factorial, because lstmjax has no such cell or init yet: the IRNN "
-        "(Le et al. 2015) and a keep-style init for minGRU / minLSTM.",),
+        "The IRNN's init is Le et al. (2015)'s: W_h = I, b = 0, W_x ~ N(0, 0.001^2); the "
+        "paper trained it with SGD at small learning rates, here it shares Adam and the "
+        "learning-rate grid of every model.",),
         headline=dict(order=0, title="Distant-recall factorial (gating x initialization)", rules=(
             dict(kind="solved"), dict(kind="upto"),
             dict(kind="compare", pairs=(("rnn", "lstm_fb0", "gating (LSTM, forget bias 0)"),
+                                        ("rnn", "irnn", "the plain RNN's activation and init"),
                                         ("lstm_fb0", "lstm_fb1", "the forget bias"),
                                         ("lstm_fb1", "lstm_chrono", "the LSTM's init"),
                                         ("gru", "gru_keep", "the GRU's init"),
+                                        ("min_gru", "min_gru_keep", "the minGRU's init"),
+                                        ("min_lstm", "min_lstm_keep", "the minLSTM's init"),
                                         ("lstm1997", "lstm_fb1", "a forget gate"))),
             dict(kind="metric"))))
     c.sweep = dict(
