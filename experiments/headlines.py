@@ -176,15 +176,16 @@ def pixel_mnist(results: str) -> str:
     rows = [pixel_mnist_report.row(d)
             for d in pixel_mnist_report.run_dirs(os.path.join(results, "pixel_mnist"))]
     parts = [f"{r['variant']} {r['cell']} "
-             + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%")
-             + f" at step {r['step']:,} of {r['budget']:,}"
+             + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}% ({r['selected']})")
+             + f", trained {r['step']:,} of {r['budget']:,} steps"
              + ("" if r["finished"] else " (unfinished)") + f" [`{r['name']}`]"
              for r in pixel_mnist_report.furthest(rows).values()]
     published = "; ".join(f"{v} {a:.1f}% ({source})" for (v, cell), quoted
                           in pixel_mnist_report.PUBLISHED.items() if cell == "lstm"
                           for source, a in quoted)
-    text = ("**Pixel MNIST** (784 steps, all 10,000 test images; per variant and model the "
-            f"run trained furthest of the {len(rows)} in the "
+    text = ("**Pixel MNIST** (784 steps, one seed; test accuracy on all 10,000 test images "
+            "with the parameters of the best periodic validation where the run kept them; "
+            f"per variant and model the run trained furthest of the {len(rows)} in the "
             "[report](experiments/results/pixel_mnist/pixel_mnist.md)): "
             + "; ".join(parts) + f". Published for a converged LSTM: {published}.")
     last_k = os.path.join(results, "pixel_mnist", "last_k", "last_k.json")

@@ -93,10 +93,15 @@ def row(run_dir: str) -> dict:
     cell = cfg["model"]["cell"]
     variant = variant_of(cfg)
     published = PUBLISHED.get((variant, cell))
+    # the reported number: test at the best periodic validation's parameters where the run
+    # kept them (selected on validation; test selects nothing), else at its last step
+    reported = at_best or test
+    selected = (f"best validation, step {at_best['step']:,}" if at_best
+                else "last step" if finished else "latest checkpoint")
     return dict(
         name=os.path.basename(run_dir), variant=variant, cell=cell, finished=finished,
         step=summary["step"], budget=cfg["steps"],
-        accuracy=test["accuracy"] if test else None,
+        accuracy=reported["accuracy"] if reported else None, selected=selected,
         steps=f"{summary['step']:,} / {cfg['steps']:,}",
         status=summary["status"] if finished else f"UNFINISHED ({summary['status']})",
         test=_acc(test, evaluated=not finished), test_at_best=_acc(at_best),

@@ -60,13 +60,16 @@ def test_bench_bullet_computes_the_ratio_ranges(tmp_path):
     assert "Xeon [avx2]" in text
 
 
-def _pixel_run(folder, name, *, step, budget, accuracy, permuted=False):
+def _pixel_run(folder, name, *, step, budget, accuracy, permuted=False, at_best=None):
     run = folder / "pixel_mnist" / name
     run.mkdir(parents=True)
     status = "completed" if step == budget else "interrupted"
     test = {"split": "test", "examples": 10000, "step": step, "accuracy": accuracy}
+    best = {} if at_best is None else {"test_at_best": dict(test, step=at_best[0],
+                                                             accuracy=at_best[1])}
     (run / "summary.json").write_text(json.dumps(
-        {"status": status, "step": step, **({"test": test} if status == "completed" else {})}))
+        {"status": status, "step": step, **best,
+         **({"test": test} if status == "completed" else {})}))
     path = f"data/mnist_{'permuted' if permuted else 'pixels'}/{{split}}.npz"
     (run / "config.json").write_text(json.dumps(
         {"steps": budget, "data": {"path": path}, "model": {"cell": "lstm"}}))
@@ -80,6 +83,17 @@ def test_pixel_bullet_takes_the_furthest_trained_run_per_variant_and_model(tmp_p
     _pixel_run(tmp_path, "perm", step=20000, budget=20000, accuracy=0.9, permuted=True)
     text = headlines.pixel_mnist(str(tmp_path))
     assert "the run trained furthest of the 3" in text
-    assert "sequential lstm 88.00% at step 7,000 of 20,000 (unfinished) [`old`]" in text
-    assert "permuted lstm 90.00% at step 20,000 of 20,000 [`perm`]" in text
+    assert ("sequential lstm 88.00% (latest checkpoint), trained 7,000 of 20,000 steps "
+            "(unfinished) [`old`]") in text
+    assert "permuted lstm 90.00% (last step), trained 20,000 of 20,000 steps [`perm`]" in text
+
+
+def test_pixel_bullet_reports_test_at_the_best_validation_where_kept(tmp_path):
+    """The number is the test split at the best periodic validation's parameters (the
+    selection is on validation), not the last step's, and the bullet names which."""
+    _pixel_run(tmp_path, "done", step=20000, budget=20000, accuracy=0.9, at_best=(18000, 0.91))
+    text = headlines.pixel_mnist(str(tmp_path))
+    assert ("sequential lstm 91.00% (best validation, step 18,000), trained 20,000 of 20,000 "
+            "steps [`done`]") in text
+    assert "90.00%" not in text
     assert "rerun" not in text and "69.00%" not in text
