@@ -512,8 +512,11 @@ def _check_stored(path: str, abstract) -> None:
     ocp = _orbax()
     try:
         with _QuietAbandonedReads():
-            stored = ocp.StandardCheckpointer().metadata(os.path.join(path, "state"))
-        tree = stored.item_metadata.tree
+            # the item's handler, not StandardCheckpointer: that one expects a step-level
+            # _CHECKPOINT_METADATA inside the item folder and logs a warning line to stderr
+            from etils import epath
+            tree = ocp.StandardCheckpointHandler().metadata(
+                epath.Path(os.path.join(path, "state"))).tree
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(
             f"checkpoint {path}: the array metadata of state/ is unreadable (corrupt or "

@@ -318,8 +318,16 @@ def main(argv=None) -> int:
     if args.update and args.only:
         lines = open(DOC).read().splitlines()
         new_rows = dict(zip([p.id for p, _ in rows], table(rows).splitlines()[2:]))
-        lines = [new_rows.get(re.match(r"\| `([^`]+)`", ln).group(1), ln)
+        lines = [new_rows.pop(re.match(r"\| `([^`]+)`", ln).group(1), ln)
                  if re.match(r"\| `([^`]+)`", ln) else ln for ln in lines]
+        order = [p.id for p in PROBES]
+        for pid, row_text in new_rows.items():  # a probe new to the table: after the row of
+            ids = [m.group(1) if (m := re.match(r"\| `([^`]+)`", ln)) else None
+                   for ln in lines]             # the probe before it in PROBES
+            before = [q for q in order[:order.index(pid)] if q in ids]
+            at = ids.index(before[-1]) + 1 if before else max(
+                i for i, q in enumerate(ids) if q is not None) + 1
+            lines.insert(at, row_text)
         open(DOC, "w").write("\n".join(lines) + "\n")
         print(f"rewrote the rows of {args.only} in {DOC}")
         return 0

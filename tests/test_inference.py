@@ -173,7 +173,7 @@ def test_one_restore_path_reads_params_without_an_optimizer(text_run, monkeypatc
         return tx._replace(init=refuse), schedule
 
     monkeypatch.setattr(optim, "make_optimizer", no_state)
-    monkeypatch.setattr(step, "init_state", refuse)
+    monkeypatch.setattr(device_step, "init_state", refuse)
     config = inference.read_config(workdir)
     last, at = train.load_params(workdir, config, "last")
     assert at == f"last@{summary['step']}"
