@@ -516,7 +516,10 @@ def value(r: Mapping, view: Mapping) -> float | None:
 
 
 def view_split(rs: Sequence[Mapping], view: Mapping) -> str:
-    return TEST if all(reported(r, metric_of(r, view))[1] == TEST for r in rs) else VALIDATION
+    """``TEST`` when every record with a number has a test number (a run without one, e.g.
+    a non-finite loss, shows as missing in the table, not as a validation sample)."""
+    splits = {reported(r, metric_of(r, view))[1] for r in rs} - {"missing"}
+    return TEST if splits <= {TEST} else VALIDATION
 
 
 def _order(rs: Sequence[Mapping], key: str | None) -> list:
@@ -881,9 +884,87 @@ def _rule_below(rs, view, spec, rule) -> str:
             "the threshold that solved them on the validation sample.") if own else ""
 
 
+EXPECT = {"most": "hurts most", "worse": "hurts", "no_worse": "does no significant harm",
+          "no_better": "does not improve significantly"}
+
+
+def expect_verdict(said: str, diff: float, half: float, rank: int, top: int) -> str:
+    """``"reproduced"`` or ``"not reproduced"``: a row's test-score difference from the
+    reference (``diff`` = row - reference) against an expected direction (:data:`EXPECT`).
+    A difference counts when it exceeds ``half``, the larger of the two 95% bootstrap
+    half-widths (as in :func:`ties`); ``"most"`` also needs the drop to rank among the
+    ``top`` largest (``rank`` 0 = the largest, among the rows with 2 or more scores),
+    ``top`` = the rows expected "most"."""
+    worse, better = diff < -half, diff > half
+    ok = {"most": worse and rank < top, "worse": worse, "no_worse": not worse,
+          "no_better": not better}[said]
+    return "reproduced" if ok else "not reproduced"
+
+
+def _rule_expect(rs, view, spec, rule) -> str:
+    """Each row of ``expect`` ({row: "most" | "worse" | "no_worse" | "no_better"}, what the
+    ``source`` found) against the ``reference`` row, per column: reproduced, not reproduced
+    (:func:`expect_verdict`) or not testable (row or reference missing, fewer than 2 seeds
+    with a score on either side, or, for all but "no_better", the reference within
+    ``chance_margin`` (default 0.02) of chance, so no drop can show). A run without a score (a non-finite loss) is named,
+    never counted as a failure: it may be the implementation's, not the variant's."""
+    if view_split(rs, view) != TEST:
+        return ""
+    rows, cols, by = _cells(rs, view)
+    ref = _get(rule, "reference")
+    expect = _plain(_get(rule, "expect", {}))
+    unknown = sorted(set(expect.values()) - set(EXPECT))
+    if unknown:
+        raise ValueError(f"report.headline.rules: kind='expect': direction {unknown[0]!r}; "
+                         f"accepted: {sorted(EXPECT)}")
+    margin = float(_get(rule, "chance_margin", 0.02))
+    chance = rs[0].get("chance")
+    top = sum(v == "most" for v in expect.values())
+    summ = {k: stats.summarize(value(x, view) for x in g) for k, g in by.items()}
+    unit = _get(view, "col_label", _get(view, "cols"))
+    counts = {"reproduced": 0, "not reproduced": 0, "not testable": 0}
+    parts = []
+    for row, said in expect.items():
+        def bad(c, row=row):  # runs without a score (a non-finite loss): named, never imputed
+            k = {x: sum(value(y, view) is None for y in by.get((x, c), [])) for x in (row, ref)}
+            return "".join(f"; {k[x]} of {len(by[(x, c)])} `{x}` runs without a score "
+                           "(non-finite loss)" for x in dict.fromkeys((row, ref)) if k[x])
+        each = []
+        for c in cols:
+            s, r = summ.get((row, c)), summ.get((ref, c))
+            where = "" if c is None else f"{unit} {c}: "
+            if s is None or r is None:
+                verdict, why = "not testable", f"no runs of `{row if s is None else ref}`"
+            elif min(s.n, r.n) < 2:
+                verdict, why = "not testable", "fewer than 2 seeds with a score" + bad(c)
+            elif chance is not None and r.mean <= chance + margin and said != "no_better":
+                verdict, why = "not testable", (f"`{ref}` at chance ({100 * r.mean:.1f}%), "
+                                                "no drop can show")
+            else:
+                drops = sorted((summ[(ref, c)].mean - summ[(k, c)].mean, k) for k in rows
+                               if k != ref and (k, c) in summ and summ[(k, c)].n >= 2)[::-1]
+                rank = [k for _, k in drops].index(row)
+                half = float(np.nanmax([(s.hi - s.lo) / 2, (r.hi - r.lo) / 2, 0.0]))
+                diff = s.mean - r.mean
+                verdict = expect_verdict(said, diff, half, rank, top)
+                why = (f"{100 * diff:+.1f} points, {100 * r.mean:.1f}% -> {100 * s.mean:.1f}%"
+                       f", interval half-width {100 * half:.1f}"
+                       + (f", drop rank {rank + 1}" if said == "most" else "") + bad(c))
+            counts[verdict] += 1
+            each.append(f"{where}{verdict} ({why})")
+        parts.append(f"`{row}` {EXPECT[said]} there: " + "; ".join(each))
+    if not parts:
+        return ""
+    on = f" on {_get(view, 'name')}" if _get(view, "name") else ""
+    return (f"{_get(rule, 'source', 'Expected')} against `{ref}`{on}, point by point (test "
+            "split; a difference counts beyond the larger 95% interval half-width of the "
+            "two rows): " + ". ".join(parts) + ". Verdicts: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items()) + ".")
+
+
 RULES = {"solved": _rule_solved, "upto": _rule_upto, "compare": _rule_compare,
          "metric": _rule_metric, "best": _rule_best, "drop": _rule_drop,
-         "below": _rule_below}
+         "below": _rule_below, "expect": _rule_expect}
 
 
 def findings(records: Sequence[dict], spec: Mapping) -> list[str]:

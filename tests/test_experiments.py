@@ -23,7 +23,7 @@ from experiments import report, sweep
 from lstmjax import schema
 from lstmjax.gates import PRESETS
 
-SWEEPS = ("gap_sweep", "adding_long", "sentiment", "ablation", "factorial")
+SWEEPS = ("gap_sweep", "adding_long", "sentiment", "ablation", "factorial", "greff")
 
 
 def _config(name: str, size: str = "tiny") -> str:
