@@ -89,6 +89,29 @@ def test_every_preset_and_gru_uni_and_bi_with_and_without_lengths(cell, gates, b
         _compare(cell, gates, lengths, bidirectional=bidirectional)
 
 
+@pytest.mark.parametrize("cell,gates", [("lstm", "nfg"), ("lstm", "vanilla"), ("lstm", "noaf"),
+                                        ("gru", None)])
+def test_saturated_gates_stay_finite_and_match_the_reference(cell, gates):
+    """Gate pre-activations far beyond +-88 (biases of +-200; on NFG, a peephole on a cell
+    that never forgets, |c| ~ T, did this at T = 1000): the kernel, built with -ffast-math,
+    turned exp(-v) = inf into NaN outputs; its sigmoid now clamps, and gives the
+    reference's 0 / 1 there."""
+    def config(impl):  # H = 32: the pointwise loops run as full 16-lane vectors
+        return lstmjax.LSTMConfig(D, 32, cell=cell, gates=gates or "standard",
+                                  implementation=impl)
+
+    def saturate(path, p):  # every bias +-200, alternating by unit: gates at exactly 0 / 1
+        if jax.tree_util.keystr(path).endswith("['b']"):
+            return jnp.where(jnp.arange(p.shape[-1]) % 2 == 0, 200.0, -200.0).astype(p.dtype)
+        return p
+    ref, nat = config("reference"), config("native")
+    params = jax.tree_util.tree_map_with_path(saturate, lstmjax.init(jax.random.key(1), ref))
+    xs = jax.random.normal(jax.random.key(0), (B, T, D))
+    got, want = _run(nat, params, xs, None, None), _run(ref, params, xs, None, None)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(got)), "non-finite"
+    _assert_close(got, want)
+
+
 @pytest.mark.parametrize("gates", ["standard", "vanilla", "cifg", "noaf"])
 def test_wide_inputs_take_the_hoisted_projection(gates):
     # D >= 32 with >= 16 rows per thread: the kernel projects the inputs as one GEMM per

@@ -148,7 +148,14 @@ class FixedRhs {
 #endif
 };
 
-inline float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+// The argument is clamped to +-88 (exp(88) < FLT_MAX): under -ffast-math (finite math
+// only) exp(-v) = inf for v < -88.7 is not handled, and the vectorized 1/(1 + inf) gave NaN
+// (a peephole on a cell without a forget gate, |c| ~ T, reached it at T = 1000). sigmoid(+-88)
+// is 1 and 0 to float precision, as the reference's jax.nn.sigmoid gives there.
+inline float sigmoid(float v) {
+  v = std::fmin(std::fmax(v, -88.0f), 88.0f);
+  return 1.0f / (1.0f + std::exp(-v));
+}
 
 int NumThreads(int64_t batch) {
   int n = static_cast<int>(std::thread::hardware_concurrency());
