@@ -23,3 +23,24 @@ def choose(arg: str | None, accepted, default: str, name: str) -> str:
     if arg not in accepted:
         raise ValueError(f"{name} config: arg={arg!r}; accepted: {tuple(accepted)}")
     return arg
+
+
+def solve_sweep_settings(c, size: str):
+    """The train settings of the sweeps that train to a solve on synthetic recall tasks
+    (factorial, greff), set on ``c`` (a ``default_config()``) for ``size``: "tiny" (the
+    tests: 4 steps), "cost" (15 steps in timing windows of 5, no evaluation, checkpoints
+    or plots: the cost estimate) or "standard" (up to 3000 steps at batch 64, validation
+    every 50 steps on 1024 sequences, solved at 99%)."""
+    tiny, cost = size == "tiny", size == "cost"
+    c.steps = 4 if tiny else 15 if cost else 3000
+    c.batch_size = 16 if tiny else 64
+    c.eval_every = 2 if tiny else 0 if cost else 50
+    if cost:  # timing windows of 5 steps (the first holds the compile), no checkpoints
+        c.log_every, c.checkpoint_every, c.plot, c.tensorboard = 5, 0, False, False
+    c.eval_batch_size = 64 if tiny else 256
+    c.eval_batches = 1 if tiny else 4
+    c.solve_threshold = 0.99
+    c.model.embed_dim = 4 if tiny else 16
+    if tiny:
+        c.model.hidden_size = 8
+    return c

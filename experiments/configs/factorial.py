@@ -22,7 +22,7 @@ T - 1], so its replacing gate z starts small; minLSTM: the LSTM's chrono, b_f = 
 
 import ml_collections
 
-from experiments.configs import choose, gap_sweep
+from experiments.configs import choose, gap_sweep, solve_sweep_settings
 from lstmjax.schema import default_config
 
 ARGS = ("tiny", "standard", "cost")
@@ -54,18 +54,7 @@ RATES = (1e-3, 3e-3, 1e-2)
 def get_config(arg=None) -> ml_collections.ConfigDict:
     size = choose(arg, ARGS, "standard", "factorial")
     tiny, cost = size == "tiny", size == "cost"
-    c = default_config()
-    c.steps = 4 if tiny else 15 if cost else 3000
-    c.batch_size = 16 if tiny else 64
-    c.eval_every = 2 if tiny else 0 if cost else 50
-    if cost:  # timing windows of 5 steps (the first holds the compile), no checkpoints
-        c.log_every, c.checkpoint_every, c.plot, c.tensorboard = 5, 0, False, False
-    c.eval_batch_size = 64 if tiny else 256
-    c.eval_batches = 1 if tiny else 4
-    c.solve_threshold = 0.99
-    c.model.embed_dim = 4 if tiny else 16
-    if tiny:
-        c.model.hidden_size = 8
+    c = solve_sweep_settings(default_config(), size)
     c.data = dict(name="distant_recall", gap=0, num_clues=8, num_distractors=8,
                   num_examples=100_000, num_eval_examples=128 if tiny else 64 if cost else 2_048)
     models = {k: v for k, v in MODELS.items()}

@@ -30,7 +30,7 @@ without a score (a non-finite loss) is named in the report, never counted as a f
 
 import ml_collections
 
-from experiments.configs import choose
+from experiments.configs import choose, solve_sweep_settings
 from lstmjax.gates import PRESETS
 from lstmjax.schema import default_config
 
@@ -101,18 +101,7 @@ def _views(rates) -> tuple:
 def get_config(arg=None) -> ml_collections.ConfigDict:
     size = choose(arg, ARGS, "standard", "greff")
     tiny, cost = size == "tiny", size == "cost"
-    c = default_config()
-    c.steps = 4 if tiny else 15 if cost else 3000
-    c.batch_size = 16 if tiny else 64
-    c.eval_every = 2 if tiny else 0 if cost else 50
-    if cost:  # timing windows of 5 steps (the first holds the compile), no checkpoints
-        c.log_every, c.checkpoint_every, c.plot, c.tensorboard = 5, 0, False, False
-    c.eval_batch_size = 64 if tiny else 256
-    c.eval_batches = 1 if tiny else 4
-    c.solve_threshold = 0.99
-    c.model.embed_dim = 4 if tiny else 16
-    if tiny:
-        c.model.hidden_size = 8
+    c = solve_sweep_settings(default_config(), size)
     tasks = _tasks(tiny, 128 if tiny else 64 if cost else 2_048)
     c.data = dict(tasks["last_clue"]["data"])
     rates = (1e-3, 3e-3) if tiny else (1e-3,) if cost else RATES
