@@ -126,8 +126,12 @@ def sweep_bullet(results: str, entries) -> str:
     n = (f"the whole test split, {report.examples_of(rs, 'test')} "
          f"{view.get('unit', 'examples')} per run" if split == report.TEST
          else "no test split")
-    what = (f"**{title}** ([report](experiments/results/{d}/{name}.md); {len(own)} runs, "
-            f"{seeds} seed(s) per cell, ≤ {max(r['steps_budget'] for r in rs)} steps, "
+    missing = meta.get("missing_runs") or []
+    unfinished = (f" (UNFINISHED: {len(missing)} more planned runs have no record yet; "
+                  "rerun the report's command without --report_only to continue)"
+                  if missing else "")
+    what = (f"**{title}** ([report](experiments/results/{d}/{name}.md); {len(own)} runs"
+            f"{unfinished}, up to {seeds} seed(s) per cell, ≤ {max(r['steps_budget'] for r in rs)} steps, "
             f"{_lrs(own, meta['settings'])}; {_inits(own)}; numbers: {n}): ")
     text = " ".join(report.findings(recs, spec) + list(spec.get("notes") or ()) + (
         [] if split == report.TEST else [_no_test(results, d)]))

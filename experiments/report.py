@@ -983,3 +983,11 @@ def findings(records: Sequence[dict], spec: Mapping) -> list[str]:
             if text:
                 out.append(text)
     return out
+
+
+def incomplete_note(missing: list, planned: int) -> list[str]:
+    """The note of a report whose sweep has planned runs without a record (unfinished)."""
+    if not missing:
+        return []
+    return [f"**Incomplete:** {len(missing)} of {planned} runs have no record yet (e.g. "
+            f"`{missing[0]}`); the tables cover the rest.", ""]

@@ -231,6 +231,8 @@ def _regenerate(workdir: str, shown: str) -> tuple[str, str]:
     if legacy:
         notes = report.split_note(records, rerun_command(name, mode, settings, shown),
                                   "score" if name == "ablation" else "accuracy")
+    missing = meta.get("missing_runs") or []  # an unfinished sweep, as the run wrote it
+    notes = report.incomplete_note(missing, len(records) + len(missing)) + notes
     notes += report.resumed_note(records, meta.get("resumed_runs", 0))  # as the run wrote it
     stamp = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     header = report.header_lines(meta, name)

@@ -599,8 +599,7 @@ def main(name: str | None = None, doc: str = __doc__, argv: Sequence[str] | None
     notes = report.resumed_note(records, resumed)
     if missing:
         res.meta["missing_runs"] = missing
-        notes = [f"**Incomplete:** {len(missing)} of {len(trainable)} runs have no record "
-                 f"yet (e.g. `{missing[0]}`); the tables cover the rest.", ""] + notes
+        notes = report.incomplete_note(missing, len(trainable)) + notes
     if resumed:
         res.meta["resumed_runs"] = resumed
     if make_report is not None:

@@ -148,9 +148,11 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     for text in bullets:
         assert "43.2" not in text and "0.432" not in text, text
     # records without a test split: the bullet says so and gives the rerun command
-    for title in ("Adding problem", "Sentiment"):
-        text = next(b for b in bullets if title in b)
-        assert "no test number exists" in text and "rerun needed: `python -m" in text
+    text = next(b for b in bullets if "Sentiment" in b)
+    assert "no test number exists" in text and "rerun needed: `python -m" in text
+    # the adding problem's bullet reads the T = 1000 rerun with test splits (unfinished)
+    text = next(b for b in bullets if "Adding problem" in b)
+    assert "Whole test split (2048 sequences) at T 1000" in text and "UNFINISHED" in text
     # the quick gap sweep and the rerun gates hold test splits: their numbers are shown
     assert "Whole test split (2048 sequences) at gap 100" in next(
         b for b in bullets if "Gap sweep (distant" in b)
@@ -164,7 +166,7 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     shutil.copytree(tmp_path, results, ignore=shutil.ignore_patterns("with_test"))
     shutil.rmtree(os.path.join(results, "gates_causal"))
     for d in ("gap_sweep_standard", "sentiment_standard", "gates_standard",
-              "adding_long_t1000"):
+              "adding_long_t1000", "adding_t1000_1997"):
         _poison(results, d, test=True)
     for text in headlines.block(results).splitlines()[1:-1]:
         if any(t in text for t in ("Adding", "Sentiment", "Gates**", "Gap sweep (distant")):
