@@ -18,7 +18,7 @@ Metadata is read as JSON only, and a key this module does not write (such as the
 ``pickle_b64`` of older versions) is refused, not interpreted.
 
 Restoring checks the file list, the metadata's keys, the config fingerprint, the data
-fingerprint, (on request) the data position and the stored dtype and shape of every array
+fingerprint, (on request) the data position and the stored dtype of every array
 (orbax's array metadata; orbax would cast a float16 checkpoint to a float32 run silently)
 *before* reading arrays; a checkpoint written by another config or for other data, in
 other dtypes, or one whose files are truncated, altered or missing, raises :class:`CheckpointError` naming the path and what differs. Nothing is ever
@@ -505,10 +505,11 @@ def _key_names(key_path) -> tuple[str, ...]:
 
 
 def _check_stored(path: str, abstract) -> None:
-    """Refuse a checkpoint whose arrays are stored with another dtype or shape than
-    ``abstract`` expects, before orbax reads them: orbax casts on restore, so a float16
-    checkpoint would otherwise come back as float32 without a word (and a float64 one
-    would lose precision the same way). Reads only orbax's array metadata."""
+    """Refuse a checkpoint whose arrays are stored with another dtype than ``abstract``
+    expects, before orbax reads them: orbax casts on restore, so a float16 checkpoint
+    would otherwise come back as float32 without a word (and a float64 one would lose
+    precision the same way). Reads only orbax's array metadata; shapes are checked by
+    the restore itself and :func:`_check_restored`."""
     ocp = _orbax()
     try:
         with _QuietAbandonedReads():
@@ -533,11 +534,6 @@ def _check_stored(path: str, abstract) -> None:
                 f"checkpoint {path}: {jax.tree_util.keystr(p)} is stored as "
                 f"{np.dtype(have.dtype).name}, this run expects {np.dtype(want.dtype).name}; "
                 "restoring would cast it silently, so it was refused. Left untouched.")
-        if have.shape is not None and tuple(have.shape) != tuple(want.shape):
-            raise CheckpointError(
-                f"checkpoint {path}: {jax.tree_util.keystr(p)} has shape "
-                f"{tuple(have.shape)}, this config expects {tuple(want.shape)}. "
-                "Left untouched.")
 
 
 def _check_restored(restored, abstract, path):

@@ -61,7 +61,6 @@ class TrainState(NamedTuple):
     rng: Any
 
 
-
 def score(outputs, batch: Mapping, output_kind: str, tolerance: float | None) -> dict:
     """Per-device sums over one batch: ``loss_sum``, ``count`` (what the loss is a mean
     over: examples, or scored steps), ``examples`` and, where defined, ``correct``,

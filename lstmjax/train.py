@@ -384,7 +384,8 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
     host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"]), *pretrained))
     pad_to = int(job.spec.max_length) if cfg["pad_to"] == "max_length" else None
     train_ds = data.batches(job.sources["train"], batch_size=cfg["batch_size"],
-                            seed=device_step.derived_seed(cfg["seed"], device_step.DATA_STREAM), pad_to=pad_to,
+                            seed=device_step.derived_seed(cfg["seed"], device_step.DATA_STREAM),
+                            pad_to=pad_to,
                             pad_multiple=cfg["pad_multiple"], bucket=cfg["bucket"])
     train_iter = data.iterator(train_ds)
     extra = {}
