@@ -94,6 +94,17 @@ def config_sha256(config: Mapping) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
+def same_config(record: Mapping, config: Mapping) -> bool:
+    """Whether a saved record was made with ``config``: its ``config_sha256`` matches, or
+    its saved config does once the model fields added since (at their off value,
+    ``schema.without_added_off``) are left out of both."""
+    if record.get("config_sha256") == config_sha256(config):
+        return True
+    saved = record.get("config")
+    return isinstance(saved, Mapping) and config_sha256(schema.without_added_off(saved)) == \
+        config_sha256(schema.without_added_off(config))
+
+
 # --------------------------------------------------------------------------- expansion
 
 
@@ -387,10 +398,29 @@ def run_plan(plan: Sequence[Run], execute_one: Callable[[Run], dict], *,
             finished(run, execute_one(run))
     else:
         ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(todo)), mp_context=ctx) as pool:
-            futures = {pool.submit(execute_one, run): run for run in todo}
-            for fut in concurrent.futures.as_completed(futures):
-                finished(futures[fut], fut.result())
+        pool = concurrent.futures.ProcessPoolExecutor(min(jobs, len(todo)), mp_context=ctx)
+        queued = iter(todo)
+        # a run is submitted only when a worker is free: the executor would otherwise hold
+        # queued runs of its own that no cancel reaches once handed to a worker
+        running = {pool.submit(execute_one, run): run for run in itertools.islice(queued, jobs)}
+        try:
+            while running:
+                ended, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for fut in ended:
+                    finished(running.pop(fut), fut.result())
+                    run = next(queued, None)
+                    if run is not None:
+                        running[pool.submit(execute_one, run)] = run
+        except BaseException:
+            # Ctrl-C (the sweep's or a worker's) or a failed run: no further run starts;
+            # the runs in flight end (Ctrl-C saves them) and those that finish are recorded
+            pool.shutdown(wait=True, cancel_futures=True)
+            for fut, run in running.items():
+                if not fut.cancelled() and fut.exception() is None:
+                    finished(run, fut.result())
+            raise
+        pool.shutdown(wait=True)
     return [results[r.name] for r in plan]
 
 
@@ -424,8 +454,10 @@ def shard_path(workdir: str, name: str, k: int, n: int) -> str:
 
 def load_done(workdir: str, name: str, plan: Sequence[Run]) -> dict[str, dict]:
     """Finished records of ``plan`` found in the workdir (``<name>.json`` and every
-    ``<name>.shard-*.json``), kept only where the saved config equals the planned one."""
-    want = {r.name: r.config_sha256 for r in plan}
+    ``<name>.shard-*.json``), kept only where the saved config equals the planned one
+    (model fields added since it was saved, at their off value, do not count:
+    ``schema.without_added_off``)."""
+    want = {r.name: r.config for r in plan}
     paths = [os.path.join(workdir, f"{name}.json")]
     paths += sorted(glob.glob(os.path.join(workdir, f"{name}.shard-*-of-*.json")),
                     key=os.path.getmtime)
@@ -434,7 +466,7 @@ def load_done(workdir: str, name: str, plan: Sequence[Run]) -> dict[str, dict]:
         if not os.path.exists(path):
             continue
         for rec in report.read_records(path):
-            if want.get(rec.get("run")) == rec.get("config_sha256") is not None:
+            if rec.get("run") in want and same_config(rec, want[rec["run"]]):
                 done[rec["run"]] = rec
     return done
 

@@ -56,10 +56,12 @@ def estimate(model: models.ModelConfig, batch_per_device: int, length: int) -> d
     """
     rnn = model.rnn
     total_rnn, layer0 = _rnn_params(rnn)
-    d = rnn.output_size
+    d = model.feature_size
     params = total_rnn + d * model.num_outputs + model.num_outputs
     if model.input_kind == "tokens":
         params += int(model.vocab_size) * int(rnn.input_size)
+    if model.ngram_order:
+        params += int(model.ngram_buckets) * int(model.ngram_dim)
     dirs = 2 if rnn.bidirectional else 1
     h, i = int(rnn.hidden_size), int(rnn.input_size)
     gates = max(1, round(layer0 / (h * (i + h + 1))))  # 4 for an LSTM, 3 for a GRU, ...

@@ -30,6 +30,15 @@ Regularization in training (only with a ``dropout_key``; evaluation never drops)
 
 The first two apply to token inputs only; a features model refuses them (one line).
 
+A bag of n-grams beside the recurrence (``ngram_order`` > 0; tokens only): fastText's
+sentence features (Joulin et al. 2017) concatenated to the pooled vector the head reads,
+``v = [pool(ys) ; mean_{n <= N, t + n <= len} G[hash_n(x_t .. x_{t+n-1})]]`` with ``G``
+``[ngram_buckets, ngram_dim]`` (``params["ngrams"]``). The hash (FNV-1a over the token
+ids, salted by ``n``) needs no vocabulary of n-grams, so a resume or ``predict`` sees the
+same buckets; colliding n-grams share a row. Padded positions and n-grams reaching past
+a sequence's length are left out of the mean (an empty sequence gets zeros). Word
+dropout acts on the ids first, so a dropped word also drops its n-grams.
+
 Pretrained embeddings (``model.embeddings_path``, :mod:`lstmjax.embeddings`): ``init``
 stays the seeded random init; :func:`with_embedding_rows` then puts the file's vectors
 into the rows of the words it has (the train loop does it once, at step 0).
@@ -52,6 +61,7 @@ import numpy as np
 from lstmjax import api, cells, min_rnn, recurrence
 
 POOLINGS = ("last", "bilstm", "mean", "max")
+NGRAM_BUCKETS, NGRAM_DIM = 2 ** 17, 32  # fastText uses 2M buckets; 131k x 32 = 4.2M floats
 OUTPUT_KINDS = ("classify", "regress", "classify_per_step")
 INPUT_KINDS = ("tokens", "features")
 
@@ -70,6 +80,8 @@ class ModelConfig:
       embed_dropout: dropout rate on the embedded tokens (tokens only), in [0, 1).
       word_dropout: probability of replacing a token by ``<unk>`` (tokens only), in [0, 1).
       freeze_embeddings: the optimizer leaves ``params["embed"]`` unchanged (tokens only).
+      ngram_order: largest n of the bag of n-grams beside the recurrence (0 = none;
+        tokens only); ``ngram_buckets`` hash buckets of ``ngram_dim`` values each.
     """
 
     rnn: api.LSTMConfig
@@ -81,6 +93,9 @@ class ModelConfig:
     embed_dropout: float = 0.0
     word_dropout: float = 0.0
     freeze_embeddings: bool = False
+    ngram_order: int = 0
+    ngram_buckets: int = NGRAM_BUCKETS
+    ngram_dim: int = NGRAM_DIM
 
     def __post_init__(self):
         if not isinstance(self.rnn, api.LSTMConfig):
@@ -109,6 +124,18 @@ class ModelConfig:
         if self.freeze_embeddings and self.input_kind != "tokens":
             raise ValueError("freeze_embeddings=True applies to token inputs (text tasks); "
                              "this task has feature inputs and no embedding: set it to False")
+        for name in ("ngram_order", "ngram_buckets", "ngram_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (
+                    0 if name == "ngram_order" else 1):
+                raise ValueError(f"{name}={value!r} must be an int >= "
+                                 f"{0 if name == 'ngram_order' else 1}")
+        if self.ngram_order and self.input_kind != "tokens":
+            raise ValueError(f"ngram_order={self.ngram_order!r} applies to token inputs (text "
+                             "tasks); this task has feature inputs: set it to 0")
+        if self.ngram_order and self.output_kind == "classify_per_step":
+            raise ValueError(f"ngram_order={self.ngram_order!r} adds one sentence vector; "
+                             "per-step outputs have none: set it to 0")
 
     @property
     def uses_dropout(self) -> bool:
@@ -116,18 +143,25 @@ class ModelConfig:
         return bool(self.rnn.dropout or self.embed_dropout or self.word_dropout)
 
     @property
+    def feature_size(self) -> int:
+        """Width of the vector the head reads: the network's outputs (+ the n-gram bag)."""
+        return self.rnn.output_size + (self.ngram_dim if self.ngram_order else 0)
+
+    @property
     def embed_dim(self) -> int | None:
         return self.rnn.input_size if self.input_kind == "tokens" else None
 
 
 def init(key, config: ModelConfig, dtype=jnp.float32) -> dict[str, Any]:
-    """``{"embed": [V, E] (tokens only), "rnn": lstmjax params, "head": {"w", "b"}}``.
+    """``{"embed": [V, E] (tokens only), "rnn": lstmjax params, "head": {"w", "b"}}``,
+    with ``"ngrams": [ngram_buckets, ngram_dim]`` when ``ngram_order`` > 0.
 
-    Each part gets its own key by ``fold_in`` (0 = rnn, 1 = head, 2 = embedding).
+    Each part gets its own key by ``fold_in`` (0 = rnn, 1 = head, 2 = embedding,
+    3 = n-grams).
     """
     _check(config)
     params = {"rnn": api.init(jax.random.fold_in(key, 0), config.rnn, dtype)}
-    d = config.rnn.output_size
+    d = config.feature_size
     bound = math.sqrt(6.0 / (d + config.num_outputs))
     params["head"] = {
         "w": jax.random.uniform(jax.random.fold_in(key, 1), (d, config.num_outputs), dtype,
@@ -138,6 +172,10 @@ def init(key, config: ModelConfig, dtype=jnp.float32) -> dict[str, Any]:
         params["embed"] = jax.random.normal(
             jax.random.fold_in(key, 2), (config.vocab_size, config.rnn.input_size), dtype
         ) / math.sqrt(config.rnn.input_size)
+    if config.ngram_order:
+        params["ngrams"] = jax.random.normal(
+            jax.random.fold_in(key, 3), (config.ngram_buckets, config.ngram_dim), dtype
+        ) / math.sqrt(config.ngram_dim)
     return params
 
 
@@ -161,6 +199,32 @@ def embed(params, config: ModelConfig, x):
     if config.input_kind == "tokens":
         return jnp.take(params["embed"], jnp.asarray(x, jnp.int32), axis=0)
     return jnp.asarray(x, jnp.float32)
+
+
+def ngram_buckets(x, order: int, buckets: int):
+    """Bucket ids ``[B, T - order + 1]`` of the ``order``-grams of tokens ``x [B, T]``:
+    FNV-1a over the ids (uint32, wrapping), salted by ``order``, modulo ``buckets``."""
+    x = jnp.asarray(x, jnp.uint32)
+    width = x.shape[1] - order + 1
+    h = jnp.full((x.shape[0], width), 2166136261 ^ order, jnp.uint32)
+    for k in range(order):
+        h = (h ^ x[:, k:k + width]) * jnp.uint32(16777619)
+    return (h % jnp.uint32(buckets)).astype(jnp.int32)
+
+
+def ngram_bag(table, x, lengths, order: int):
+    """``[B, ngram_dim]``: the mean of ``table``'s rows over every n-gram (n = 1..``order``)
+    lying inside each sequence (``t + n <= length``); zeros for an empty sequence."""
+    batch, num_steps = x.shape
+    lengths = recurrence.valid_lengths(lengths, batch, num_steps)
+    total = jnp.zeros((batch, table.shape[1]), table.dtype)
+    count = jnp.zeros((batch,), table.dtype)
+    for n in range(1, min(order, num_steps) + 1):
+        valid = (jnp.arange(num_steps - n + 1)[None, :] + n <= lengths[:, None]).astype(table.dtype)
+        rows = jnp.take(table, ngram_buckets(x, n, table.shape[0]), axis=0)
+        total = total + (rows * valid[..., None]).sum(axis=1)
+        count = count + valid.sum(axis=1)
+    return total / jnp.maximum(count, 1.0)[:, None]
 
 
 def pool(ys, final_state, lengths, pooling: str):
@@ -209,8 +273,11 @@ def apply(params, config: ModelConfig, x, lengths=None, *, dropout_key=None,
     if config.output_kind == "classify_per_step":
         feats = ys
     else:
-        feats = pool(ys, state, None if lengths is None else jnp.asarray(lengths, jnp.int32),
-                     config.pooling)
+        lengths = None if lengths is None else jnp.asarray(lengths, jnp.int32)
+        feats = pool(ys, state, lengths, config.pooling)
+        if config.ngram_order:
+            bag = ngram_bag(params["ngrams"], x, lengths, config.ngram_order)
+            feats = jnp.concatenate([feats, bag.astype(feats.dtype)], axis=-1)
     # after the last layer too (torch.nn.LSTM stops before it): one layer's output is
     # regularized, and padded steps stay 0 (dropout scales, never adds)
     out = recurrence.dropout(drop(3), config.rnn.dropout, feats) @ head["w"] + head["b"]
@@ -234,13 +301,14 @@ OWNED_DEFAULTS = {"forget_bias": cells.FORGET_BIAS, "recurrent_init": cells.RECU
 MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "pooling",
                 "embed_dim", "dropout", "embed_dropout", "word_dropout", "forget_bias",
                 "chrono_max_len", "recurrent_init", "unroll", "remat", "implementation", "form",
-                "chunk", "embeddings_path", "freeze_embeddings")
+                "chunk", "embeddings_path", "freeze_embeddings", "ngram_order", "ngram_buckets",
+                "ngram_dim")
 
 
 def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pooling, embed_dim,
               dropout, embed_dropout, word_dropout, forget_bias, chrono_max_len,
               recurrent_init, unroll, remat, implementation, form, chunk, embeddings_path,
-              freeze_embeddings) -> ModelConfig:
+              freeze_embeddings, ngram_order, ngram_buckets, ngram_dim) -> ModelConfig:
     """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
 
     Every field of :data:`MODEL_FIELDS` is required (the training config schema fills
@@ -273,7 +341,8 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
                        num_outputs=num_outputs, pooling=pooling,
                        vocab_size=int(spec.vocab_size) if tokens else None,
                        embed_dropout=embed_dropout, word_dropout=word_dropout,
-                       freeze_embeddings=freeze_embeddings)
+                       freeze_embeddings=freeze_embeddings, ngram_order=ngram_order,
+                       ngram_buckets=ngram_buckets, ngram_dim=ngram_dim)
 
 
 def _same(value, default) -> bool:

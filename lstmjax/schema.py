@@ -26,7 +26,7 @@ import ml_collections
 import numpy as np
 
 from lstmjax import device_step, models, optim, parallel, tasks
-from lstmjax.models import OWNED_DEFAULTS
+from lstmjax.models import NGRAM_BUCKETS, NGRAM_DIM, OWNED_DEFAULTS
 
 PAD_TO = ("max_length", "batch")
 
@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
         # a GloVe / word2vec text file read once at init ("" = off), and whether the
         # optimizer leaves the embedding as initialized (lstmjax.embeddings)
         "embeddings_path": "", "freeze_embeddings": False,
+        # a fastText bag of hashed token n-grams (orders 1..ngram_order, 0 = off) beside
+        # the pooled vector (lstmjax.models)
+        "ngram_order": 0, "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM,
     },
     "optimizer": {
         "name": "adam", "learning_rate": 1e-3, "momentum": 0.9, "schedule": "constant",
@@ -89,13 +92,14 @@ CHOICES = {
 }
 _AT_LEAST_ONE = {"steps", "batch_size", "pad_multiple", "keep_checkpoints", "model.hidden_size",
                  "model.num_layers", "model.embed_dim", "model.unroll", "model.chunk",
+                 "model.ngram_buckets", "model.ngram_dim",
                  "distributed.initialization_timeout_s", "distributed.heartbeat_timeout_s",
                  "distributed.shutdown_timeout_s"}
 _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batches", "eval_batch_size",
                  "checkpoint_every", "solve_threshold", "patience", "distributed.num_processes",
                  "optimizer.warmup_steps",
                  "optimizer.grad_clip", "optimizer.weight_decay", "optimizer.min_lr_ratio",
-                 "optimizer.momentum", "model.chrono_max_len"}
+                 "optimizer.momentum", "model.chrono_max_len", "model.ngram_order"}
 # Fields that may change when a run is resumed: they do not change what the state means.
 RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_size",
              "checkpoint_every", "keep_checkpoints", "parallel", "num_devices", "distributed",
@@ -104,7 +108,8 @@ RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_siz
 # Fields added after runs were committed: at this value they change nothing, and the
 # fingerprint leaves them out, so those runs' checkpoints still resume and load.
 ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0, "embeddings_path": "",
-                       "freeze_embeddings": False}}
+                       "freeze_embeddings": False, "ngram_order": 0,
+                       "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM}}
 
 # a token task used only to validate model fields by building the real ModelConfig (tokens:
 # every model field applies; a features task's own refusals come when its model is built)
@@ -201,13 +206,20 @@ def resolve_config(config) -> dict:
     return cfg
 
 
+def without_added_off(cfg: Mapping) -> dict:
+    """``cfg`` without the :data:`ADDED_OFF` fields at their off value (a shallow copy):
+    a config written before such a field existed and one written after compare equal."""
+    out = dict(cfg)
+    for section, fields in ADDED_OFF.items():
+        if isinstance(out.get(section), Mapping):
+            out[section] = {k: v for k, v in out[section].items()
+                            if not (k in fields and v == fields[k])}
+    return out
+
+
 def fingerprint(cfg: dict) -> dict:
     """The config fields that fix what a checkpoint's state means (resume must match)."""
-    fp = {k: v for k, v in cfg.items() if k not in RESUMABLE}
-    for section, fields in ADDED_OFF.items():
-        if isinstance(fp.get(section), dict):
-            fp[section] = {k: v for k, v in fp[section].items()
-                           if not (k in fields and v == fields[k])}
+    fp = without_added_off({k: v for k, v in cfg.items() if k not in RESUMABLE})
     if cfg["optimizer"]["schedule"] != "constant":
         fp["steps"] = cfg["steps"]  # the schedule depends on the run length
     return fp

@@ -69,6 +69,22 @@ def test_verdict_by_intervals():
     assert real_text.verdict(stats.Summary(0.7525, math.nan, 0.7525, 0.7525, 1), tf) == "wins"
 
 
+def test_the_goal_compares_the_representation_chosen_on_validation():
+    """Like TF-IDF's C, lstmjax's representation is picked by validation, never by test:
+    here 'max' has the higher test mean but 'mean' the higher validation mean."""
+    def rec(rep, val, test):
+        return {"corpus": "c", "representation": rep, "best": {"value": val},
+                "test": {"accuracy": test}}
+    records = [{"corpus": "c", "representation": "tfidf", "test": {"accuracy": 0.80}}]
+    for val, test in ((0.84, 0.79), (0.85, 0.79), (0.86, 0.79)):
+        records.append(rec("mean", val, test))
+    for val, test in ((0.70, 0.90), (0.71, 0.91), (0.72, 0.92)):
+        records.append(rec("max", val, test))
+    line, state = real_text.goal_line(records, "c", ["mean", "max", "tfidf"])
+    assert real_text.LABELS["mean"] in line and "validation 85.0%" in line
+    assert state == "below" and "test 79.0% vs TF-IDF 80.0%" in line
+
+
 def test_max_pooling_over_valid_steps_only():
     cfg = models.ModelConfig(rnn=api.LSTMConfig(input_size=3, hidden_size=4, bidirectional=True),
                              pooling="max")
@@ -91,18 +107,24 @@ def test_standard_plan_uses_the_text_defaults():
 
     config = cfg_file.get_config()
     runs = real_text.plan(config)
-    assert len(runs) == 3 * (1 + 4 * 3)
+    reps = len(config.representations)
+    assert reps == 5 and len(runs) == 3 * (1 + reps * 3)
     assert cfg_file.TUNED_ON not in config.corpora  # tuned elsewhere
     first = runs[1]["config"]
     defaults = text_file.get_config().to_dict()
     for key in ("steps", "batch_size", "eval_every", "eval_batches", "patience", "optimizer"):
         assert first[key] == defaults[key], key
-    assert {k: first["model"][k] for k in ("embed_dropout", "dropout", "pooling")} == \
-        {k: defaults["model"][k] for k in ("embed_dropout", "dropout", "pooling")}
+    same = ("embed_dropout", "dropout", "pooling", "ngram_order", "ngram_buckets", "ngram_dim")
+    assert {k: first["model"][k] for k in same} == {k: defaults["model"][k] for k in same}
+    assert defaults["model"]["ngram_order"] > 0  # the bag is a default ...
+    no_bag = next(r for r in runs if r["representation"] == "bilstm_no_bag")["config"]
+    assert no_bag["model"]["ngram_order"] == 0  # ... and one row goes without it
+    assert {k: v for k, v in no_bag["model"].items() if k != "ngram_order"} == \
+        {k: v for k, v in first["model"].items() if k != "ngram_order"}
     assert first["data"]["max_length"] == defaults["data"]["max_length"]
     chrono = next(r for r in runs if r["representation"] == "forward_chrono")
     assert chrono["config"]["model"]["chrono_max_len"] == float(defaults["data"]["max_length"])
     assert not chrono["config"]["model"]["bidirectional"]
     # seed-major: every representation of seed 0 comes before any of seed 1
-    order = [(r["seed"], r["representation"]) for r in runs[1:13]]
+    order = [(r["seed"], r["representation"]) for r in runs[1:1 + 3 * reps]]
     assert order == sorted(order, key=lambda x: x[0])

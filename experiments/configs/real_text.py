@@ -16,7 +16,12 @@ defaults a new user gets); only the data section is replaced by the ``corpus`` t
 * ``bilstm``: the seed's [h_fw_T ; h_bw_1] (BiLSTM, pooling ``bilstm``);
 * ``mean`` / ``max``: the same BiLSTM, mean / max of its per-step outputs over the words;
 * ``forward_chrono``: a forward LSTM's last state, chrono init (Tallec & Ollivier 2018)
-  with T_max = ``data.max_length``.
+  with T_max = ``data.max_length``;
+* ``bilstm_no_bag``: the seed's vector alone, without the defaults' n-gram bag (what the
+  bag adds).
+
+Every representation but the last reads the bag beside its sentence vector (the defaults'
+``model.ngram_order``).
 
 ``tfidf_C``: the grid of inverse regularization strengths for the baseline; the C with the
 best validation accuracy (ties: the smaller C) is scored on test.
@@ -41,10 +46,12 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     c.corpora = CORPORA
     c.tuned_on = TUNED_ON
     # what the tuning on TUNED_ON chose (the overrides of its tuning.jsonl record)
-    c.tuned = ("model.embed_dropout=0.5", "model.dropout=0.5")
-    c.representations = ("bilstm", "mean", "max", "forward_chrono")
+    c.tuned = ("model.embed_dropout=0.5", "model.dropout=0.5", "patience=0",
+               "model.ngram_order=2")
+    c.representations = ("bilstm", "mean", "max", "forward_chrono", "bilstm_no_bag")
     c.representation_defs = dict(
         bilstm=dict(bidirectional=True, pooling="bilstm"),
+        bilstm_no_bag=dict(bidirectional=True, pooling="bilstm", ngram_order=0),
         mean=dict(bidirectional=True, pooling="mean"),
         max=dict(bidirectional=True, pooling="max"),
         forward_chrono=dict(bidirectional=False, pooling="last", chrono=True))
@@ -63,6 +70,8 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         c.train.batch_size = 4
         c.train.model.hidden_size = 4
         c.train.model.embed_dim = 4
+        c.train.model.ngram_buckets = 64
+        c.train.model.ngram_dim = 4
         c.text.max_length = 12
         c.tfidf_C = (0.1, 10.0)
     return c
