@@ -41,8 +41,11 @@ def _text_config(tmp_path):
             "pad_multiple": 4,
             "data": {"name": "text_file", "path": str(tmp_path / "train.csv"),
                      "test_path": str(tmp_path / "test.csv"), "max_length": 6},
+            # with the text defaults' n-gram bag: load_run, predict and evaluate hash the
+            # same n-grams as training did
             "model": {"hidden_size": 8, "embed_dim": 8, "bidirectional": True,
-                      "pooling": "bilstm"},
+                      "pooling": "bilstm", "ngram_order": 2, "ngram_buckets": 256,
+                      "ngram_dim": 4},
             "optimizer": {"learning_rate": 0.02}}
 
 
@@ -60,6 +63,7 @@ def test_load_run_predict_equals_the_cli(text_run, capsys):
     run = lstmjax.load_run(workdir, which="last")
     assert run.labels == ["neg", "pos"] and run.checkpoint == "last@40" and run.step == 40
     assert run.config["data"]["name"] == "text_file" and "embed" in run.params
+    assert run.params["ngrams"].shape == (256, 4)
     proba = run.predict_proba(texts)
     assert proba.shape == (4, 2) and np.allclose(proba.sum(-1), 1, atol=1e-6)
     labels = run.predict(texts)
