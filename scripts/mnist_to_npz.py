@@ -7,7 +7,11 @@ Writes ``OUT/train.npz``, ``OUT/validation.npz`` and ``OUT/test.npz`` with keys
 * ``--pixels``: sequential MNIST, x ``[N, 784, 1]`` (one pixel per step);
 * ``--permute SEED``: permuted MNIST, ``[N, 784, 1]`` with one fixed pixel order,
   ``lstmjax.tasks.mnist.permutation(SEED)`` (the same order as the TFDS ``mnist`` task's
-  ``variant="permuted"``); implies ``--pixels``.
+  ``variant="permuted"``); implies ``--pixels``;
+* ``--validation N``: the literature's 60,000 training images (the file's train and
+  validation parts pooled) with N of them held out as validation, chosen by ``--seed``
+  (e.g. 55,000 / 5,000 / 10,000 with ``--validation 5000``); without it the file's
+  50,000 / 10,000 / 10,000 split is kept.
 
 Getting the file::
 
@@ -101,6 +105,19 @@ def load(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def hold_out(data: dict, n: int, seed: int) -> dict:
+    """The file's train + validation pooled (60,000 images), ``n`` of them (a seeded random
+    choice) as validation, the rest as train, each in file order; test unchanged."""
+    x = np.concatenate([data["train"][0], data["validation"][0]])
+    y = np.concatenate([data["train"][1], data["validation"][1]])
+    if not 0 < n < len(y):
+        raise SystemExit(f"mnist_to_npz: --validation {n}: must be in [1, {len(y) - 1}] "
+                         f"(the pooled train has {len(y)} images)")
+    order = np.random.default_rng(seed).permutation(len(y))
+    val, train = np.sort(order[:n]), np.sort(order[n:])
+    return {"train": (x[train], y[train]), "validation": (x[val], y[val]), "test": data["test"]}
+
+
 def convert(images: np.ndarray, *, pixels: bool = False, permute: int | None = None) -> np.ndarray:
     """``[N, 784]`` -> float32 ``[N, 28, 28]`` (rows), ``[N, 784, 1]`` (pixels, maybe permuted)."""
     x = np.asarray(images, np.float32)
@@ -119,9 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pixels", action="store_true", help="sequential MNIST: x [N, 784, 1]")
     p.add_argument("--permute", type=int, default=None, metavar="SEED",
                    help="permuted MNIST with lstmjax.tasks.mnist.permutation(SEED) (implies --pixels)")
+    p.add_argument("--validation", type=int, default=None, metavar="N",
+                   help="pool train + validation (60,000) and hold out N as validation")
+    p.add_argument("--seed", type=int, default=0, help="which images --validation holds out")
     args = p.parse_args(argv)
     path = args.input or default_input()
     data = load(path)
+    if args.validation is not None:
+        data = hold_out(data, args.validation, args.seed)
     os.makedirs(args.out, exist_ok=True)
     for split, (images, labels) in data.items():
         x = convert(images, pixels=args.pixels, permute=args.permute)

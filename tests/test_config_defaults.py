@@ -118,6 +118,28 @@ def test_every_config_is_loaded_with_its_arguments():
     assert "rnn,permuted" in _arguments(pixel)
 
 
+def test_pixel_mnist_models_are_parameter_matched():
+    """Issue 29: every pixel-MNIST model within 1.5% of the LSTM's parameter count."""
+    import jax
+
+    from lstmjax import api, models
+
+    pixel = importlib.import_module("experiments.configs.pixel_mnist")
+
+    def count(name):
+        m = pixel.get_config(name).model
+        rnn = api.LSTMConfig(input_size=1, hidden_size=m.hidden_size, num_layers=m.num_layers,
+                             cell=m.cell)
+        mc = models.ModelConfig(rnn=rnn, input_kind="features", num_outputs=10)
+        return models.num_params(jax.eval_shape(lambda k: models.init(k, mc), jax.random.key(0)))
+
+    lstm = count("lstm")
+    counts = {name: count(name) for name in pixel.MODELS}
+    assert lstm == 67_850 and set(counts) >= {"lstm_fb1", "gru", "min_gru", "min_lstm", "irnn"}
+    assert all(abs(c - lstm) <= 0.015 * lstm for c in counts.values()), counts
+    assert pixel.get_config("gru,permuted").data.path == "data/mnist_permuted_60k/{split}.npz"
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_one_get_config_convention(name):
     """``get_config(arg=None)`` everywhere (issue 25: there were four conventions); any

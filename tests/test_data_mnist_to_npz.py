@@ -45,6 +45,28 @@ def test_rowwise_pixels_and_permuted(tmp_path):
     assert len(src) == 4 and spec.num_classes == 6  # the fake train split has digits 0-5
 
 
+def test_validation_holdout_from_the_pooled_60k(tmp_path):
+    """--validation N: train + validation pooled, N held out (seeded), disjoint, test kept."""
+    parts = _fake(tmp_path / "mnist.pkl.gz", sizes=(8, 4, 3))
+    pooled = np.concatenate([parts[0][0], parts[1][0]])
+    outs = {}
+    for seed in (0, 0, 1):
+        out = tmp_path / f"v{seed}"
+        assert mnist_to_npz.main(["--input", str(tmp_path / "mnist.pkl.gz"), "--out", str(out),
+                                  "--pixels", "--validation", "5", "--seed", str(seed)]) == 0
+        z = {s: dict(np.load(out / f"{s}.npz")) for s in ("train", "validation", "test")}
+        assert [len(z[s]["y"]) for s in z] == [7, 5, 3]
+        rows = lambda s: [pooled.tolist().index(r) for r in z[s]["x"].reshape(-1, 784).tolist()]
+        train, val = rows("train"), rows("validation")
+        assert sorted(train + val) == list(range(12)) and train == sorted(train)
+        np.testing.assert_array_equal(z["test"]["x"].reshape(3, 784), parts[2][0])
+        outs.setdefault(seed, []).append(val)
+    assert outs[0][0] == outs[0][1] and outs[0][0] != outs[1][0]  # seeded
+    with pytest.raises(SystemExit, match="--validation 12: must be in"):
+        mnist_to_npz.main(["--input", str(tmp_path / "mnist.pkl.gz"), "--out",
+                           str(tmp_path / "bad"), "--validation", "12"])
+
+
 def test_refuses_a_pickle_that_would_run_code(tmp_path):
     marker = tmp_path / "pwned"
 
