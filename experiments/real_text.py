@@ -264,10 +264,33 @@ def goal_line(records: list[dict], corpus: str, reps: list[str]) -> tuple[str, s
     say = {"met": "goal met (mean at or above TF-IDF)",
            "tie below": "goal NOT met: the mean is below TF-IDF, within the seed interval",
            "below": "goal NOT met: below TF-IDF beyond the seed interval"}[state]
-    return (f"lstmjax's representation chosen on validation (as TF-IDF's C): {LABELS[best]} "
+    return (f"the lstmjax representation chosen on validation (as TF-IDF's C): {LABELS[best]} "
             f"(validation {100 * validation_mean(records, corpus, best):.1f}%), test "
             f"{100 * b.mean:.1f}% vs TF-IDF {100 * tf.mean:.1f}% "
             f"({100 * (b.mean - tf.mean):+.1f} points; {say})"), state
+
+
+def ms_per_step(records: list[dict], corpus: str, rep: str) -> float:
+    """Mean wall time per training step (ms; periodic validations included) of a
+    representation's runs on a corpus, as they ran (the report's hardware line)."""
+    vals = [r["wall_s"] / r["steps_run"] for r in records
+            if r["corpus"] == corpus and r["representation"] == rep and r.get("steps_run")]
+    return 1000 * float(np.mean(vals)) if vals else math.nan
+
+
+def bag_sentence(records: list[dict], corpora_: list[str]) -> str:
+    """The seed's vector with the defaults' n-gram bag against it without, per corpus:
+    test accuracy (the interval rule of :func:`verdict`) and wall time per step."""
+    parts = []
+    for c in corpora_:
+        a, b = summary_of(records, c, SEED_REP), summary_of(records, c, "bilstm_no_bag")
+        v = {"wins": "ahead", "ties": "a tie by the intervals", "loses": "behind"}[verdict(a, b)]
+        ta, tb = ms_per_step(records, c, SEED_REP), ms_per_step(records, c, "bilstm_no_bag")
+        parts.append(f"`{c}` {100 * (a.mean - b.mean):+.1f} points ({v}), {ta:.0f} vs "
+                     f"{tb:.0f} ms per step ({ta / tb:.1f}x)")
+    return ("The seed's [h_fw_T ; h_bw_1] with the bag against the same BiLSTM without it "
+            "(test accuracy, whole test split; wall time per training step with validations, "
+            "as the runs ran): " + "; ".join(parts) + ". (generated)")
 
 
 def plot(path: str, records: list[dict], corpora_: list[str], reps: list[str]) -> None:
@@ -466,6 +489,8 @@ def make_report(records: list[dict], config, out: str) -> tuple[list[str], list[
                 f"{'corpus' if len(corpora_) == 1 else 'corpora'} (the goal), below it within "
                 f"the seed interval on {tie} and beyond it on "
                 f"{len(corpora_) - met - tie}.")
+    if bare:
+        sections += ["## What the n-gram bag adds", "", bag_sentence(records, corpora_), ""]
     sections += ["## Summary", "", headline + " (generated)", ""]
     plot(os.path.join(out, f"{NAME}_accuracy.png"), records, corpora_, reps)
     sections += [f"![test accuracy per corpus and representation]({NAME}_accuracy.png)", ""]

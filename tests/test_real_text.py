@@ -56,6 +56,7 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     headline = (out / "headline.md").read_text(encoding="utf-8")
     assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
     assert "with the n-gram bag reaches" in headline and "without the bag)" in headline
+    assert "## What the n-gram bag adds" in text and "ms per step" in text
     assert (out / "real_text_accuracy.png").stat().st_size > 1000
     # resume: the same command trains nothing again
     before = os.path.getmtime(tmp_path / "w" / "real_text.json")
