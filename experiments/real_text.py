@@ -357,8 +357,11 @@ def chosen_sentence(config, recs: list[dict]) -> str:
     se = 100 * math.sqrt(0.25 / chosen["validation_examples"])  # the largest binomial s.e.
     others = [r for r in recs if r is not base and r is not chosen]
     other = max(others, key=lambda r: r["best"]["value"]) if others else None
-    return (f"Chosen (now `experiments/configs/text_file.py`): {', '.join(config.tuned)}, with "
-            f"patience {config.train.patience}. Over the base they moved the best validation "
+    shown = [o for o in config.tuned if not o.startswith("patience=")]
+    return (f"Chosen (now `experiments/configs/text_file.py`): {', '.join(shown)}, with "
+            f"patience {config.train.patience}"
+            + (" (the tuning runs set patience=0 to train their whole budget)"
+               if len(shown) < len(config.tuned) else "") + ". Over the base they moved the best validation "
             f"accuracy by {100 * (chosen['best']['value'] - base['best']['value']):+.1f} points "
             f"(one standard error is up to {se:.1f}) and the "
             f"validation loss at that step from {base['best']['loss']:.2f} to "
