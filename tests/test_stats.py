@@ -143,6 +143,13 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     results = _copy(tmp_path)
     for d in rereport.committed():
         _poison(results, d, test=False)
+    # records from before test-split evaluation (every committed report has been rerun
+    # since): the sentiment records in that old form (a validation-sample accuracy at the
+    # top level, no test or validation split) stand for them
+    path = os.path.join(results, "sentiment_standard", "sentiment.json")
+    legacy = [{**{k: v for k, v in r.items() if k not in ("test", "validation")},
+               "accuracy": VAL, "loss": 0.5} for r in json.load(open(path))]
+    json.dump(legacy, open(path, "w"))
     bullets = headlines.block(results).splitlines()[1:-1]
     assert len(bullets) == len(headlines.directories(results)) + 1  # + the gates
     for text in bullets:
@@ -182,8 +189,7 @@ def test_no_report_table_number_comes_from_a_validation_record(tmp_path):
         assert "87.5" in table and "43.2" not in text, d
         assert "Not test numbers" not in text
     # legacy records: labelled as the validation sample, with the rerun command
-    for d in ("gap_sweep_standard", "sentiment_standard", "adding_long_t1000",
-              "ablation_standard"):
+    for d in ("adding_long_t1000", "ablation_standard"):
         _, text = rereport.regenerate(os.path.join(results, d), write=False)
         assert "**Not test numbers: rerun needed.**" in text and "`python -m experiments." in text
         assert "## " in text and "validation sample" in text.split("## ", 1)[1].split("\n")[0]
