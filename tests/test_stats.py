@@ -160,8 +160,8 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     # the adding problem's bullet reads the T = 1000 rerun with test splits (unfinished)
     text = next(b for b in bullets if "Adding problem" in b)
     assert "Whole test split (2048 sequences) at T 1000" in text and "UNFINISHED" in text
-    # the quick gap sweep and the rerun gates hold test splits: their numbers are shown
-    assert "Whole test split (2048 sequences) at gap 100" in next(
+    # the rerun standard gap sweep and the rerun gates hold test splits: their numbers show
+    assert "Whole test split (2048 sequences) at gap 500" in next(
         b for b in bullets if "Gap sweep (distant" in b)
     # the gates bullet is the interventions' (gates_causal): whole-test-split accuracies
     causal = next(b for b in bullets if "**Gates, by intervention**" in b)
