@@ -109,7 +109,8 @@ FIELDS = dict(cell="lstm", gates="standard", hidden_size=4, num_layers=1, bidire
               pooling="last", embed_dim=6, dropout=0.0, embed_dropout=0.0, word_dropout=0.0,
               forget_bias=1.0, chrono_max_len=0.0,
               recurrent_init="orthogonal", unroll=1, remat=False, implementation="auto",
-              form="auto", chunk=64, embeddings_path="", freeze_embeddings=False)
+              form="auto", chunk=64, embeddings_path="", freeze_embeddings=False,
+              ngram_order=0, ngram_buckets=64, ngram_dim=4)
 
 
 def test_from_task_and_errors():

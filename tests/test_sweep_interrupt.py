@@ -50,9 +50,12 @@ def test_ctrl_c_to_the_process_group_starts_no_queued_run(tmp_path):
     marks.mkdir()
     (helpers / "slow_worker.py").write_text(textwrap.dedent(WORKER))
     env = {**subprocess_env(), "MARKS": str(marks), "HELPERS": str(helpers)}
+    # SIGINT as a terminal leaves it: pytest-xdist workers ignore SIGINT, and an ignored
+    # signal stays ignored across exec (Python then installs no KeyboardInterrupt handler)
     proc = subprocess.Popen([sys.executable, "-c", MAIN], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while len(os.listdir(marks)) < 2 and time.time() < deadline:  # both workers busy
         time.sleep(0.1)
