@@ -204,9 +204,16 @@ def test_committed_reports_match_their_records():
         assert rereport._body(open(path, encoding="utf-8").read()) == rereport._body(text), d
 
 
+# the legacy settings of gap_sweep_gap1000 (meta.json before its 2026-12-07 rerun)
+GAP1000_LEGACY = {"batch_size": 64, "embed": 16, "eval_every": 50, "eval_examples": 1024,
+                  "gaps": [1000], "hidden": 64, "learning_rate": 0.003,
+                  "models": ["rnn", "lstm_chrono"], "num_clues": 8, "num_distractors": 8,
+                  "optimizer": "adam, grad clip 1.0", "seeds": 3, "solve_threshold": 0.99,
+                  "steps": 1000, "tasks": ["distant_recall"]}
+
+
 def test_rerun_command_names_the_legacy_axes():
-    meta = json.load(open(os.path.join(RESULTS, "gap_sweep_gap1000", "meta.json")))
-    cmd = rereport.rerun_command("gap_sweep", meta["mode"], meta["settings"],
+    cmd = rereport.rerun_command("gap_sweep", "standard", GAP1000_LEGACY,
                                  os.path.join(RESULTS, "gap_sweep_gap1000"))
     assert cmd.startswith("python -m experiments.sweep --config "
                           "experiments/configs/gap_sweep.py:standard ")
