@@ -36,7 +36,6 @@ report (``real_text.md``, ``real_text_accuracy.png``, ``headline.md``, the recor
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -106,10 +105,6 @@ def plan(config) -> list[dict]:
     return out
 
 
-def config_sha256(cfg: dict) -> str:
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
-
-
 # ----------------------------------------------------------------------------- runs
 
 def read_split(data: dict, split: str) -> tuple[list[str], list[str]]:
@@ -159,7 +154,7 @@ def execute(run: dict) -> dict:
     """Train (or fit) one run; its record."""
     t0 = time.time()
     rec = {"run": run["name"], "corpus": run["corpus"], "representation": run["representation"],
-           "seed": run["seed"], "config_sha256": config_sha256(run["config"]),
+           "seed": run["seed"], "config_sha256": sweep.config_sha256(run["config"]),
            "config": run["config"]}
     if run["representation"] == TFIDF:
         rec.update(tfidf_baseline(run["config"]["data"], run["config"]["tfidf_C"]))

@@ -124,12 +124,10 @@ class ModelConfig:
         if self.freeze_embeddings and self.input_kind != "tokens":
             raise ValueError("freeze_embeddings=True applies to token inputs (text tasks); "
                              "this task has feature inputs and no embedding: set it to False")
-        for name in ("ngram_order", "ngram_buckets", "ngram_dim"):
+        for name, least in (("ngram_order", 0), ("ngram_buckets", 1), ("ngram_dim", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (
-                    0 if name == "ngram_order" else 1):
-                raise ValueError(f"{name}={value!r} must be an int >= "
-                                 f"{0 if name == 'ngram_order' else 1}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ValueError(f"{name}={value!r} must be an int >= {least}")
         if self.ngram_order and self.input_kind != "tokens":
             raise ValueError(f"ngram_order={self.ngram_order!r} applies to token inputs (text "
                              "tasks); this task has feature inputs: set it to 0")
@@ -220,7 +218,8 @@ def ngram_bag(table, x, lengths, order: int):
     total = jnp.zeros((batch, table.shape[1]), table.dtype)
     count = jnp.zeros((batch,), table.dtype)
     for n in range(1, min(order, num_steps) + 1):
-        valid = (jnp.arange(num_steps - n + 1)[None, :] + n <= lengths[:, None]).astype(table.dtype)
+        # the n-gram starting at t fits when t + n <= length, i.e. t < length - n + 1
+        valid = recurrence.length_mask(lengths - (n - 1), num_steps - n + 1).astype(table.dtype)
         rows = jnp.take(table, ngram_buckets(x, n, table.shape[0]), axis=0)
         total = total + (rows * valid[..., None]).sum(axis=1)
         count = count + valid.sum(axis=1)
