@@ -238,6 +238,13 @@ def derived_seed(seed: int, stream: int) -> int:
     return int(bits) & 0x7FFFFFFF
 
 
+def make_optimizer(model_config, opt: Mapping, total_steps: int):
+    """``(tx, schedule)``: :func:`lstmjax.optim.make_optimizer` for this model (a frozen
+    embedding gets no update)."""
+    frozen = ("embed",) if model_config.freeze_embeddings else ()
+    return optim.make_optimizer(opt, total_steps, frozen)
+
+
 class Compiled(NamedTuple):
     """The jitted pieces of one static setup (see :func:`compiled`)."""
 
@@ -253,8 +260,7 @@ def compiled(model_config, optimizer_items: tuple, total_steps: int, tolerance, 
     """Jitted init / train / eval for a static setup, cached so that a sweep calling
     ``train.run`` many times in one process compiles once per (model, optimizer, task
     shape, layout)."""
-    frozen = ("embed",) if model_config.freeze_embeddings else ()
-    optimizer, schedule = optim.make_optimizer(dict(optimizer_items), total_steps, frozen)
+    optimizer, schedule = make_optimizer(model_config, dict(optimizer_items), total_steps)
     init = jax.jit(lambda seed, rows=None, vectors=None: init_state(
         seed, model_config, optimizer, rows, vectors))
     train = functools.partial(train_step, model_config=model_config, optimizer=optimizer,

@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
         "name": "adam", "learning_rate": 1e-3, "momentum": 0.9, "schedule": "constant",
         "warmup_steps": 0, "decay_rate": 0.1, "min_lr_ratio": 0.0, "grad_clip": 1.0,
         "weight_decay": 0.0,
+        # the moving average of the parameters that is evaluated and kept (0 = off;
+        # lstmjax.optim.params_ema)
+        "ema_decay": 0.0,
     },
     "data": {"name": "adding"},
 }
@@ -99,7 +102,8 @@ _NON_NEGATIVE = {"num_devices", "log_every", "eval_every", "eval_batches", "eval
                  "checkpoint_every", "solve_threshold", "patience", "distributed.num_processes",
                  "optimizer.warmup_steps",
                  "optimizer.grad_clip", "optimizer.weight_decay", "optimizer.min_lr_ratio",
-                 "optimizer.momentum", "model.chrono_max_len", "model.ngram_order"}
+                 "optimizer.momentum", "optimizer.ema_decay", "model.chrono_max_len",
+                 "model.ngram_order"}
 # Fields that may change when a run is resumed: they do not change what the state means.
 RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_size",
              "checkpoint_every", "keep_checkpoints", "parallel", "num_devices", "distributed",
@@ -109,7 +113,8 @@ RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_siz
 # fingerprint leaves them out, so those runs' checkpoints still resume and load.
 ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0, "embeddings_path": "",
                        "freeze_embeddings": False, "ngram_order": 0,
-                       "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM}}
+                       "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM},
+             "optimizer": {"ema_decay": 0.0}}
 
 # a token task used only to validate model fields by building the real ModelConfig (tokens:
 # every model field applies; a features task's own refusals come when its model is built)

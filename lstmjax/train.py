@@ -50,8 +50,8 @@ from tqdm.auto import tqdm
 
 from lstmjax import checkpoint as ckpt_lib
 from lstmjax.errors import NonFiniteLossError
-from lstmjax import (budget, data, device_step, embeddings, evaluation, models, parallel, runs,
-                     schema, tasks)
+from lstmjax import (budget, data, device_step, embeddings, evaluation, models, optim,
+                     parallel, runs, schema, tasks)
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
@@ -331,7 +331,7 @@ def _run(job: Job, rundir: _RunDir, checkpoints, plots, progress, handle_sigint,
         with interrupt:
             status, state = _train(job, rundir, ckpt, state, train_iter, prog, t_start,
                                    progress, interrupt)
-        params = job.compiled.train.get_state(state).params
+        params = _evaluated(job.compiled.train.get_state(state))
         if interrupt.flag:  # arrived after the last step's save: skip the final numbers
             status = "interrupted"
         if status in FINISHED:
@@ -577,7 +577,8 @@ def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) 
     cfg = job.cfg
     # the train state's parameters are already in the eval step's layout
     rec = {"step": prog.step, "split": "validation",
-           **evaluation.evaluate(job.compiled.evaluate, state.params, batches, job.baseline)}
+           **evaluation.evaluate(job.compiled.evaluate, _evaluated(state), batches,
+                                 job.baseline)}
     rundir.log(prog, rec)
     metric, higher = job.select
     value = rec.get(metric)
@@ -590,6 +591,12 @@ def _validate(job: Job, rundir: _RunDir, prog: _Progress, state, batches, ckpt) 
         if cfg["stop_when_solved"]:
             return True
     return _out_of_patience(cfg, prog)
+
+
+def _evaluated(state: device_step.TrainState):
+    """The parameters a run evaluates, keeps as best and reports: the moving average with
+    ``optimizer.ema_decay`` (it lives in the optimizer state), else the trained ones."""
+    return optim.averaged_params(state.params, state.opt_state)
 
 
 def _better(value: float, loss: float, best: dict | None, higher: bool) -> bool:
@@ -605,7 +612,7 @@ def _better(value: float, loss: float, best: dict | None, higher: bool) -> bool:
 
 def _keep_best(job: Job, rundir: _RunDir, prog: _Progress, state) -> None:
     """The best parameters so far: in memory, and in ``<workdir>/best`` when there is one."""
-    params = job.compiled.train.get_state(state).params
+    params = _evaluated(job.compiled.train.get_state(state))
     prog.best_params = params
     if rundir.root is not None:
         best = ckpt_lib.Checkpointer(rundir.path(BEST), schema.fingerprint(job.cfg), keep=1)
@@ -625,10 +632,12 @@ def _best_params(job: Job, rundir: _RunDir, prog: _Progress, like):
     return None if found is None else found[0]
 
 
-def _read_params(directory: str, fingerprint: dict, like, *, check_data: bool = True):
+def _read_params(directory: str, fingerprint: dict, like, *, check_data: bool = True,
+                 key: str = "params"):
     """``(params, step)`` of the latest checkpoint in ``directory`` (``checkpoints/`` or
     ``best/``), shaped like ``like`` (arrays or ``jax.eval_shape``'s structs); None when
-    it holds none. Only the parameters are read: no optimizer state is rebuilt."""
+    it holds none. Only ``key`` of the saved state is read (``"opt_state"``: the
+    optimizer state, shaped like ``like``, where a moving average lives)."""
     if not os.path.isdir(directory):
         return None
     # keep: never reached (nothing is saved here), large so that opening deletes nothing
@@ -637,12 +646,12 @@ def _read_params(directory: str, fingerprint: dict, like, *, check_data: bool = 
         at = ck.latest_step()
         if at is None:
             return None
-        tree, _, _ = ck.restore(at, ckpt_lib.abstract_of({"params": like}),
+        tree, _, _ = ck.restore(at, ckpt_lib.abstract_of({key: like}),
                                 check_data=check_data, partial=True)
     finally:
         ck.close()
     # orbax returns containers of its own; rebuild the model's structure from the leaves
-    return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(tree["params"])), at
+    return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(tree[key])), at
 
 
 def load_params(workdir: str, config: dict, which: str = "best") -> tuple[Any, str]:
@@ -655,6 +664,8 @@ def load_params(workdir: str, config: dict, which: str = "best") -> tuple[Any, s
         must match its fingerprint, and its model section gives the shapes.
       which: ``"best"``: the best periodic validation's parameters (``best/``), or the
         latest checkpoint's when there is no ``best/``; ``"last"``: the latest checkpoint's.
+        With ``optimizer.ema_decay`` both are the moving average, the parameters the run
+        evaluated (``best/`` holds it; a checkpoint holds it in its optimizer state).
 
     Returns:
       ``(params, "best@<step>" | "last@<step>")``: a plain pytree of host arrays.
@@ -669,12 +680,18 @@ def load_params(workdir: str, config: dict, which: str = "best") -> tuple[Any, s
         raise ValueError(f"which={which!r}; accepted: {PARAMS}")
     runs.verify_run_files(workdir)  # task, vocabulary, labels as the run wrote them
     cfg = schema.resolve_config(config)  # defaults filled in, as the run resolved them
-    like = jax.eval_shape(lambda: models.init(jax.random.key(0),
-                                              models.from_task(read_task(workdir), **cfg["model"])))
+    model = models.from_task(read_task(workdir), **cfg["model"])
+    like = jax.eval_shape(lambda: models.init(jax.random.key(0), model))
     fp = schema.fingerprint(cfg)
     for name in ((BEST, "checkpoints") if which == "best" else ("checkpoints",)):
         # not a resume: the data may have moved or be another set (evaluate's overrides)
-        found = _read_params(os.path.join(workdir, name), fp, like, check_data=False)
+        if name == BEST or not cfg["optimizer"]["ema_decay"]:
+            found = _read_params(os.path.join(workdir, name), fp, like, check_data=False)
+        else:  # the average the run evaluated lives in the optimizer state
+            tx, _ = device_step.make_optimizer(model, cfg["optimizer"], cfg["steps"])
+            found = _read_params(os.path.join(workdir, name), fp, jax.eval_shape(tx.init, like),
+                                 check_data=False, key="opt_state")
+            found = found and (optim.averaged_params(None, found[0]), found[1])
         if found is not None:
             return found[0], f"{'best' if name == BEST else 'last'}@{found[1]}"
     raise ckpt_lib.CheckpointError(f"{workdir} holds no checkpoint to read parameters from "

@@ -24,7 +24,7 @@ LR, TOTAL, RATIO, RATE = 0.1, 40, 0.1, 0.5
 def _opt(**kw):
     base = {"name": "sgd", "learning_rate": LR, "momentum": 0.0, "schedule": "constant",
             "warmup_steps": 0, "decay_rate": RATE, "min_lr_ratio": RATIO, "grad_clip": 0.0,
-            "weight_decay": 0.0}
+            "weight_decay": 0.0, "ema_decay": 0.0}
     base.update(kw)
     return base
 
@@ -216,3 +216,81 @@ def test_logged_learning_rate_is_the_rate_of_each_step(tmp_path):
     one = train.run(tiny(**{**cfg, "steps": 1}), None, progress=False)["params"]
     for a, b in zip(jax.tree.leaves(init), jax.tree.leaves(one)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_params_ema_is_the_documented_average_of_the_updated_parameters():
+    """optimizer.ema_decay: ema_t = d_t ema_{t-1} + (1 - d_t) p_t, p_t the parameters after
+    update t, d_t = min(decay, (1 + t) / (10 + t)), ema_0 the initial parameters; the
+    updates themselves pass unchanged (the same as without the average)."""
+    rng = np.random.default_rng(4)
+    params = _tree(rng, 1.0)
+    grads = [_tree(rng, 1.0) for _ in range(30)]
+    decay = 0.9
+    tx, _ = optim.make_optimizer(_opt(ema_decay=decay), TOTAL)
+    plain = _run(_opt(), params, grads)
+    state, p = tx.init(params), params
+    ema = _np(params)
+    for t, g in enumerate(grads):
+        updates, state = tx.update(g, state, p)
+        _assert_updates([_np(updates)], [plain[t]], "updates with the average on")
+        p = jax.tree.map(lambda a, u: a + u, p, updates)
+        d = min(decay, (1 + t) / (10 + t))
+        ema = {n: d * ema[n] + (1 - d) * v for n, v in _np(p).items()}
+        got = _np(optim.averaged_params(p, state))
+        for n in ema:
+            np.testing.assert_allclose(got[n], ema[n], rtol=1e-5, atol=1e-6,
+                                       err_msg=f"update {t}, leaf {n}")
+    assert not np.allclose(got["a"], _np(p)["a"])  # it is an average, not the parameters
+
+
+def test_ema_off_keeps_the_optimizer_state_it_always_had():
+    """ema_decay = 0: the chain and its state are those without the field (old checkpoints
+    restore), and averaged_params returns the parameters themselves."""
+    params = _tree(np.random.default_rng(5), 1.0)
+    with_field, _ = optim.make_optimizer(_opt(name="adam"), TOTAL)
+    old = {k: v for k, v in _opt(name="adam").items() if k != "ema_decay"}
+    without, _ = optim.make_optimizer({**old, "ema_decay": 0.0}, TOTAL)
+    s1, s2 = with_field.init(params), without.init(params)
+    assert jax.tree.structure(s1) == jax.tree.structure(s2)
+    assert not any(isinstance(x, optim.EmaState) for x in
+                   jax.tree.leaves(s1, is_leaf=lambda x: isinstance(x, optim.EmaState)))
+    assert optim.averaged_params(params, s1) is params
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.1])
+def test_ema_decay_outside_its_range_is_one_line(bad):
+    with pytest.raises(ValueError, match=r"^config\.optimizer\.ema_decay=") as e:
+        from lstmjax import schema
+        schema.resolve_config(tiny(optimizer={"ema_decay": bad}))
+    assert "\n" not in str(e.value)
+
+
+def test_a_run_evaluates_keeps_and_exports_the_average(tmp_path):
+    """With ema_decay the periodic validation, best/, the final numbers, summary's params and
+    load_params("last") all use the average the optimizer state holds; a resumed run gets
+    the same average as an uninterrupted one."""
+    from lstmjax import schema
+    cfg = tiny(steps=20, eval_every=10, checkpoint_every=10,
+               optimizer={"ema_decay": 0.95, "learning_rate": 0.01})
+    workdir = tmp_path / "w"
+    summary = train.run(cfg, str(workdir), progress=False)
+    resolved = schema.resolve_config(cfg)
+    last, at = train.load_params(str(workdir), resolved, "last")
+    assert at == "last@20"
+    for a, b in zip(jax.tree.leaves(last), jax.tree.leaves(summary["params"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the raw parameters of the checkpoint differ from what the run reports
+    raw, _ = train._read_params(str(workdir / "checkpoints"), schema.fingerprint(resolved),
+                                summary["params"], check_data=False)
+    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+                   zip(jax.tree.leaves(raw), jax.tree.leaves(summary["params"])))
+    best, at_best = train.load_params(str(workdir), resolved, "best")
+    assert at_best == f"best@{summary['best']['step']}"
+    if summary["best"]["step"] == 20:
+        for a, b in zip(jax.tree.leaves(best), jax.tree.leaves(last)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # resume from step 10: the same average at step 20
+    again = tmp_path / "again"
+    train.run(tiny(**{**cfg, "steps": 10}), str(again), progress=False)
+    resumed = train.run(cfg, str(again), progress=False)
+    assert resumed["params_sha256"] == summary["params_sha256"]

@@ -25,7 +25,7 @@ from lstmjax import device_step, evaluation, models, optim, parallel
 B, T, D, H, C = 6, 7, 3, 5, 4
 SGD = {"name": "sgd", "learning_rate": 0.3, "momentum": 0.0, "schedule": "linear",
        "warmup_steps": 0, "decay_rate": 0.1, "min_lr_ratio": 0.25, "grad_clip": 0.5,
-       "weight_decay": 0.0}
+       "weight_decay": 0.0, "ema_decay": 0.0}
 TOTAL = 8
 
 
