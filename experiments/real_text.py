@@ -328,19 +328,25 @@ def tuning_section(config, out: str) -> list[str]:
                    f"{tf['examples']} validation examples.")
     except corpora.DataError:
         tf_line = ""
-    rows = [[", ".join(f"`{o}`" for o in r["overrides"]) or "(none)",
-             f"{100 * r['best']['value']:.1f}", r["best"]["step"], f"{r['best']['loss']:.3f}",
-             r["steps_run"] if "steps_run" in r else r["val_curve"][-1][0]] for r in recs]
+    bases = list(dict.fromkeys(r["base"] for r in recs))  # in the order they were run
+    rows = [([f"{bases.index(r['base']) + 1}"] if len(bases) > 1 else [])
+            + [", ".join(f"`{o}`" for o in r["overrides"]) or "(none)",
+               f"{100 * r['best']['value']:.1f}", r["best"]["step"],
+               f"{r['best']['loss']:.3f}",
+               r["steps_run"] if "steps_run" in r else r["val_curve"][-1][0]] for r in recs]
+    based = ("Base: " + bases[0] if len(bases) == 1 else "Bases (the table's first column): "
+             + "; ".join(f"{k + 1}. {b}" for k, b in enumerate(bases)))
     return ["## Tuning (validation only)", "",
             f"The text defaults were chosen on `{config.tuned_on}`, a corpus not reported "
             f"here, one seed per setting, by the best periodic validation accuracy on its "
             f"whole validation split ({recs[0]['validation_examples']} examples; one standard "
-            "error of such an accuracy is at most 2.6 points). Base: "
-            f"{recs[0]['base']}; command: `python -m experiments.real_text_tune "
-            f"{config.tuned_on} tuning.jsonl FIELD=VALUE ...`.{tf_line}", "",
-            report.markdown_table(["overrides of the base", "best validation accuracy (%)",
-                                   "at step", "validation loss there", "steps run"], rows),
-            "", chosen_sentence(config, recs), ""]
+            f"error of such an accuracy is at most 2.6 points). {based}; command: "
+            f"`python -m experiments.real_text_tune {config.tuned_on} tuning.jsonl "
+            f"FIELD=VALUE ...`.{tf_line}", "",
+            report.markdown_table((["base"] if len(bases) > 1 else [])
+                                  + ["overrides of the base", "best validation accuracy (%)",
+                                     "at step", "validation loss there", "steps run"], rows),
+            "", chosen_sentence(config, [r for r in recs if r["base"] == bases[0]]), ""]
 
 
 def chosen_sentence(config, recs: list[dict]) -> str:

@@ -6,8 +6,8 @@
 Trains ``experiments/configs/text_file.py``'s settings (as they are at the commit that
 runs it) with the given overrides on the ``corpus`` task (80/10/10 split, seed 0), in
 memory, and appends one JSON line to ``OUT.jsonl``: the overrides, the best periodic
-validation (whole validation split: step, accuracy, loss), the validation curve and the
-wall time. Only validation numbers are written: a setting is chosen on them alone.
+validation (whole validation split: step, accuracy, loss), the validation curve, the
+wall time and the base (the commit whose defaults the overrides change). Only validation numbers are written: a setting is chosen on them alone.
 ``experiments/real_text.py`` renders the file as the report's tuning table.
 
 The committed ``experiments/results/real_text/tuning.jsonl`` was made with the settings
@@ -37,6 +37,14 @@ def parse_value(old, text: str):
     return type(old)(text)
 
 
+def _short(commit: str | None) -> str:
+    """``abc1234`` (``+dirty`` kept) of a full commit id; ``unknown`` outside git."""
+    if not commit:
+        return "unknown"
+    sha, plus, rest = commit.partition("+")
+    return sha[:7] + plus + rest
+
+
 def config_for(corpus: str, overrides: list[str]) -> dict:
     c = schema.to_dict(text_file.get_config())
     c["data"] = {"name": "corpus", "corpus": corpus, "seed": 0, "validation": 0.1, "test": 0.1,
@@ -64,7 +72,8 @@ def main(argv=None) -> dict:
     s = train.run(cfg, None, progress=False, plots=False)
     curve = [(h["step"], round(h["accuracy"], 4), round(h["loss"], 4))
              for h in s["history"] if h["split"] == "validation"]
-    rec = {"corpus": corpus, "overrides": overrides, "wall_s": round(time.time() - t0, 1),
+    rec = {"corpus": corpus, "base": f"text_file defaults at commit {_short(s['git_commit'])}",
+           "overrides": overrides, "wall_s": round(time.time() - t0, 1),
            "best": s.get("best"), "validation_examples": s["final_eval"]["examples"],
            "val_curve": curve, "status": s["status"], "steps_run": s["step"]}
     with open(out, "a", encoding="utf-8") as f:

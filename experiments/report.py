@@ -884,6 +884,26 @@ def _rule_below(rs, view, spec, rule) -> str:
             "the threshold that solved them on the validation sample.") if own else ""
 
 
+def _rule_budget(rs, view, spec, rule) -> str:
+    """The training budget in examples (steps × batch size, from the records' configs)
+    beside a declared published count (``published``, ``source``): how many examples the
+    published model needed, so that an unsolved run here is read against it."""
+    sizes = sorted({(r["steps_budget"], r["config"]["batch_size"]) for r in rs})
+    unit = _get(view, "unit", "examples")
+    seen = [steps * batch for steps, batch in sizes]
+    told = "; ".join(f"{steps:,} steps × {batch} {unit} = {steps * batch:,} {unit}"
+                     for steps, batch in sizes)
+    published = _get(rule, "published")
+    if not published:
+        return f"Training budget per run: {told}."
+    ratio = max(seen) / float(published)
+    verdict = (f"smaller than that mean, so a run unsolved within it does not contradict "
+               "the published result" if max(seen) < published else
+               "at least that mean")
+    return (f"Training budget per run: {told}, {ratio:.2f} of the {int(published):,} {unit} "
+            f"{_get(rule, 'source')}: {verdict}.")
+
+
 EXPECT = {"most": "hurts most", "worse": "hurts", "no_worse": "does no significant harm",
           "no_better": "does not improve significantly"}
 
@@ -964,7 +984,7 @@ def _rule_expect(rs, view, spec, rule) -> str:
 
 RULES = {"solved": _rule_solved, "upto": _rule_upto, "compare": _rule_compare,
          "metric": _rule_metric, "best": _rule_best, "drop": _rule_drop,
-         "below": _rule_below, "expect": _rule_expect}
+         "below": _rule_below, "expect": _rule_expect, "budget": _rule_budget}
 
 
 def findings(records: Sequence[dict], spec: Mapping) -> list[str]:

@@ -188,6 +188,22 @@ def test_rules_write_sentences_from_test_records_only():
         report._pct(legacy[:2], VIEW)
 
 
+def test_budget_rule_counts_examples_from_the_configs_against_a_published_count():
+    recs = [{**_rec("lstm", 10, s, 0.5, 0.5, False), "config": {"batch_size": 64}}
+            for s in (0, 1)]
+    spec = {"views": (VIEW,), "headline": {"rules": (
+        {"kind": "budget", "published": 800, "source": "in Paper (Table 1)"},)}}
+    (text,) = report.findings(recs, spec)
+    assert text.startswith("Training budget per run: 100 steps × 64 sequences = 6,400 "
+                           "sequences, 8.00 of the 800 sequences in Paper (Table 1): at least")
+    spec["headline"]["rules"][0]["published"] = 64_000
+    (text,) = report.findings(recs, spec)
+    assert "0.10 of the 64,000 sequences" in text and "does not contradict" in text
+    spec["headline"]["rules"][0]["published"] = 0
+    assert report.findings(recs, spec) == [
+        "Training budget per run: 100 steps × 64 sequences = 6,400 sequences."]
+
+
 def test_select_chooses_the_learning_rate_on_validation_never_on_test():
     # lr 0.01 has the better test numbers, lr 0.001 the more validation-sample solves
     recs = [_rec("lstm", 10, s, 0.5, 1.0, True, 50, lr=1e-3) for s in (0, 1)]

