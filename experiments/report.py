@@ -886,22 +886,36 @@ def _rule_below(rs, view, spec, rule) -> str:
 
 def _rule_budget(rs, view, spec, rule) -> str:
     """The training budget in examples (steps × batch size, from the records' configs)
-    beside a declared published count (``published``, ``source``): how many examples the
-    published model needed, so that an unsolved run here is read against it."""
+    beside declared published counts: ``published`` is ``((column value, count), ...)``
+    (e.g. per sequence length) or one count, ``source`` says whose counts they are. An
+    unsolved run is then read against how many examples the published model needed."""
+    if not all("config" in r for r in rs):  # legacy records hold no batch size
+        return ""
     sizes = sorted({(r["steps_budget"], r["config"]["batch_size"]) for r in rs})
     unit = _get(view, "unit", "examples")
-    seen = [steps * batch for steps, batch in sizes]
+    seen = max(steps * batch for steps, batch in sizes)
     told = "; ".join(f"{steps:,} steps × {batch} {unit} = {steps * batch:,} {unit}"
                      for steps, batch in sizes)
     published = _get(rule, "published")
+    _, cols, _ = _cells(rs, view)
+    label = _get(view, "col_label", _get(view, "cols"))
     if not published:
+        pairs = []
+    elif isinstance(published, (int, float)):
+        pairs = [(None, published)]
+    else:
+        pairs = [(c, n) for c, n in published if c in cols]
+    if not pairs:
         return f"Training budget per run: {told}."
-    ratio = max(seen) / float(published)
-    verdict = (f"smaller than that mean, so a run unsolved within it does not contradict "
-               "the published result" if max(seen) < published else
-               "at least that mean")
-    return (f"Training budget per run: {told}, {ratio:.2f} of the {int(published):,} {unit} "
-            f"{_get(rule, 'source')}: {verdict}.")
+    parts = []
+    for col, count in pairs:
+        where = "" if col is None else f" at {label} = {col}"
+        verdict = ("smaller, so a run unsolved within it does not contradict the published "
+                   "result" if seen < count else "at least as large")
+        parts.append(f"{int(count):,}{where} (this budget is {seen / count:.2f} of it: "
+                     f"{verdict})")
+    return (f"Training budget per run: {told}. The {unit} {_get(rule, 'source')}: "
+            + "; ".join(parts) + ".")
 
 
 EXPECT = {"most": "hurts most", "worse": "hurts", "no_worse": "does no significant harm",

@@ -189,19 +189,22 @@ def test_rules_write_sentences_from_test_records_only():
 
 
 def test_budget_rule_counts_examples_from_the_configs_against_a_published_count():
-    recs = [{**_rec("lstm", 10, s, 0.5, 0.5, False), "config": {"batch_size": 64}}
-            for s in (0, 1)]
-    spec = {"views": (VIEW,), "headline": {"rules": (
-        {"kind": "budget", "published": 800, "source": "in Paper (Table 1)"},)}}
+    recs = [{**_rec("lstm", g, s, 0.5, 0.5, False), "config": {"batch_size": 64}}
+            for s in (0, 1) for g in (10, 100)]
+    rule = {"kind": "budget", "published": ((10, 800), (100, 64_000), (1000, 1)),
+            "source": "in Paper (Table 1)"}
+    spec = {"views": (VIEW,), "headline": {"rules": (rule,)}}
     (text,) = report.findings(recs, spec)
-    assert text.startswith("Training budget per run: 100 steps × 64 sequences = 6,400 "
-                           "sequences, 8.00 of the 800 sequences in Paper (Table 1): at least")
-    spec["headline"]["rules"][0]["published"] = 64_000
-    (text,) = report.findings(recs, spec)
-    assert "0.10 of the 64,000 sequences" in text and "does not contradict" in text
-    spec["headline"]["rules"][0]["published"] = 0
+    assert text == ("Training budget per run: 100 steps × 64 sequences = 6,400 sequences. "
+                    "The sequences in Paper (Table 1): 800 at gap = 10 (this budget is 8.00 "
+                    "of it: at least as large); 64,000 at gap = 100 (this budget is 0.10 of "
+                    "it: smaller, so a run unsolved within it does not contradict the "
+                    "published result).")  # gap 1000 has no records: not named
+    rule["published"] = 0
     assert report.findings(recs, spec) == [
         "Training budget per run: 100 steps × 64 sequences = 6,400 sequences."]
+    legacy = [{k: v for k, v in r.items() if k != "config"} for r in recs]
+    assert report.findings(legacy, spec) == []  # no batch size recorded: no sentence
 
 
 def test_select_chooses_the_learning_rate_on_validation_never_on_test():
