@@ -33,6 +33,17 @@ SCRIPT = textwrap.dedent("""
             "metric_diff": max(abs(a[k] - b[k]) for a, b in zip(runs["none"]["history"],
                                runs[m]["history"]) for k in a if k not in ("step", "split")),
         }
+    # the moving average (optimizer.ema_decay) lives in the optimizer state of each layout:
+    # the same averaged parameters, validations and best step
+    ema_cfg = dict(cfg, optimizer={"ema_decay": 0.9})
+    ema = {m: train.run(dict(ema_cfg, parallel=m), None, progress=False)
+           for m in ("none", "pmap", "sharding")}
+    out["ema_diff"] = max(float(np.max(np.abs(a - b))) for m in ("pmap", "sharding")
+                          for a, b in zip(jax.tree.leaves(ema["none"]["params"]),
+                                          jax.tree.leaves(ema[m]["params"])))
+    out["ema_is_not_the_plain_run"] = float(np.max(np.abs(
+        jax.tree.leaves(ema["none"]["params"])[0] - jax.tree.leaves(runs["none"]["params"])[0])))
+    out["ema_best"] = [ema[m]["best"]["step"] for m in ("none", "pmap", "sharding")]
     # a checkpoint written under one layout resumes under another
     import tempfile
     work = tempfile.mkdtemp()
@@ -65,6 +76,8 @@ def test_pmap_and_sharding_match_one_device_on_8_cpu_devices():
         assert out[mode]["param_diff"] < 1e-5, out
         assert out[mode]["metric_diff"] < 1e-5, out
     assert out["sharding_rerun_same_hash"]
+    assert out["ema_diff"] < 1e-5 and out["ema_is_not_the_plain_run"] > 1e-4, out
+    assert len(set(out["ema_best"])) == 1, out
     assert out["resume_diff"] < 1e-5, out
     assert "batch_size=12 is not divisible by the number of devices (8)" in out["error"]
 
