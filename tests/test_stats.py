@@ -157,9 +157,11 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     # records without a test split: the bullet says so and gives the rerun command
     text = next(b for b in bullets if "Sentiment" in b)
     assert "no test number exists" in text and "rerun needed: `python -m" in text
-    # the adding problem's bullet reads the T = 1000 rerun with test splits (unfinished)
+    # the adding problem's bullet reads the T = 1000 rerun with test splits, with the
+    # budget in sequences beside H&S's count
     text = next(b for b in bullets if "Adding problem" in b)
-    assert "Whole test split (2048 sequences) at T 1000" in text and "UNFINISHED" in text
+    assert "Whole test split (2048 sequences) at T 1000" in text and "UNFINISHED" not in text
+    assert "512,000 sequences" in text and "853,000 at T = 1000" in text
     # the rerun standard gap sweep and the rerun gates hold test splits: their numbers show
     assert "Whole test split (2048 sequences) at gap 500" in next(
         b for b in bullets if "Gap sweep (distant" in b)
@@ -173,7 +175,7 @@ def test_no_headline_number_comes_from_a_validation_record(tmp_path):
     shutil.copytree(tmp_path, results, ignore=shutil.ignore_patterns("with_test"))
     shutil.rmtree(os.path.join(results, "gates_causal"))
     for d in ("gap_sweep_standard", "sentiment_standard", "gates_standard",
-              "adding_long_t1000", "adding_t1000_1997"):
+              "adding_t1000_1997"):
         _poison(results, d, test=True)
     for text in headlines.block(results).splitlines()[1:-1]:
         if any(t in text for t in ("Adding", "Sentiment", "Gates**", "Gap sweep (distant")):
@@ -189,7 +191,7 @@ def test_no_report_table_number_comes_from_a_validation_record(tmp_path):
         assert "87.5" in table and "43.2" not in text, d
         assert "Not test numbers" not in text
     # legacy records: labelled as the validation sample, with the rerun command
-    for d in ("adding_long_t1000", "ablation_standard"):
+    for d in ("ablation_standard",):
         _, text = rereport.regenerate(os.path.join(results, d), write=False)
         assert "**Not test numbers: rerun needed.**" in text and "`python -m experiments." in text
         assert "## " in text and "validation sample" in text.split("## ", 1)[1].split("\n")[0]
