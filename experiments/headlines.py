@@ -176,20 +176,28 @@ def gates(results: str) -> str:
 
 
 def pixel_mnist(results: str) -> str:
-    """Per (variant, model) the run trained furthest (the report lists every run)."""
+    """Per (variant, model, data split): the finished seeds' mean ± sd, or the run trained
+    furthest while none has finished (the report lists every run)."""
     rows = [pixel_mnist_report.row(d)
             for d in pixel_mnist_report.run_dirs(os.path.join(results, "pixel_mnist"))]
-    parts = [f"{r['variant']} {r['cell']} "
-             + ("–" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}% ({r['selected']})")
-             + f", trained {r['step']:,} of {r['budget']:,} steps"
-             + ("" if r["finished"] else " (unfinished)") + f" [`{r['name']}`]"
-             for r in pixel_mnist_report.furthest(rows).values()]
+    parts = []
+    for (variant, model, split), g in pixel_mnist_report.by_model(rows).items():
+        r = g["furthest"]
+        if g["finished"]:
+            shown = (f"{stats.fmt(g['accuracy'], scale=100, digits=2, unit='%')} "
+                     f"({len(g['finished'])} of {len(g['seeds'])} seeds finished)")
+        else:
+            shown = ("–" if r["accuracy"] is None else
+                     f"{100 * r['accuracy']:.2f}% ({r['selected']}, unfinished: "
+                     f"{r['step']:,} of {r['budget']:,} steps) [`{r['name']}`]")
+        parts.append(f"{variant} {model} on `{split}` {shown}")
     published = "; ".join(f"{v} {a:.1f}% ({source})" for (v, cell), quoted
                           in pixel_mnist_report.PUBLISHED.items() if cell == "lstm"
                           for source, a in quoted)
-    text = ("**Pixel MNIST** (784 steps, one seed; test accuracy on all 10,000 test images "
-            "with the parameters of the best periodic validation where the run kept them; "
-            f"per variant and model the run trained furthest of the {len(rows)} in the "
+    text = ("**Pixel MNIST** (784 steps; test accuracy on all 10,000 test images with the "
+            "parameters of the best periodic validation where the run kept them; per "
+            "variant, model and data split the finished seeds, else the run trained "
+            f"furthest, of the {len(rows)} runs in the "
             "[report](experiments/results/pixel_mnist/pixel_mnist.md)): "
             + "; ".join(parts) + f". Published for a converged LSTM: {published}.")
     last_k = os.path.join(results, "pixel_mnist", "last_k", "last_k.json")
@@ -199,7 +207,7 @@ def pixel_mnist(results: str) -> str:
         found = []
         for m in pixel_mnist_report.model_lines(rows):
             curve = pixel_mnist_report.last_k_curve(record, m["variant"])
-            if m["cell"] != "lstm" or not curve:
+            if m["model"] != "lstm" or not curve:  # the chrono LSTM
                 continue
             hit = pixel_mnist_report.smallest_k(curve, m["accuracy"])
             found.append(f"{m['variant']}: " + (

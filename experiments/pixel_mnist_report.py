@@ -40,7 +40,8 @@ import sys
 import numpy as np
 
 from experiments import report
-from lstmjax import runs
+from experiments.configs import pixel_mnist
+from lstmjax import runs, schema
 
 # (variant, cell) -> [(source, accuracy %)], quoted from the papers' tables
 PUBLISHED = {
@@ -59,6 +60,28 @@ def variant_of(cfg: dict) -> str:
     """'permuted' when the run's npz files are the permuted ones (scripts/mnist_to_npz.py
     writes them to a folder named for it), else 'sequential'."""
     return "permuted" if "permuted" in cfg["data"].get("path", "") else "sequential"
+
+
+# the model fields that tell pixel_mnist.MODELS apart, at their defaults when a model
+# leaves them unset (forget bias 1 and no chrono init for lstm_fb1, one layer)
+_IDENTITY = sorted({k for m in pixel_mnist.MODELS.values() for k in m})
+
+
+def model_of(cfg: dict) -> str:
+    """The :data:`experiments.configs.pixel_mnist.MODELS` key whose settings the run's model
+    has, or ``"<cell> <hidden>x<layers> (earlier size)"`` for a run of an earlier config."""
+    have = {k: cfg["model"].get(k, schema.DEFAULTS["model"][k]) for k in _IDENTITY}
+    for name, fields in pixel_mnist.MODELS.items():
+        if have == {k: fields.get(k, schema.DEFAULTS["model"][k]) for k in _IDENTITY}:
+            return name
+    return f"{cfg['model']['cell']} {have['hidden_size']}x{have['num_layers']} (earlier size)"
+
+
+def split_of(cfg: dict) -> str:
+    """Which file split the run trained on: the data folder's name (``mnist_pixels_60k``:
+    55,000 / 5,000 / 10,000; ``mnist_pixels``: the first committed runs' 50,000 / 10,000 /
+    10,000)."""
+    return os.path.basename(os.path.dirname(cfg["data"].get("path", ""))) or "?"
 
 
 def _acc(rec: dict | None, evaluated: bool = False) -> str:
@@ -100,6 +123,8 @@ def row(run_dir: str) -> dict:
                 else "last step" if finished else "latest checkpoint")
     return dict(
         name=os.path.basename(run_dir), variant=variant, cell=cell, finished=finished,
+        model=model_of(cfg), split=split_of(cfg), seed=cfg.get("seed", schema.DEFAULTS["seed"]),
+        params=summary.get("num_params"),
         step=summary["step"], budget=cfg["steps"],
         accuracy=reported["accuracy"] if reported else None, selected=selected,
         steps=f"{summary['step']:,} / {cfg['steps']:,}",
@@ -141,10 +166,11 @@ def evidence_section(test_npz: dict[str, str]) -> list[str]:
 
 def furthest(rows: list[dict]) -> dict[tuple[str, str], dict]:
     """(variant, model) -> the row of its run trained furthest (a rerun and its first try
-    are two runs of one model; the comparisons take one of them)."""
+    are two runs of one model; the comparisons take one of them; ``model`` as
+    :func:`model_of` names it)."""
     best = {}
     for r in rows:
-        key = (r["variant"], r["cell"])
+        key = (r["variant"], r["model"])
         if key not in best or r["step"] > best[key]["step"]:
             best[key] = r
     return dict(sorted(best.items()))
@@ -201,7 +227,8 @@ LAST_K = os.path.join("last_k", "last_k.json")
 def model_lines(rows: list[dict]) -> list[dict]:
     """Each (variant, model)'s run trained furthest, with a test accuracy:
     ``{variant, cell, name, accuracy, step, finished}``."""
-    return [dict(variant=r["variant"], cell=r["cell"], name=r["name"], accuracy=r["accuracy"],
+    return [dict(variant=r["variant"], cell=r["cell"], model=r["model"], name=r["name"],
+                 accuracy=r["accuracy"],
                  step=r["step"], finished=r["finished"])
             for r in furthest(rows).values() if r["accuracy"] is not None]
 
@@ -309,11 +336,57 @@ def last_k_section(record: dict, rows: list[dict], results: str) -> list[str]:
         for line in (last_k_sentence(record, o, models), "")]
 
 
+def by_model(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
+    """(variant, model, data split) -> ``{"rows", "seeds", "finished" (seeds), "accuracy"
+    (per finished seed: the reported accuracy of its run trained furthest), "furthest" (the
+    row trained furthest)}``. A seed counts once: an unfinished folder continued in another
+    is the same run."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["model"], r["split"]), []).append(r)
+    out = {}
+    for key, rs in sorted(groups.items()):
+        done = sorted((r for r in rs if r["finished"] and r["accuracy"] is not None),
+                      key=lambda r: r["step"])
+        acc = {r["seed"]: r["accuracy"] for r in done}
+        out[key] = dict(rows=rs, seeds=sorted({r["seed"] for r in rs}), finished=sorted(acc),
+                        accuracy=[acc[k] for k in sorted(acc)],
+                        furthest=max(rs, key=lambda r: r["step"]))
+    return out
+
+
+def by_model_section(rows: list[dict]) -> list[str]:
+    """Per (variant, model, data split): the finished runs' reported test accuracy (at the
+    best validation) as mean ± sample sd [95% bootstrap interval] (n seeds), beside the
+    published number; unfinished runs are counted, never averaged in."""
+    table = []
+    for (variant, model, split), g in by_model(rows).items():
+        params = sorted({r["params"] for r in g["rows"] if r["params"]})
+        table.append([variant, model, split, "/".join(f"{p:,}" for p in params) or "?",
+                      f"{len(g['finished'])} of {len(g['seeds'])}"
+                      + (f" ({', '.join(map(str, g['finished']))})" if g["finished"] else ""),
+                      report.fmt_mean_std(g["accuracy"], scale=100, digits=2),
+                      g["rows"][0]["published"]])
+    return ["## Test accuracy per model", "",
+            "Finished runs only, each scored on the whole test split (10,000 images) with "
+            "the parameters of its best periodic validation (per seed, the run trained "
+            "furthest). " + report.spread_note()
+            + " The data split is the folder the run read (`mnist_pixels_60k`: 55,000 "
+            "training / 5,000 validation images; `mnist_pixels`: the first runs' 50,000 / "
+            "10,000).", "",
+            report.markdown_table(["variant", "model", "data split", "parameters",
+                                   "seeds finished", "test accuracy (%)", "published"], table),
+            ""]
+
+
 def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | None = None,
              test_npz: dict[str, str] | None = None, last_k: dict | None = None) -> str:
-    header = ["run", "variant", "model", "steps / budget", "status",
-              "test accuracy (whole test split)", "test at best validation", "published"]
-    table = report.markdown_table(header, [[r["name"], r["variant"], r["cell"], r["steps"],
+    header = ["run", "variant", "model", "seed", "data split", "parameters", "steps / budget",
+              "status", "test accuracy (whole test split)", "test at best validation",
+              "published"]
+    table = report.markdown_table(header, [[r["name"], r["variant"], r["model"], r["seed"],
+                                            r["split"], f"{r['params']:,}" if r["params"]
+                                            else "?", r["steps"],
                                             r["status"], r["test"], r["test_at_best"],
                                             r["published"]] for r in rows])
     unfinished = [r["name"] for r in rows if r["status"].startswith("UNFINISHED")]
@@ -324,6 +397,7 @@ def markdown(rows: list[dict], results: str, curves: dict[str, list[dict]] | Non
              "- runs: `python -m lstmjax train --config experiments/configs/pixel_mnist.py:"
              "<model>[,permuted] --workdir runs/<run>` (each run's `result.md` has its own "
              "command, hardware, wall time and commit)", "",
+             *by_model_section(rows),
              "## Test accuracy per run", "",
              "Every accuracy is on the whole MNIST test split (10,000 images); the step is "
              "the training step of the parameters scored.", "", table, ""]

@@ -78,7 +78,7 @@ def _record():
 
 
 def _model(variant, cell, acc):
-    return dict(variant=variant, cell=cell, name=f"{variant}_{cell}", accuracy=acc,
+    return dict(variant=variant, cell=cell, model=cell, name=f"{variant}_{cell}", accuracy=acc,
                 step=5000, finished=True)
 
 

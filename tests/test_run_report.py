@@ -80,12 +80,21 @@ def test_finished_and_unfinished_runs_are_reported_with_split_and_examples(tmp_p
     from experiments import report
     rows = report.parse_markdown_table(table, "run")
     assert [r[0] for r in rows[1:]] == ["finished", "unfinished"]
-    assert all(r[1] == "permuted" and r[2] == "lstm" for r in rows[1:])
-    assert rows[1][4] == "completed" and rows[2][4] == "UNFINISHED (interrupted)"
-    assert rows[1][5] == f"{100 * test['accuracy']:.2f}% (20 images, step 4)"
-    assert rows[2][5] == f"{100 * scored['accuracy']:.2f}% (20 images, step 4, latest checkpoint)"
-    assert "Arjovsky et al. 2016, Table 1 (LSTM): 88.0%" in rows[1][7]
+    # hidden 4 is none of pixel_mnist.MODELS' sizes: named by cell and size
+    assert all(r[1] == "permuted" and r[2] == "lstm 4x1 (earlier size)" for r in rows[1:])
+    assert all(r[3] == "0" and r[4] == "data_permuted" and r[5] == f"{summary['num_params']:,}"
+               for r in rows[1:])
+    assert rows[1][7] == "completed" and rows[2][7] == "UNFINISHED (interrupted)"
+    assert rows[1][8] == f"{100 * test['accuracy']:.2f}% (20 images, step 4)"
+    assert rows[2][8] == f"{100 * scored['accuracy']:.2f}% (20 images, step 4, latest checkpoint)"
+    assert "Arjovsky et al. 2016, Table 1 (LSTM): 88.0%" in rows[1][10]
     assert "**Unfinished:** unfinished" in table
+    # per model: the finished run only, at its best validation, the unfinished one counted
+    _, model = report.parse_markdown_table(table, "variant")  # header, the one group
+    best = summary["test_at_best"] or summary["test"]
+    assert model[:5] == ["permuted", "lstm 4x1 (earlier size)", "data_permuted",
+                         f"{summary['num_params']:,}", "1 of 1 (0)"]
+    assert model[5] == report.fmt_mean_std([best["accuracy"]], scale=100, digits=2)
     # at equal steps: each run's periodic validation (eval_every=2: steps 2 and 4) from its
     # metrics.jsonl, the image count named, and the plot written beside the table
     curves = table[table.index("### Permuted MNIST at equal steps"):]
@@ -97,6 +106,15 @@ def test_finished_and_unfinished_runs_are_reported_with_split_and_examples(tmp_p
     assert steps[2][1] == f"{100 * val[-1]['accuracy']:.2f}%"
     assert os.path.getsize(tmp_path / "results" / "curves_permuted.png") > 0
     assert "### Sequential" not in table   # no sequential run: no empty section
+
+
+def test_every_pixel_mnist_model_is_read_back_from_its_config():
+    from experiments.configs import pixel_mnist
+    from lstmjax import schema
+    for arg in pixel_mnist.ARGS:
+        cfg = schema.resolve_config(pixel_mnist.get_config(arg))
+        assert pixel_mnist_report.model_of(cfg) == arg.split(",")[0], arg
+        assert pixel_mnist_report.split_of(cfg) in ("mnist_pixels_60k", "mnist_permuted_60k")
 
 
 def test_variant_is_read_from_the_data_path():
@@ -151,9 +169,9 @@ def test_steps_after_last_ink_counts_to_the_end_of_the_sequence():
 
 
 def _curve_rows():
-    rows = [dict(name="old", variant="sequential", cell="lstm", step=7000),
-            dict(name="rerun", variant="sequential", cell="lstm", step=3000),
-            dict(name="rnn", variant="sequential", cell="rnn", step=2000)]
+    rows = [dict(name="old", variant="sequential", cell="lstm", model="lstm", step=7000),
+            dict(name="rerun", variant="sequential", cell="lstm", model="lstm", step=3000),
+            dict(name="rnn", variant="sequential", cell="rnn", model="rnn", step=2000)]
     by_run = {"old": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.4}, 7000: {"accuracy": 0.9}},
               "rerun": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.5}, 3000: {"accuracy": 0.7}},
               "rnn": {1000: {"accuracy": 0.1}, 2000: {"accuracy": 0.6}}}
