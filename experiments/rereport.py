@@ -160,7 +160,8 @@ def rerun_command(name: str, mode: str, settings: dict, workdir: str) -> str:
 
 
 def _seq(v):
-    return list(v) if isinstance(v, (list, tuple)) else [v]
+    """An axis's values; a dict (the first ablation's ``tasks``: name -> data) by name."""
+    return list(v) if isinstance(v, (list, tuple, dict)) else [v]
 
 
 def _script_rerun(name, mode, settings, workdir) -> str:

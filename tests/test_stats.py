@@ -131,6 +131,10 @@ def _poison(results, directory, *, test: bool):
     json.dump(records, open(os.path.join(path, f"{name}.json"), "w"))
 
 
+# the first ablation's legacy records (before test splits), 13 of them, with its meta.json
+LEGACY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "legacy_ablation")
+
+
 def _copy(tmp_path):
     """Every committed sweep directory (records, meta, calibration; no plots)."""
     for d in rereport.committed():
@@ -190,11 +194,12 @@ def test_no_report_table_number_comes_from_a_validation_record(tmp_path):
         table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
         assert "87.5" in table and "43.2" not in text, d
         assert "Not test numbers" not in text
-    # legacy records: labelled as the validation sample, with the rerun command
-    for d in ("ablation_standard",):
-        _, text = rereport.regenerate(os.path.join(results, d), write=False)
-        assert "**Not test numbers: rerun needed.**" in text and "`python -m experiments." in text
-        assert "## " in text and "validation sample" in text.split("## ", 1)[1].split("\n")[0]
+    # legacy records (the first ablation's, trimmed to 13 runs: every committed report has
+    # been rerun since): labelled as the validation sample, with the rerun command
+    legacy = shutil.copytree(LEGACY, os.path.join(results, "legacy_ablation"))
+    _, text = rereport.regenerate(legacy, write=False)
+    assert "**Not test numbers: rerun needed.**" in text and "`python -m experiments." in text
+    assert "## " in text and "validation sample" in text.split("## ", 1)[1].split("\n")[0]
 
 
 def test_committed_reports_match_their_records():
@@ -224,6 +229,9 @@ def test_rerun_command_names_the_legacy_axes():
         assert part in cmd, cmd
     assert cmd.endswith("--workdir experiments/results/gap_sweep_gap1000")
     assert "--config.sweep.seeds" not in cmd  # 3, the standard size's own
-    meta = json.load(open(os.path.join(RESULTS, "ablation_standard", "meta.json")))
+    meta = json.load(open(os.path.join(LEGACY, "meta.json")))
     cmd = rereport.rerun_command("ablation", meta["mode"], meta["settings"], "x")
     assert "experiments/configs/ablation.py:fixed_standard" in cmd
+    # its tasks were a dict of name -> data: the override names them, a shell-safe word
+    assert ("--config.sweep.task=adding_200,adding_500,copy_memory,distant_recall,"
+            "temporal_order ") in cmd and "{" not in cmd
