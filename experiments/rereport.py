@@ -85,8 +85,8 @@ def config_of(name: str, mode: str, settings: dict) -> tuple[str, str]:
     arg = mode
     if name == "gap_sweep" and list(settings.get("tasks") or []) == ["adding"]:
         arg = "adding"
-    elif name == "ablation":
-        arg = f"fixed_{mode}"
+    elif name == "ablation" and not mode.startswith("fixed_"):
+        arg = f"fixed_{mode}"  # the first ablation's script named the size alone
     return CONFIG_FILES[name], arg
 
 
