@@ -7,7 +7,8 @@ Trains ``experiments/configs/text_file.py``'s settings (as they are at the commi
 runs it) with the given overrides on the ``corpus`` task (80/10/10 split, seed 0), in
 memory, and appends one JSON line to ``OUT.jsonl``: the overrides, the best periodic
 validation (whole validation split: step, accuracy, loss), the validation curve, the
-wall time and the base (the commit whose defaults the overrides change). Only validation numbers are written: a setting is chosen on them alone.
+wall time and the base (the commit whose defaults the overrides change). Only validation
+numbers are written: a setting is chosen on them alone.
 ``experiments/real_text.py`` renders the file as the report's tuning table.
 
 The committed ``experiments/results/real_text/tuning.jsonl`` was made with the settings
