@@ -17,6 +17,7 @@ of commit ad5462f (no dropout, no patience) as the base.
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import time
@@ -30,6 +31,9 @@ def parse_value(old, text: str):
         if text not in ("True", "False"):
             raise ValueError(f"{text!r}: expected True or False")
         return text == "True"
+    if isinstance(old, tuple):  # e.g. model.init_from=('runs/lm_fw','runs/lm_bw')
+        value = ast.literal_eval(text)
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,)
     if old is None:
         try:
             return int(text)

@@ -216,18 +216,22 @@ def eval_step(params, batch, axis_name, *, model_config, tolerance):
     return parallel.psum(sums, axis_name)
 
 
-def init_state(seed, model_config, optimizer, embed_rows=None, embed_vectors=None
-               ) -> TrainState:
+def init_state(seed, model_config, optimizer, embed_rows=None, embed_vectors=None,
+               layers=None) -> TrainState:
     """The step-0 state for ``seed`` (traceable: ``seed`` may be a traced int).
 
     ``embed_rows`` int ``[K]`` and ``embed_vectors`` ``[K, E]`` (pretrained embeddings,
-    :mod:`lstmjax.embeddings`) replace those rows of the seeded embedding before the
-    optimizer state is built; every other row keeps the seeded init.
+    :mod:`lstmjax.embeddings`, or a language model's, :mod:`lstmjax.transfer`) replace
+    those rows of the seeded embedding, and ``layers`` (``{"<layer>/<direction>": cell
+    params}``, :mod:`lstmjax.transfer`) those cells of the recurrence, before the
+    optimizer state is built; everything else keeps the seeded init.
     """
     root = jax.random.key(seed)
     params = models.init(jax.random.fold_in(root, INIT_STREAM), model_config)
     if embed_rows is not None:
         params = models.with_embedding_rows(params, embed_rows, embed_vectors)
+    if layers:
+        params = models.with_rnn_cells(params, layers)
     return TrainState(jnp.int32(0), params, optimizer.init(params),
                       jax.random.key_data(jax.random.fold_in(root, DROPOUT_STREAM)))
 
@@ -261,8 +265,8 @@ def compiled(model_config, optimizer_items: tuple, total_steps: int, tolerance, 
     ``train.run`` many times in one process compiles once per (model, optimizer, task
     shape, layout)."""
     optimizer, schedule = make_optimizer(model_config, dict(optimizer_items), total_steps)
-    init = jax.jit(lambda seed, rows=None, vectors=None: init_state(
-        seed, model_config, optimizer, rows, vectors))
+    init = jax.jit(lambda seed, rows=None, vectors=None, layers=None: init_state(
+        seed, model_config, optimizer, rows, vectors, layers))
     train = functools.partial(train_step, model_config=model_config, optimizer=optimizer,
                               tolerance=tolerance)
     ev = functools.partial(eval_step, model_config=model_config, tolerance=tolerance)

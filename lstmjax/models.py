@@ -58,7 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lstmjax import api, cells, min_rnn, recurrence
+from lstmjax import api, cells, min_rnn, recurrence, transfer
 
 POOLINGS = ("last", "bilstm", "mean", "max")
 NGRAM_BUCKETS, NGRAM_DIM = 2 ** 17, 32  # fastText uses 2M buckets; 131k x 32 = 4.2M floats
@@ -192,6 +192,17 @@ def with_embedding_rows(params, rows, vectors):
         jnp.asarray(vectors, table.dtype))}
 
 
+def with_rnn_cells(params, cells_by_key):
+    """``params`` with ``params["rnn"][layer][direction]`` replaced by
+    ``cells_by_key["<layer>/<direction>"]`` (cast to each leaf's dtype; a new dict; pure)."""
+    rnn = [dict(layer) for layer in params["rnn"]]
+    for key, cell in cells_by_key.items():
+        layer, direction = key.split("/")
+        old = rnn[int(layer)][direction]
+        rnn[int(layer)][direction] = jax.tree.map(lambda a, b: jnp.asarray(b, a.dtype), old, cell)
+    return {**params, "rnn": rnn}
+
+
 def embed(params, config: ModelConfig, x):
     """Tokens ``[B, T]`` -> ``[B, T, E]``; features pass through (cast to float32)."""
     if config.input_kind == "tokens":
@@ -301,13 +312,13 @@ MODEL_FIELDS = ("cell", "gates", "hidden_size", "num_layers", "bidirectional", "
                 "embed_dim", "dropout", "embed_dropout", "word_dropout", "forget_bias",
                 "chrono_max_len", "recurrent_init", "unroll", "remat", "implementation", "form",
                 "chunk", "embeddings_path", "freeze_embeddings", "ngram_order", "ngram_buckets",
-                "ngram_dim")
+                "ngram_dim", "init_from")
 
 
 def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pooling, embed_dim,
               dropout, embed_dropout, word_dropout, forget_bias, chrono_max_len,
               recurrent_init, unroll, remat, implementation, form, chunk, embeddings_path,
-              freeze_embeddings, ngram_order, ngram_buckets, ngram_dim) -> ModelConfig:
+              freeze_embeddings, ngram_order, ngram_buckets, ngram_dim, init_from) -> ModelConfig:
     """The model for a :class:`lstmjax.tasks.TaskSpec` from plain hyperparameters.
 
     Every field of :data:`MODEL_FIELDS` is required (the training config schema fills
@@ -316,8 +327,10 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
     so e.g. a GRU config carrying the LSTM's default forget bias builds, while a value
     that differs from it raises for a cell it does not apply to. ``embed_dim`` is the
     input size for token tasks (unused, but still required, for feature tasks).
-    ``embeddings_path`` is only checked here (a string; token tasks only): the train loop
-    reads the file once, at initialization (:mod:`lstmjax.embeddings`).
+    ``embeddings_path`` and ``init_from`` are only checked here (token tasks only; not
+    both): the train loop reads the file or the runs once, at initialization
+    (:mod:`lstmjax.embeddings`, :mod:`lstmjax.transfer`). A causal task (a language
+    model) refuses a bidirectional model.
     """
     tokens = spec.input_kind == "tokens"
     if not isinstance(embeddings_path, str):
@@ -327,6 +340,15 @@ def from_task(spec, *, cell, gates, hidden_size, num_layers, bidirectional, pool
         raise ValueError(f"embeddings_path={embeddings_path!r} applies to token inputs (text "
                          f"tasks); task {spec.name!r} has feature inputs and no embedding: "
                          "set it to ''")
+    init_from = transfer.check(init_from, tokens=tokens)
+    if init_from and embeddings_path:
+        raise ValueError(f"model.init_from={init_from!r} and model.embeddings_path="
+                         f"{embeddings_path!r} both set the embedding: set one of them")
+    if getattr(spec, "causal", False) and bidirectional:
+        raise ValueError(f"model.bidirectional=True, but task {spec.name!r} is a language model "
+                         "(the target at step t is the input at t + 1, which a backward "
+                         "direction reads): set it to False (data.target='previous_token' "
+                         "trains the backward reading)")
     given = {"forget_bias": forget_bias, "recurrent_init": recurrent_init, "form": form,
              "chunk": chunk}
     owned = {k: None if _same(v, OWNED_DEFAULTS[k]) else v for k, v in given.items()}

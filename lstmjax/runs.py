@@ -53,11 +53,11 @@ LOCK = "lstmjax.lock"
 CONFUSION = "confusion_matrix.png"
 TENSORBOARD = "tensorboard"
 # what a run directory holds (lstmjax.train adds task.json, vocab.json, labels.json,
-# embeddings.json):
+# embeddings.json, init_from.json):
 # never an --output of evaluate or predict
 RUN_FILES = "run_files.json"  # sha256 of the files that define the trained model
 RECORDS = (CONFIG, METRICS, TIMING, SUMMARY, CURVE, LOCK, CONFUSION, RUN_FILES, "task.json",
-           "vocab.json", "labels.json", "embeddings.json")
+           "vocab.json", "labels.json", "embeddings.json", "init_from.json")
 RECORD_DIRS = ("checkpoints", "best", "incomplete", TENSORBOARD)
 
 

@@ -19,6 +19,7 @@ Values are validated once, here, by building the real objects (the model's
 from __future__ import annotations
 
 import copy
+import json
 import math
 from typing import Any, Mapping
 
@@ -69,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
         # a fastText bag of hashed token n-grams (orders 1..ngram_order, 0 = off) beside
         # the pooled vector (lstmjax.models)
         "ngram_order": 0, "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM,
+        # language-model runs whose recurrence and embedding start this one (() = off;
+        # lstmjax.transfer)
+        "init_from": (),
     },
     "optimizer": {
         "name": "adam", "learning_rate": 1e-3, "momentum": 0.9, "schedule": "constant",
@@ -113,7 +117,8 @@ RESUMABLE = {"steps", "log_every", "eval_every", "eval_batches", "eval_batch_siz
 # fingerprint leaves them out, so those runs' checkpoints still resume and load.
 ADDED_OFF = {"model": {"embed_dropout": 0.0, "word_dropout": 0.0, "embeddings_path": "",
                        "freeze_embeddings": False, "ngram_order": 0,
-                       "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM},
+                       "ngram_buckets": NGRAM_BUCKETS, "ngram_dim": NGRAM_DIM,
+                       "init_from": ()},
              "optimizer": {"ema_decay": 0.0}}
 
 # a token task used only to validate model fields by building the real ModelConfig (tokens:
@@ -174,6 +179,8 @@ def _merge(prefix: str, given: Mapping, defaults: Mapping) -> dict:
                 raise TypeError(f"config.{name} must be a section (a dict), got {value!r}")
             out[key] = _merge(f"{name}.", value, defaults[key])
         else:
+            if isinstance(defaults[key], tuple) and isinstance(value, list):
+                value = tuple(value)  # config.json stores a tuple as a list
             _check_value(name, value, defaults[key])
             out[key] = value
     return out
@@ -218,13 +225,19 @@ def without_added_off(cfg: Mapping) -> dict:
     for section, fields in ADDED_OFF.items():
         if isinstance(out.get(section), Mapping):
             out[section] = {k: v for k, v in out[section].items()
-                            if not (k in fields and v == fields[k])}
+                            if not (k in fields and _as_json(v) == _as_json(fields[k]))}
     return out
 
 
+def _as_json(value):
+    """``value`` as JSON reads it back: config.json stores a tuple as a list."""
+    return json.loads(json.dumps(value))
+
+
 def fingerprint(cfg: dict) -> dict:
-    """The config fields that fix what a checkpoint's state means (resume must match)."""
+    """The config fields that fix what a checkpoint's state means (resume must match), as
+    JSON values (a run's config.json and the config in memory compare equal)."""
     fp = without_added_off({k: v for k, v in cfg.items() if k not in RESUMABLE})
     if cfg["optimizer"]["schedule"] != "constant":
         fp["steps"] = cfg["steps"]  # the schedule depends on the run length
-    return fp
+    return _as_json(fp)

@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from lstmjax import checkpoint as ckpt_lib
 from lstmjax.errors import NonFiniteLossError
 from lstmjax import (budget, data, device_step, embeddings, evaluation, models, optim,
-                     parallel, runs, schema, tasks)
+                     parallel, runs, schema, tasks, transfer)
 
 VOCAB = "vocab.json"  # written into the run dir for token tasks built from text
 BEST = "best"         # <workdir>/best: the parameters of the best periodic validation
@@ -60,6 +60,9 @@ LABELS = "labels.json"  # class id -> label, for tasks whose labels have names
 # model.embeddings_path: the file's path, sha256 and coverage, written when the run
 # initializes from it (a resume never reads the file; summary.json repeats this record)
 EMBEDDINGS = "embeddings.json"
+# model.init_from: what each language-model run gave (lstmjax.transfer), written when the
+# run initializes from them (a resume never reads them; summary.json repeats it)
+INIT_FROM = "init_from.json"
 # hashed at each start, verified on resume, evaluate and predict; the same bytes are
 # written at every start (config.json is not: it is checked by its fingerprint instead)
 RUN_FILES = (TASK, VOCAB, LABELS)
@@ -116,10 +119,11 @@ def build(config, data_dir: str | None = None) -> Job:
     for split in ("validation", "test"):
         sources[split] = data.make_source(cfg["data"], split, data_dir=data_dir)[1]
     model = models.from_task(spec, **cfg["model"])
-    if cfg["model"]["embeddings_path"] and _vocabulary(sources) is None:
-        raise ValueError(f"config.model.embeddings_path={cfg['model']['embeddings_path']!r} "
-                         f"needs a task with a word vocabulary (text_file, reviews, imdb, "
-                         f"...); task {spec.name!r} has token ids without words: set it to ''")
+    for field, off in (("embeddings_path", "''"), ("init_from", "()")):
+        if cfg["model"][field] and _vocabulary(sources) is None:
+            raise ValueError(f"config.model.{field}={cfg['model'][field]!r} needs a task with "
+                             f"a word vocabulary (text_file, reviews, imdb, ...); task "
+                             f"{spec.name!r} has token ids without words: set it to {off}")
     devices = parallel.resolve_devices(cfg["parallel"], cfg["num_devices"])
     parallel.check_batch(cfg["batch_size"], len(devices), "config.batch_size")
     eval_bs = cfg["eval_batch_size"] or cfg["batch_size"]
@@ -216,6 +220,7 @@ class _Progress:
     test: dict | None = None
     test_at_best: dict | None = None
     embeddings: dict | None = None    # the pretrained embeddings' record (EMBEDDINGS)
+    init_from: list | None = None     # what the language-model runs gave (INIT_FROM)
 
     def restore_from(self, extra: dict, history: list, solve) -> None:
         self.window, self.window_n = dict(extra.get("window", {})), int(extra.get("window_n", 0))
@@ -299,6 +304,10 @@ def run(config, workdir: str | None = None, *, checkpoints: bool = True,
         # a new run reads the file at init: a missing one leaves no run directory behind
         # (a resume, which never reads it, is not asked for it)
         embeddings.check_path(cfg["model"]["embeddings_path"])
+    if cfg["model"]["init_from"] and (
+            workdir is None or not os.path.exists(os.path.join(workdir, runs.CONFIG))):
+        for source in cfg["model"]["init_from"]:  # the same: refused before any directory
+            read_task(source)
     rundir = _RunDir(workdir, cfg, jax.process_index() == 0)
     rundir.announce = rundir.is_main and (progress if log_evals is None else log_evals)
     with rundir.lock:  # a second writer stops here, before anything is written
@@ -381,7 +390,14 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         pretrained, prog.embeddings = (found.rows, found.vectors), found.record()
         if rundir.is_main:
             print(found.line())
-    host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"]), *pretrained))
+    layers = None
+    if latest is None and cfg["model"]["init_from"]:
+        moved = _transfer(job)
+        pretrained, layers, prog.init_from = (moved.rows, moved.vectors), moved.layers, moved.record
+        if rundir.is_main:
+            print(transfer.line(moved.record))
+    host_state = jax.device_get(job.compiled.init(np.int32(cfg["seed"]), *pretrained,
+                                                  **({"layers": layers} if layers else {})))
     pad_to = int(job.spec.max_length) if cfg["pad_to"] == "max_length" else None
     train_ds = data.batches(job.sources["train"], batch_size=cfg["batch_size"],
                             seed=device_step.derived_seed(cfg["seed"], device_step.DATA_STREAM),
@@ -429,8 +445,12 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         runs.record_run_files(rundir.root, RUN_FILES)
         if prog.embeddings is not None:
             runs.write_json(rundir.path(EMBEDDINGS), prog.embeddings)
+        if prog.init_from is not None:
+            runs.write_json(rundir.path(INIT_FROM), prog.init_from)
     if latest is not None and rundir.root is not None and os.path.exists(rundir.path(EMBEDDINGS)):
         prog.embeddings = runs.read_json(rundir.path(EMBEDDINGS))  # what step 0 read
+    if latest is not None and rundir.root is not None and os.path.exists(rundir.path(INIT_FROM)):
+        prog.init_from = runs.read_json(rundir.path(INIT_FROM))
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.compiled.train.put_state(host_state), train_iter, prog
 
@@ -701,6 +721,26 @@ def load_params(workdir: str, config: dict, which: str = "best") -> tuple[Any, s
 PARAMS = ("best", "last")  # which parameters of a run: load_params(which=...)
 
 
+def _transfer(job: Job) -> transfer.Transfer:
+    """Read ``model.init_from``'s runs (best parameters, config, vocabulary) and map them
+    onto this run's model (:mod:`lstmjax.transfer`)."""
+    sources = []
+    for workdir in job.cfg["model"]["init_from"]:
+        config = runs.read_json(os.path.join(workdir, runs.CONFIG))
+        params, at = load_params(workdir, config, "best")
+        vocab_path = os.path.join(workdir, VOCAB)
+        if not os.path.isfile(vocab_path):
+            raise runs.RunDirError(f"model.init_from: {workdir} has no {VOCAB}: it is not a "
+                                   "text run")
+        resolved = schema.resolve_config(config)
+        sources.append(transfer.Source(workdir, resolved["data"].get("target", "label"),
+                                       resolved["model"], params, at,
+                                       tasks.Vocabulary.load(vocab_path).words))
+    like = jax.eval_shape(lambda: models.init(jax.random.key(0), job.model))
+    return transfer.plan(sources, job.cfg["model"], job.cfg["data"].get("target", "label"),
+                         _vocabulary(job.sources).words, like)
+
+
 def read_task(workdir: str):
     """The run's :class:`lstmjax.tasks.TaskSpec` (``task.json``), enough to rebuild its
     model without its data."""
@@ -869,6 +909,9 @@ def _finish(job: Job, rundir: _RunDir, prog: _Progress, params, status: str, t_s
         # model.embeddings_path: {"path", "sha256", "format", "dim", "found",
         # "vocabulary_words"} as read at step 0 (None without a file)
         "embeddings": prog.embeddings,
+        # model.init_from: [{"workdir", "target", "params", "direction", "layers"
+        # (, "embedding_words")}] as read at step 0 (None without it)
+        "init_from": prog.init_from,
     }
     if rundir.root is not None and rundir.is_main:
         runs.write_json(rundir.path(runs.SUMMARY), summary)

@@ -51,6 +51,8 @@ def _changed(value):
         return value * 2 + 0.25
     if isinstance(value, str):
         return value + "~"
+    if isinstance(value, tuple):
+        return value + ("~",)
     if isinstance(value, dict):
         return {k: _changed(v) for k, v in value.items()}
     return value  # None: any type may replace it, so it stays

@@ -110,7 +110,7 @@ FIELDS = dict(cell="lstm", gates="standard", hidden_size=4, num_layers=1, bidire
               forget_bias=1.0, chrono_max_len=0.0,
               recurrent_init="orthogonal", unroll=1, remat=False, implementation="auto",
               form="auto", chunk=64, embeddings_path="", freeze_embeddings=False,
-              ngram_order=0, ngram_buckets=64, ngram_dim=4)
+              ngram_order=0, ngram_buckets=64, ngram_dim=4, init_from=())
 
 
 def test_from_task_and_errors():

@@ -18,6 +18,8 @@ from ml_collections import config_dict
 from experiments.configs import choose
 from lstmjax.schema import default_config
 
+# get_config's arguments: a classifier (the default), or a language model on the same text
+ARGS = ("label", "next_token", "previous_token")
 # the text fields of the data section (what experiments/configs/real_text.py reuses)
 TEXT_DATA = dict(vocab_size=20_000, min_count=1, max_length=200)
 
@@ -44,12 +46,28 @@ def text_settings(c):
     return c
 
 
+def language_model_settings(c, target: str):
+    """A language model on the same text (``c``: :func:`text_settings`'s, in place): one
+    LSTM reading the text forward (``next_token``) or reversed (``previous_token``),
+    predicting the next token at every step, its best checkpoint the lowest whole-split
+    validation loss. Its recurrence and embedding start a classifier through
+    ``model.init_from`` (docs/text.md#language-model-pretraining)."""
+    c.data.target = target
+    c.model.bidirectional = False  # the backward direction would read the answer
+    c.model.pooling = "last"  # unused: a per-step output reads every step
+    c.model.ngram_order = 0  # one sentence vector: no place in a per-step model
+    c.select_metric = "loss"
+    return c
+
+
 def get_config(arg=None):
-    choose(arg, (None,), None, "text_file")
+    """``text_file.py`` (a classifier), ``text_file.py:next_token`` or
+    ``text_file.py:previous_token`` (a language model on the same files)."""
+    arg = choose(arg, ARGS, "label", "text_file")
     c = text_settings(default_config())
     c.data = dict(name="text_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", **TEXT_DATA,
-                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
-    return c
+                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0, target="label")
+    return c if arg == "label" else language_model_settings(c, arg)

@@ -61,7 +61,10 @@ TEXT_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "text
                  "label_column": "label", "labels": None, "format": None, "delimiter": None,
                  "encoding": "utf-8",
                  "vocab_size": 20_000, "min_count": 1, "max_length": 500, "vocab_path": None,
-                 "holdout": 0.2, "seed": 0}
+                 "holdout": 0.2, "seed": 0, "target": "label"}
+# what a text_file example's y is: its label (a classifier), or the next / previous token
+# at every step (a language model, whose weights can start a classifier: model.init_from)
+TEXT_TARGETS = ("label", "next_token", "previous_token")
 NPZ_DEFAULTS = {"path": None, "validation_path": None, "test_path": None, "target": "auto",
                 "num_classes": None, "holdout": 0.2, "seed": 0}
 NPZ_TARGETS = ("auto", "classify", "regress")
@@ -544,6 +547,9 @@ def _text_fields(fields: dict) -> dict:
     if delimiter is not None and fields["format"] == "jsonl":
         raise ValueError(f"{kind}: delimiter={delimiter!r} with format='jsonl'; a delimiter "
                          "applies to csv and tsv only")
+    if fields["target"] not in TEXT_TARGETS:
+        raise ValueError(f"{kind}: target={fields['target']!r}; accepted: {TEXT_TARGETS} (the "
+                         "label column, or a language model's next or previous token)")
     for name in ("text_column", "label_column"):
         if not isinstance(fields[name], str) or not fields[name]:
             raise ValueError(f"{kind}: {name}={fields[name]!r}; must be a non-empty column name")
@@ -556,10 +562,77 @@ def _text_fields(fields: dict) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _read_unlabelled_cached(key: tuple, text_column: str, fmt: str | None, encoding: str,
+                            delimiter: str | None) -> TextRows:
+    # a language model reads the text column only: a file without labels is fine
+    with _no_gc():
+        lines, (texts,) = read_columns(key[0], (text_column,), ("text_column",), fmt, encoding,
+                                       delimiter)
+        return TextRows(lines, [tokenize(t) for t in _texts(key[0], lines, texts, text_column)], [])
+
+
+class NextTokenSource:
+    """Language-model examples from token rows (``target="next_token"`` / ``"previous_token"``).
+
+    Row ``r = [w_1, ..., w_n]`` (n >= 2, the first ``max_length + 1`` tokens) gives
+    ``x = [w_1, ..., w_{n-1}]`` and ``y = [w_2, ..., w_n]`` (int32 ``[n - 1]`` each): the
+    target at step t is the token after x_t. ``reverse=True`` does the same on
+    ``[w_n, ..., w_1]``: the target is the token *before*, which is what a BiLSTM's
+    backward direction reads next (so its weights can start one, ``model.init_from``).
+    """
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, lines: np.ndarray, reverse: bool):
+        self._ids, self._off, self.lines, self.reverse = ids, offsets, lines, reverse
+        self.vocabulary: Vocabulary | None = None
+        self.labels: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self._off) - 1
+
+    def __getitem__(self, index: int) -> dict:
+        i = int(index)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} examples")
+        i %= len(self)
+        row = self._ids[self._off[i]: self._off[i + 1]]
+        if self.reverse:
+            row = row[::-1]
+        return {"x": row[:-1], "y": row[1:]}
+
+    def lengths(self) -> np.ndarray:
+        return (np.diff(self._off) - 1).astype(np.int32)
+
+
+def _language_model(fields: dict, split: str, vocab: Vocabulary, rows: TextRows,
+                    idx: np.ndarray):
+    """``(TaskSpec, NextTokenSource)``: rows ``idx`` of ``rows`` as language-model examples
+    (rows of one token have no target and are left out)."""
+    long_enough = [i for i in idx if len(rows.tokens[i]) >= 2]
+    with _no_gc():
+        ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in long_enough],
+                                   fields["max_length"] + 1)
+    if len(long_enough) == 0:
+        raise DataError(f"{fields['path']}: the {split} split has no row of two or more tokens; "
+                        f"target={fields['target']!r} needs a token to predict")
+    which = "next" if fields["target"] == "next_token" else "previous"
+    spec = TaskSpec("text_file", "tokens", "classify_per_step", max_length=fields["max_length"],
+                    vocab_size=len(vocab), num_classes=len(vocab), target_step=None, causal=True,
+                    description=f"{which}-token language model on {fields['path']}")
+    source = NextTokenSource(ids, offsets, rows.lines[np.asarray(long_enough, np.int64)],
+                             reverse=fields["target"] == "previous_token")
+    source.vocabulary, source.labels = vocab, list(vocab.words)
+    return spec, source
+
+
 def make_text(fields: dict, split: str, data_dir: str | None = None):
-    """``(TaskSpec, TokenSource)`` for one split of a labelled text file (see module doc)."""
+    """``(TaskSpec, TokenSource)`` for one split of a labelled text file, or
+    ``(TaskSpec, NextTokenSource)`` for a language model on its text (``target``; see
+    the module doc)."""
     del data_dir
     fields = _text_fields(fields)
+    if fields["target"] != "label":
+        return _make_unlabelled(fields, split)
     plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
                       f"{fields['text_column']!r} and {fields['label_column']!r}")
     read = lambda p: _read_text_cached(_file_key(p), fields["text_column"], fields["label_column"],
@@ -573,14 +646,7 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
         raise DataError(f"{train_path}: only one label ({labels[0]!r}) in {len(train_all.labels)} rows; "
                         "a classifier needs >= 2")
     label_ids = {v: i for i, v in enumerate(labels)}
-    vocab_path = fields["vocab_path"]
-    if vocab_path and os.path.exists(vocab_path):
-        vocab = Vocabulary.load(vocab_path)
-    else:
-        counts = collections.Counter(itertools.chain.from_iterable(train_tokens))
-        vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"], min_count=fields["min_count"])
-        if vocab_path:
-            vocab.save(vocab_path)
+    vocab = _vocabulary(fields, train_tokens)
 
     path = plan.files[split]
     rows = read(path)
@@ -604,6 +670,37 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
     source = TokenSource(ids, offsets, y, rows.lines[idx])
     source.vocabulary, source.labels = vocab, labels
     return spec, source
+
+
+def _make_unlabelled(fields: dict, split: str):
+    plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
+                      f"{fields['text_column']!r}")
+    read = lambda p: _read_unlabelled_cached(_file_key(p), fields["text_column"], fields["format"],
+                                             fields["encoding"], fields["delimiter"])
+    train_path = plan.files["train"]
+    train_all = read(train_path)
+    n_train = len(train_all.tokens)
+    train_idx = _rows_for("text_file", fields, plan, "train", n_train, train_path)
+    vocab = _vocabulary(fields, train_all.tokens if train_idx is None
+                        else [train_all.tokens[i] for i in train_idx])
+    path = plan.files[split]
+    rows = read(path)
+    idx = _rows_for("text_file", fields, plan, split, len(rows.tokens), path) if path == train_path else None
+    return _language_model(fields, split, vocab, rows,
+                           np.arange(len(rows.tokens)) if idx is None else idx)
+
+
+def _vocabulary(fields: dict, train_tokens: list[list[str]]) -> Vocabulary:
+    """The vocabulary of ``vocab_path`` when that file exists, else counted from the train
+    rows' tokens (and saved to ``vocab_path`` when set)."""
+    vocab_path = fields["vocab_path"]
+    if vocab_path and os.path.exists(vocab_path):
+        return Vocabulary.load(vocab_path)
+    counts = collections.Counter(itertools.chain.from_iterable(train_tokens))
+    vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"], min_count=fields["min_count"])
+    if vocab_path:
+        vocab.save(vocab_path)
+    return vocab
 
 
 def majority_class(y: np.ndarray, num_classes: int) -> tuple[int, float]:

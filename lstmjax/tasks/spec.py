@@ -52,6 +52,8 @@ class TaskSpec:
         ``|prediction - y| < tolerance`` (adding problem: 0.04).
       baseline_loss: loss of the best memoryless predictor (copy memory:
         ``10 log 8 / (T + 20)``; adding: variance of the target, i.e. MSE of the mean).
+      causal: the output at step t must not see inputs after t (a language model, whose
+        target at t is the input at t + 1): a bidirectional model is refused.
       target_step: ``"last"`` when the answer is read at each sequence's last true step
         (every task here with a scalar y); ``None`` for per-step tasks.
       description: one line for logs and plots.
@@ -69,6 +71,7 @@ class TaskSpec:
     tolerance: float | None = None
     baseline_loss: float | None = None
     target_step: str | None = "last"
+    causal: bool = False
     description: str = ""
 
     def __post_init__(self):
