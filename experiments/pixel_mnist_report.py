@@ -164,13 +164,14 @@ def evidence_section(test_npz: dict[str, str]) -> list[str]:
                                    "pixel: median [IQR]", "file"], cells), ""]
 
 
-def furthest(rows: list[dict]) -> dict[tuple[str, str], dict]:
-    """(variant, model) -> the row of its run trained furthest (a rerun and its first try
-    are two runs of one model; the comparisons take one of them; ``model`` as
-    :func:`model_of` names it)."""
+def furthest(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
+    """(variant, model, data split) -> the row of its run trained furthest (a rerun and
+    its first try are two runs of one model; the comparisons take one of them; ``model``
+    as :func:`model_of` names it, the split as :func:`split_of`: a model on the 50k and
+    the 60k split are two models)."""
     best = {}
     for r in rows:
-        key = (r["variant"], r["model"])
+        key = (r["variant"], r["model"], r["split"])
         if key not in best or r["step"] > best[key]["step"]:
             best[key] = r
     return dict(sorted(best.items()))
@@ -225,7 +226,7 @@ LAST_K = os.path.join("last_k", "last_k.json")
 
 
 def model_lines(rows: list[dict]) -> list[dict]:
-    """Each (variant, model)'s run trained furthest, with a test accuracy:
+    """Each (variant, model, data split)'s run trained furthest, with a test accuracy:
     ``{variant, cell, name, accuracy, step, finished}``."""
     return [dict(variant=r["variant"], cell=r["cell"], model=r["model"], name=r["name"],
                  accuracy=r["accuracy"],
@@ -254,7 +255,8 @@ def last_k_sentence(record: dict, order: str, models: list[dict]) -> str:
     parts = []
     for m in ms:
         hit = smallest_k(curve, m["accuracy"])
-        what = f"{m['cell']}'s {100 * m['accuracy']:.2f}% ({m['name']}, step {m['step']:,})"
+        what = (f"{m['cell']}'s {100 * m['accuracy']:.2f}% ({m['name']}, step {m['step']:,}"
+                f"{'' if m['finished'] else ', unfinished'})")
         if hit is None:
             parts.append(f"no K up to {top['k']:,} reaches the {what}: it beats a linear "
                          f"readout of every final window tried (the whole sequence gives "

@@ -79,7 +79,7 @@ def _record():
 
 def _model(variant, cell, acc):
     return dict(variant=variant, cell=cell, model=cell, name=f"{variant}_{cell}", accuracy=acc,
-                step=5000, finished=True)
+                step=5000, finished=True, split="mnist_pixels_60k")
 
 
 def test_sentence_rule():

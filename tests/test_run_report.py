@@ -169,9 +169,15 @@ def test_steps_after_last_ink_counts_to_the_end_of_the_sequence():
 
 
 def _curve_rows():
-    rows = [dict(name="old", variant="sequential", cell="lstm", model="lstm", step=7000),
-            dict(name="rerun", variant="sequential", cell="lstm", model="lstm", step=3000),
-            dict(name="rnn", variant="sequential", cell="rnn", model="rnn", step=2000)]
+    rows = [dict(name="old", variant="sequential", cell="lstm", model="lstm", step=7000,
+                 split="mnist_pixels"),
+            dict(name="rerun", variant="sequential", cell="lstm", model="lstm", step=3000,
+                 split="mnist_pixels"),
+            dict(name="rnn", variant="sequential", cell="rnn", model="rnn", step=2000,
+                 split="mnist_pixels"),
+            # the same model on the other split is another model: it is kept beside "old"
+            dict(name="other_split", variant="sequential", cell="lstm", model="lstm",
+                 step=1000, split="mnist_pixels_60k")]
     by_run = {"old": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.4}, 7000: {"accuracy": 0.9}},
               "rerun": {1000: {"accuracy": 0.3}, 2000: {"accuracy": 0.5}, 3000: {"accuracy": 0.7}},
               "rnn": {1000: {"accuracy": 0.1}, 2000: {"accuracy": 0.6}}}
@@ -181,8 +187,8 @@ def _curve_rows():
 def test_ranking_is_at_the_furthest_common_step_of_each_models_furthest_run():
     rows, by_run = _curve_rows()
     best = pixel_mnist_report.furthest(rows)
-    assert [r["name"] for r in best.values()] == ["old", "rnn"]
-    text = pixel_mnist_report.ranking([r["name"] for r in best.values()], by_run)
+    assert [r["name"] for r in best.values()] == ["old", "other_split", "rnn"]
+    text = pixel_mnist_report.ranking(["old", "rnn"], by_run)
     assert text.startswith("At step 2,000, the furthest step reached by all 2 models")
     assert text.endswith("rnn 60.00%, old 40.00%.")  # ranked by accuracy, not by name
     assert pixel_mnist_report.ranking(["old"], by_run) == ""
