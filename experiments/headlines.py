@@ -210,7 +210,8 @@ def pixel_mnist(results: str) -> str:
             if m["model"] != "lstm" or not curve:  # the chrono LSTM
                 continue
             hit = pixel_mnist_report.smallest_k(curve, m["accuracy"])
-            found.append(f"{m['variant']}: " + (
+            found.append(f"{m['variant']} on `{m['split']}`"
+                         f"{'' if m['finished'] else ' (unfinished)'}: " + (
                 f"matched by a linear readout of only the last {hit['k']:,} pixels "
                 f"({100 * hit['test_accuracy']:.2f}%)" if hit else
                 f"above a linear readout of any last K up to {curve[-1]['k']:,} pixels "

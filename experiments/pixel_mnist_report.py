@@ -227,8 +227,9 @@ LAST_K = os.path.join("last_k", "last_k.json")
 
 def model_lines(rows: list[dict]) -> list[dict]:
     """Each (variant, model, data split)'s run trained furthest, with a test accuracy:
-    ``{variant, cell, name, accuracy, step, finished}``."""
-    return [dict(variant=r["variant"], cell=r["cell"], model=r["model"], name=r["name"],
+    ``{variant, cell, model, split, name, accuracy, step, finished}``."""
+    return [dict(variant=r["variant"], cell=r["cell"], model=r["model"], split=r["split"],
+                 name=r["name"],
                  accuracy=r["accuracy"],
                  step=r["step"], finished=r["finished"])
             for r in furthest(rows).values() if r["accuracy"] is not None]
