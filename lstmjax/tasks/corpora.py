@@ -151,7 +151,8 @@ CORPORA: dict[str, Corpus] = {
 DEFAULTS = {"corpus": None, "seed": 0, "validation": 0.1, "test": 0.1, "cache_dir": None,
             "source_dir": None, "vocab_size": files.TEXT_DEFAULTS["vocab_size"],
             "min_count": files.TEXT_DEFAULTS["min_count"],
-            "max_length": files.TEXT_DEFAULTS["max_length"], "vocab_path": None}
+            "max_length": files.TEXT_DEFAULTS["max_length"], "vocab_path": None,
+            "target": files.TEXT_DEFAULTS["target"]}
 
 
 def corpus(name) -> Corpus:
@@ -303,7 +304,8 @@ def text_fields(fields: dict) -> dict:
                     test=fields["test"], source_dir=fields.get("source_dir"),
                     cache_dir=fields.get("cache_dir"))
     return {**files.TEXT_DEFAULTS, "path": os.path.join(folder, "{split}.csv"),
-            **{k: fields[k] for k in ("vocab_size", "min_count", "max_length", "vocab_path")}}
+            **{k: fields[k] for k in ("vocab_size", "min_count", "max_length", "vocab_path",
+                                      "target")}}
 
 
 def make(fields: dict, split: str, data_dir: str | None = None):
