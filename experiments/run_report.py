@@ -48,10 +48,28 @@ def _evaluation(rec: dict) -> str:
             f"(`lstmjax evaluate`): {vals}")
 
 
+def segments(timing: list[dict]) -> list[float]:
+    """Seconds of training per process that ran the run, from its ``timing.jsonl``: each
+    start (a resume) counts ``elapsed_s`` from 0 again and writes its own ``started_at``
+    (logs written before that field: a drop in ``elapsed_s`` begins a segment); a
+    segment's time is its last record's ``elapsed_s`` (up to its last train log; a resume
+    cuts the log back to its checkpoint, so steps redone after a kill count once)."""
+    out: list[float] = []
+    last = None
+    for rec in timing:
+        t, start = float(rec["elapsed_s"]), rec.get("started_at")
+        if last is None or (start != last[1] if start is not None else t < last[0]):
+            out.append(0.0)
+        out[-1], last = t, (t, start)
+    return out
+
+
 def markdown(summary: dict, cfg: dict, command: str, wall: str | None, note: str | None,
              finished: bool, evaluation: dict | None = None,
-             resume_from: tuple[str, str] | None = None) -> str:
+             resume_from: tuple[str, str] | None = None,
+             timing: list[dict] | None = None) -> str:
     hw = report.hardware()
+    parts = segments(timing or [])
     lines = [f"# {summary['task']}: {cfg['model']['cell']} ({'finished' if finished else 'UNFINISHED'})",
              "", f"- command: `{command}`"]
     if not finished:
@@ -70,7 +88,9 @@ def markdown(summary: dict, cfg: dict, command: str, wall: str | None, note: str
         f"{_metrics(summary.get('test_at_best'))}",
         *([f"- evaluated after the run: {_evaluation(evaluation)}"] if evaluation else []),
         f"- wall time: {wall or format(summary['wall_time_s'] / 60, '.1f') + ' min'} "
-        f"(training process {summary['wall_time_s']:.0f} s)",
+        f"(training process {summary['wall_time_s']:.0f} s"
+        + (f", its last of {len(parts)} segments; all segments: {sum(parts) / 60:.1f} min of "
+           "training by the timing log" if len(parts) > 1 else "") + ")",
         f"- hardware: {hw['cpu']} ({hw['cpu_count']} cores), JAX backend {hw['jax_backend']}",
         f"- git commit: {summary.get('git_commit')}; parameters: {summary.get('num_params')}",
     ]
@@ -112,7 +132,9 @@ def main(argv=None) -> str:
     path = os.path.join(args.out, "result.md")
     with open(path, "w") as f:
         f.write(markdown(summary, cfg, args.command, args.wall, args.note, finished,
-                         evaluation, (args.out, args.workdir) if args.resumable else None))
+                         evaluation, (args.out, args.workdir) if args.resumable else None,
+                         runs.read_jsonl(os.path.join(args.workdir, runs.TIMING))
+                         if os.path.exists(os.path.join(args.workdir, runs.TIMING)) else None))
     print(path)
     return path
 

@@ -571,8 +571,10 @@ def _log_train(job, rundir, prog, bar, t_start, t_window) -> float:
            "learning_rate": float(job.compiled.schedule(prog.step - 1))}
     rundir.log(prog, rec)
     now = time.time()
+    # started_at (the process's start, unix seconds) tells a resumed run's segments apart
     rundir.timing.write({"step": prog.step, "elapsed_s": now - t_start,
-                         "steps_per_s": prog.window_n / max(now - t_window, 1e-9)})
+                         "steps_per_s": prog.window_n / max(now - t_window, 1e-9),
+                         "started_at": round(t_start, 3)})
     bar.set_postfix(_postfix(job, prog), refresh=False)
     prog.window, prog.window_n = {}, 0
     return now

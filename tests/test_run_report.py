@@ -157,7 +157,22 @@ def test_resumable_report_is_a_run_directory_a_fresh_clone_continues(tmp_path):
     out2 = str(tmp_path / "results" / "plain")
     run_report.main(["--workdir", clone, "--out", out2, "--command", "X"])
     assert not os.path.exists(os.path.join(out2, "checkpoints"))
-    assert "cp -r" not in open(os.path.join(out2, "result.md")).read()
+    text = open(os.path.join(out2, "result.md")).read()
+    assert "cp -r" not in text
+    # the resumed run trained in two processes: the wall-time line sums both segments
+    parts = run_report.segments(runs.read_jsonl(os.path.join(clone, "timing.jsonl")))
+    assert len(parts) == 2 and all(p > 0 for p in parts)
+    assert f"its last of 2 segments; all segments: {sum(parts) / 60:.1f} min" in text
+
+
+def test_segments_restart_where_elapsed_time_drops():
+    log = [{"elapsed_s": t} for t in (5.0, 9.0, 2.0, 4.0, 7.5, 1.0)]
+    assert run_report.segments(log) == [9.0, 7.5, 1.0]
+    assert run_report.segments([]) == []
+    # with started_at, a resume is a new segment even when its clock reads more
+    log = [{"elapsed_s": 0.06, "started_at": 1.0}, {"elapsed_s": 0.1, "started_at": 2.0},
+           {"elapsed_s": 0.3, "started_at": 2.0}]
+    assert run_report.segments(log) == [0.06, 0.3]
 
 
 def test_steps_after_last_ink_counts_to_the_end_of_the_sequence():
