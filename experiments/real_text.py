@@ -87,9 +87,11 @@ def model_fields(config, representation: str, lm_dirs: tuple[str, ...] = ()) -> 
 LM_TARGETS = ("next_token", "previous_token")  # the forward model first: its embedding
 
 
-def language_model_runs(config, corpus: str, data: dict, workdir: str) -> list[dict]:
+def language_model_runs(config, corpus: str, data: dict) -> list[dict]:
     """The corpus's pair of language-model runs (seed 0, one per reading direction),
-    trained in ``<workdir>/lm/<corpus>/<target>`` (a run directory: a rerun resumes it)."""
+    trained in ``<config.language_model_dir>/<corpus>/<target>`` (a run directory: a rerun
+    resumes it; outside the records' workdir, so that processes sharing the corpora
+    between workdirs name the same runs)."""
     base = schema.to_dict(config.language_model)
     out = []
     for target in LM_TARGETS:
@@ -101,14 +103,13 @@ def language_model_runs(config, corpus: str, data: dict, workdir: str) -> list[d
             cfg["model"]["freeze_embeddings"] = True
         out.append({"name": f"{corpus}/lm/{target}", "corpus": corpus,
                     "representation": f"lm_{target}", "seed": 0, "config": cfg,
-                    "workdir": os.path.join(workdir, "lm", corpus, target)})
+                    "workdir": os.path.join(config.language_model_dir, corpus, target)})
     return out
 
 
-def plan(config, workdir: str = "runs/real_text") -> list[dict]:
+def plan(config) -> list[dict]:
     """Every run: per corpus the TF-IDF baseline, the language models when a
-    representation is pretrained (their run directories under ``workdir``), then seed x
-    representation."""
+    representation is pretrained, then seed x representation."""
     unknown = [r for r in config.representations if r not in config.representation_defs]
     if unknown:
         raise ValueError(f"config.representations: unknown {unknown}; accepted: "
@@ -123,7 +124,7 @@ def plan(config, workdir: str = "runs/real_text") -> list[dict]:
                     "seed": None, "config": {"data": data, "tfidf_C": list(config.tfidf_C)}})
         lms = []
         if any(config.representation_defs[r].get("pretrained") for r in config.representations):
-            lms = language_model_runs(config, corpus, data, workdir)
+            lms = language_model_runs(config, corpus, data)
             out += lms
         for seed in range(int(config.seeds)):  # seed-major: a partial sweep stays balanced
             for rep in config.representations:
@@ -593,7 +594,7 @@ def main(argv=None) -> str:
     res = report.Results(out, NAME, mode=config.size, settings=config.to_dict(),
                          command=report.command_line(argv, f"experiments.{NAME}"))
     try:
-        runs = plan(config, fv.workdir)
+        runs = plan(config)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     records_path = os.path.join(workdir, f"{NAME}.json")

