@@ -365,7 +365,8 @@ def _predict(args, overrides: Sequence[str] = ()) -> int:
         raise UsageError("--text needs a run trained on text; give --input FILE.npz")
     fields = {k.split(".")[-1]: v for k, v in parse_overrides(overrides).items()}
     inputs = args.text or run.read(args.input, **fields)
-    rows = run.rows(run.outputs(inputs, batch_size=args.batch_size, progress=True))
+    rows = run.rows(run.outputs(inputs, batch_size=args.batch_size, progress=True),
+                    run.encode(inputs)[1])  # per step: each input's own steps only
     _write(rows, args.output, inputs if tokens else None)
     print(f"{len(rows)} predictions with {run.checkpoint} parameters"
           + (f" -> {args.output}" if args.output else ""), file=sys.stderr)

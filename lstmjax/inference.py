@@ -241,23 +241,28 @@ class Run:
         return probabilities(self.outputs(inputs, lengths, batch_size=batch_size))
 
     def predict(self, inputs, lengths=None, *, batch_size: int = 256):
-        """Label names ``[N]`` (classify; a list of ``T`` names per input for per-step
-        runs), or float32 predictions ``[N]`` (regress)."""
+        """Label names ``[N]`` (classify; for per-step runs a list of one name per step of
+        each input, its length: padded steps are not predictions), or float32 predictions
+        ``[N]`` (regress)."""
         out = self.outputs(inputs, lengths, batch_size=batch_size)
         if self.spec.output_kind == "regress":
             return out
         ids = np.argmax(out, -1)
         if self.spec.output_kind == "classify_per_step":
-            return [[self.labels[k] for k in row] for row in ids]
+            n = self.encode(inputs, lengths)[1]
+            return [[self.labels[k] for k in row[:m]] for row, m in zip(ids, n)]
         return [self.labels[k] for k in ids]
 
-    def rows(self, outputs: np.ndarray) -> list[dict]:
+    def rows(self, outputs: np.ndarray, lengths=None) -> list[dict]:
         """One record per input from :meth:`outputs` (what ``lstmjax predict`` writes):
-        ``{"label", "p_<label>": ...}``, ``{"labels": [...]}`` or ``{"prediction"}``."""
+        ``{"label", "p_<label>": ...}``, ``{"labels": [...]}`` (per step: the first
+        ``lengths[i]`` steps, when given) or ``{"prediction"}``."""
         if self.spec.output_kind == "regress":
             return [{"prediction": float(v)} for v in outputs.reshape(-1)]
         if self.spec.output_kind == "classify_per_step":
-            return [{"labels": [self.labels[k] for k in np.argmax(o, -1)]} for o in outputs]
+            n = [None] * len(outputs) if lengths is None else lengths
+            return [{"labels": [self.labels[k] for k in np.argmax(o, -1)[:m]]}
+                    for o, m in zip(outputs, n)]
         return [{"label": self.labels[int(np.argmax(p))],
                  **{f"p_{name}": round(float(v), 6) for name, v in zip(self.labels, p)}}
                 for p in probabilities(outputs)]

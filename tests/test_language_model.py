@@ -15,7 +15,8 @@ import jax
 import numpy as np
 import pytest
 
-from lstmjax import models, schema, tasks, train, transfer
+import lstmjax
+from lstmjax import cli, models, schema, tasks, train, transfer
 from lstmjax.errors import DataError
 
 E, H = 4, 5
@@ -162,8 +163,19 @@ def test_a_classifier_starts_from_both_directions(tmp_path, capsys):
     assert whole["params_sha256"] == second["params_sha256"]
 
 
-def test_transfer_refusals_name_the_field(tmp_path):
+def test_transfer_refusals_name_the_field(tmp_path, capsys):
     fw, bw = _train_language_models(tmp_path)
+    # a language model's predictions: one next word per input token, not per padded step
+    texts = ["great film", "the plot was so very awful indeed"]
+    run = lstmjax.load_run(fw)
+    words = run.predict(texts)
+    assert [len(w) for w in words] == [2, 6]  # max_length 6 cuts the second
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    capsys.readouterr()
+    assert cli.main(["lstmjax", "predict", "--workdir", fw, "--input",
+                     str(tmp_path / "in.txt")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["labels"] for r in rows] == words
     job = train.build(_config(tmp_path, init_from=(fw,), hidden_size=H + 1))
     with pytest.raises(ValueError, match=rf"{fw} has model.hidden_size={H}, this run {H + 1}; "
                                          rf"set --config.model.hidden_size={H}"):
