@@ -19,7 +19,7 @@ PENDING = set()
 
 # The layers of the core, bottom first: a module may import only from layers below it.
 LAYERS = [
-    {"lstmjax.gates", "lstmjax.native.build"},
+    {"lstmjax.gates", "lstmjax.native.build", "lstmjax.transfer"},
     {"lstmjax.cells"},
     {"lstmjax.recurrence"},
     {"lstmjax.fused_scan", "lstmjax.min_rnn", "lstmjax.cudnn", "lstmjax.native.driver"},
