@@ -37,7 +37,8 @@ def _config(tmp_path, target="label", **model):
     if not (tmp_path / "train.csv").exists():
         _write_csv(tmp_path / "train.csv", 80, 0)
     lm = target != "label"
-    return {"seed": 0, "steps": 4, "batch_size": 8, "log_every": 2, "eval_every": 2, "eval_batches": 0,
+    return {"seed": 0, "steps": 4, "batch_size": 8, "log_every": 2, "eval_every": 2,
+            "eval_batches": 0,
             "checkpoint_every": 2, "plot": False, "tensorboard": False, "pad_to": "batch",
             "select_metric": "loss" if lm else "auto",
             "data": {"name": "text_file", "path": str(tmp_path / "train.csv"), "max_length": 6,

@@ -24,6 +24,11 @@ serves, the label set by the whole train file (so a rare class that lands only i
 held-out split is still a class) unless ``labels`` lists them. The ``TaskSpec`` is the
 same for every split.
 
+``target`` (text only): ``"label"`` (default) classifies by the label column;
+``"next_token"`` / ``"previous_token"`` make a language model on the text column alone
+(:class:`NextTokenSource`; no label column needed), whose runs can start a classifier
+(``model.init_from``, :mod:`lstmjax.transfer`).
+
 Example::
 
     spec, train = make_task({"name": "text_file", "path": "tweets.csv",
@@ -685,7 +690,8 @@ def _make_unlabelled(fields: dict, split: str):
                         else [train_all.tokens[i] for i in train_idx])
     path = plan.files[split]
     rows = read(path)
-    idx = _rows_for("text_file", fields, plan, split, len(rows.tokens), path) if path == train_path else None
+    idx = (_rows_for("text_file", fields, plan, split, len(rows.tokens), path)
+           if path == train_path else None)
     return _language_model(fields, split, vocab, rows,
                            np.arange(len(rows.tokens)) if idx is None else idx)
 
@@ -697,7 +703,8 @@ def _vocabulary(fields: dict, train_tokens: list[list[str]]) -> Vocabulary:
     if vocab_path and os.path.exists(vocab_path):
         return Vocabulary.load(vocab_path)
     counts = collections.Counter(itertools.chain.from_iterable(train_tokens))
-    vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"], min_count=fields["min_count"])
+    vocab = Vocabulary.from_counts(counts, max_size=fields["vocab_size"],
+                                   min_count=fields["min_count"])
     if vocab_path:
         vocab.save(vocab_path)
     return vocab

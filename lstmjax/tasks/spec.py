@@ -52,10 +52,10 @@ class TaskSpec:
         ``|prediction - y| < tolerance`` (adding problem: 0.04).
       baseline_loss: loss of the best memoryless predictor (copy memory:
         ``10 log 8 / (T + 20)``; adding: variance of the target, i.e. MSE of the mean).
-      causal: the output at step t must not see inputs after t (a language model, whose
-        target at t is the input at t + 1): a bidirectional model is refused.
       target_step: ``"last"`` when the answer is read at each sequence's last true step
         (every task here with a scalar y); ``None`` for per-step tasks.
+      causal: the output at step t must not see inputs after t (a language model, whose
+        target at t is the input at t + 1): a bidirectional model is refused.
       description: one line for logs and plots.
     """
 
