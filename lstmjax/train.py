@@ -480,6 +480,11 @@ def _check_run_files(job: Job, rundir: _RunDir) -> None:
             raise runs.RunDirError(f"{path} is unreadable ({e}); nothing was changed") from e
         if name == VOCAB:
             old = old.get("words") if isinstance(old, dict) else None
+        if name == TASK and isinstance(old, dict):
+            # a TaskSpec field added after the run wrote its task.json reads as its default
+            fields = {f.name: f.default for f in dataclasses.fields(tasks.TaskSpec)}
+            value = {k: v for k, v in value.items()
+                     if k in old or k not in fields or v != fields[k]}
         if old != value:
             raise runs.RunDirError(
                 f"the data now gives another {name.split('.')[0]} than {path}, which this run "

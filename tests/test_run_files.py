@@ -106,6 +106,25 @@ def test_resume_refuses_a_vocabulary_that_changed(tmp_path):
     assert snapshot(workdir) == before
 
 
+def test_a_run_written_before_a_task_field_existed_still_resumes(trained, tmp_path):
+    """TaskSpec gained ``causal`` after runs were committed: their task.json lacks it, and
+    a field missing there reads as its default, so they resume (a changed value does not)."""
+    root, workdir = _copy_run(trained, tmp_path)
+    path = os.path.join(workdir, train.TASK)
+    old = runs.read_json(path)
+    assert old.pop("causal") is False
+    with open(path, "w") as f:
+        json.dump(old, f)
+    runs.record_run_files(workdir, train.RUN_FILES)  # as that run recorded its own file
+    assert train.run(_config(root, steps=6), workdir, progress=False)["step"] == 6
+    old["causal"] = True  # a value that differs is still a different task
+    with open(path, "w") as f:
+        json.dump(old, f)
+    runs.record_run_files(workdir, train.RUN_FILES)
+    with pytest.raises(runs.RunDirError, match="the data now gives another task"):
+        train.run(_config(root, steps=8), workdir, progress=False)
+
+
 @pytest.mark.parametrize("override", ["--config.model.pooling=mean",
                                       "--config.model.hidden_size=8",
                                       "--config.model.cell=gru"])
