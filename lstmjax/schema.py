@@ -19,14 +19,13 @@ Values are validated once, here, by building the real objects (the model's
 from __future__ import annotations
 
 import copy
-import json
 import math
 from typing import Any, Mapping
 
 import ml_collections
 import numpy as np
 
-from lstmjax import device_step, models, optim, parallel, tasks
+from lstmjax import device_step, models, optim, parallel, runs, tasks
 from lstmjax.models import NGRAM_BUCKETS, NGRAM_DIM, OWNED_DEFAULTS
 
 PAD_TO = ("max_length", "batch")
@@ -225,13 +224,9 @@ def without_added_off(cfg: Mapping) -> dict:
     for section, fields in ADDED_OFF.items():
         if isinstance(out.get(section), Mapping):
             out[section] = {k: v for k, v in out[section].items()
-                            if not (k in fields and _as_json(v) == _as_json(fields[k]))}
+                            if not (k in fields and runs.json_roundtrip(v)
+                                    == runs.json_roundtrip(fields[k]))}
     return out
-
-
-def _as_json(value):
-    """``value`` as JSON reads it back: config.json stores a tuple as a list."""
-    return json.loads(json.dumps(value))
 
 
 def fingerprint(cfg: dict) -> dict:
@@ -240,4 +235,4 @@ def fingerprint(cfg: dict) -> dict:
     fp = without_added_off({k: v for k, v in cfg.items() if k not in RESUMABLE})
     if cfg["optimizer"]["schedule"] != "constant":
         fp["steps"] = cfg["steps"]  # the schedule depends on the run length
-    return _as_json(fp)
+    return runs.json_roundtrip(fp)  # config.json stores a tuple as a list

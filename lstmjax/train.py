@@ -63,6 +63,7 @@ EMBEDDINGS = "embeddings.json"
 # model.init_from: what each language-model run gave (lstmjax.transfer), written when the
 # run initializes from them (a resume never reads them; summary.json repeats it)
 INIT_FROM = "init_from.json"
+STEP0_RECORDS = {EMBEDDINGS: "embeddings", INIT_FROM: "init_from"}  # file -> _Progress field
 # hashed at each start, verified on resume, evaluate and predict; the same bytes are
 # written at every start (config.json is not: it is checked by its fingerprint instead)
 RUN_FILES = (TASK, VOCAB, LABELS)
@@ -443,14 +444,12 @@ def _restore_or_init(job: Job, rundir: _RunDir, ckpt):
         if labels is not None:
             runs.write_json(rundir.path(LABELS), list(labels))
         runs.record_run_files(rundir.root, RUN_FILES)
-        if prog.embeddings is not None:
-            runs.write_json(rundir.path(EMBEDDINGS), prog.embeddings)
-        if prog.init_from is not None:
-            runs.write_json(rundir.path(INIT_FROM), prog.init_from)
-    if latest is not None and rundir.root is not None and os.path.exists(rundir.path(EMBEDDINGS)):
-        prog.embeddings = runs.read_json(rundir.path(EMBEDDINGS))  # what step 0 read
-    if latest is not None and rundir.root is not None and os.path.exists(rundir.path(INIT_FROM)):
-        prog.init_from = runs.read_json(rundir.path(INIT_FROM))
+        for name, attr in STEP0_RECORDS.items():
+            if getattr(prog, attr) is not None:
+                runs.write_json(rundir.path(name), getattr(prog, attr))
+    for name, attr in STEP0_RECORDS.items():  # a resume: what step 0 read
+        if latest is not None and rundir.root is not None and os.path.exists(rundir.path(name)):
+            setattr(prog, attr, runs.read_json(rundir.path(name)))
     prog.restore_from(extra, history, (cfg["solve_metric"], cfg["solve_threshold"]))
     return job.compiled.train.put_state(host_state), train_iter, prog
 
