@@ -638,26 +638,17 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
     fields = _text_fields(fields)
     if fields["target"] != "label":
         return _make_unlabelled(fields, split)
-    plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
-                      f"{fields['text_column']!r} and {fields['label_column']!r}")
     read = lambda p: _read_text_cached(_file_key(p), fields["text_column"], fields["label_column"],
                                        fields["format"], fields["encoding"], fields["delimiter"])
-    train_path = plan.files["train"]
-    train_all = read(train_path)
-    train_idx = _rows_for("text_file", fields, plan, "train", len(train_all.labels), train_path)
-    train_tokens = train_all.tokens if train_idx is None else [train_all.tokens[i] for i in train_idx]
+    train_path, train_all, train_idx, path, rows, idx = _split_rows(
+        fields, split, read, f"{fields['text_column']!r} and {fields['label_column']!r}")
     labels = fields["labels"] or sorted(set(train_all.labels))
     if len(labels) < 2:
         raise DataError(f"{train_path}: only one label ({labels[0]!r}) in {len(train_all.labels)} rows; "
                         "a classifier needs >= 2")
     label_ids = {v: i for i, v in enumerate(labels)}
-    vocab = _vocabulary(fields, train_tokens)
+    vocab = _vocabulary(fields, [train_all.tokens[i] for i in train_idx])
 
-    path = plan.files[split]
-    rows = read(path)
-    idx = _rows_for("text_file", fields, plan, split, len(rows.labels), path) if path == train_path else None
-    if idx is None:
-        idx = np.arange(len(rows.labels))
     y = np.empty(len(idx), np.int32)
     for j, i in enumerate(idx):
         label = rows.labels[i]
@@ -667,7 +658,7 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
     with _no_gc():
         ids, offsets = encode_rows(vocab, [rows.tokens[i] for i in idx], fields["max_length"])
     # the input-blind baseline: always answer the train split's most frequent class
-    train_labels = train_all.labels if train_idx is None else [train_all.labels[i] for i in train_idx]
+    train_labels = [train_all.labels[i] for i in train_idx]
     majority, share = majority_class(np.array([label_ids.get(v, -1) for v in train_labels]), len(labels))
     spec = TaskSpec("text_file", "tokens", "classify", max_length=fields["max_length"], vocab_size=len(vocab),
                     num_classes=len(labels), chance=share, majority_class=majority,
@@ -678,22 +669,29 @@ def make_text(fields: dict, split: str, data_dir: str | None = None):
 
 
 def _make_unlabelled(fields: dict, split: str):
-    plan = split_plan(fields, "text_file", "a CSV, TSV or JSONL file with a header / keys "
-                      f"{fields['text_column']!r}")
     read = lambda p: _read_unlabelled_cached(_file_key(p), fields["text_column"], fields["format"],
                                              fields["encoding"], fields["delimiter"])
-    train_path = plan.files["train"]
-    train_all = read(train_path)
-    n_train = len(train_all.tokens)
-    train_idx = _rows_for("text_file", fields, plan, "train", n_train, train_path)
-    vocab = _vocabulary(fields, train_all.tokens if train_idx is None
-                        else [train_all.tokens[i] for i in train_idx])
-    path = plan.files[split]
-    rows = read(path)
-    idx = (_rows_for("text_file", fields, plan, split, len(rows.tokens), path)
-           if path == train_path else None)
-    return _language_model(fields, split, vocab, rows,
-                           np.arange(len(rows.tokens)) if idx is None else idx)
+    _, train_all, train_idx, _, rows, idx = _split_rows(fields, split, read,
+                                                        f"{fields['text_column']!r}")
+    vocab = _vocabulary(fields, [train_all.tokens[i] for i in train_idx])
+    return _language_model(fields, split, vocab, rows, idx)
+
+
+def _split_rows(fields: dict, split: str, read, columns: str):
+    """``(train_path, train_rows, train_idx, path, rows, idx)``: the train file, its rows
+    (``read(path)``) and the indices of the train split among them, then the file
+    ``split`` reads, its rows and the indices of the split's rows (all of them when the
+    split has its own file). The split plan of the module doc, shared by the classifier
+    and the language model."""
+    plan = split_plan(fields, "text_file", f"a CSV, TSV or JSONL file with a header / keys {columns}")
+    train_path, path = plan.files["train"], plan.files[split]
+    indices = []
+    for p, which in ((train_path, "train"), (path, split)):
+        rows = read(p)
+        idx = _rows_for("text_file", fields, plan, which, len(rows.tokens), p) if p == train_path else None
+        indices.append((rows, np.arange(len(rows.tokens)) if idx is None else idx))
+    (train_rows, train_idx), (rows, idx) = indices
+    return train_path, train_rows, train_idx, path, rows, idx
 
 
 def _vocabulary(fields: dict, train_tokens: list[list[str]]) -> Vocabulary:
