@@ -685,13 +685,13 @@ def _split_rows(fields: dict, split: str, read, columns: str):
     and the language model."""
     plan = split_plan(fields, "text_file", f"a CSV, TSV or JSONL file with a header / keys {columns}")
     train_path, path = plan.files["train"], plan.files[split]
-    indices = []
-    for p, which in ((train_path, "train"), (path, split)):
-        rows = read(p)
+
+    def rows_of(p: str, which: str):
+        rows = read(p)  # cached: the train file is parsed once
         idx = _rows_for("text_file", fields, plan, which, len(rows.tokens), p) if p == train_path else None
-        indices.append((rows, np.arange(len(rows.tokens)) if idx is None else idx))
-    (train_rows, train_idx), (rows, idx) = indices
-    return train_path, train_rows, train_idx, path, rows, idx
+        return rows, np.arange(len(rows.tokens)) if idx is None else idx
+
+    return (train_path, *rows_of(train_path, "train"), path, *rows_of(path, split))
 
 
 def _vocabulary(fields: dict, train_tokens: list[list[str]]) -> Vocabulary:
